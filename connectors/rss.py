@@ -1,0 +1,387 @@
+"""Polling feeds: fetch → parse → drop seen ids → publish → then remember. Orchestration only.
+
+The order is the contract: articles are marked seen and the state (with the new ETag) is saved only
+after `publish` returned. A crash or a broker failure in between means the next poll publishes the same
+articles again (absorbed downstream by id), never that they are lost behind a 304.
+
+One bad feed never stops the others: `poll_feed` turns connector errors into an outcome, and failures
+schedule the next try with exponential backoff that honours `Retry-After`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext, suppress
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Final, Literal
+
+import httpx
+
+from connectors.fetch import Resolver, fetch, make_client
+from connectors.parse import parse_feed
+from connectors.produce import Publisher
+from connectors.state import FeedState
+from pipeline.config import FeedConfig
+from pipeline.errors import FeedParseError, FetchTimeout, HTTPStatusError, NetworkError, PipelineError
+from pipeline.models import Article, utcnow
+from pipeline.settings import Settings
+
+__all__ = [
+    "DEFAULT_CONCURRENCY",
+    "OutcomeStatus",
+    "PollOutcome",
+    "PollReport",
+    "backoff_delay",
+    "next_poll_time",
+    "poll_feed",
+    "poll_once",
+    "run_forever",
+]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CONCURRENCY: Final = 10
+MAX_BACKOFF_S: Final = 6 * 3600.0
+MAX_AGE_CAP_S: Final = 6 * 3600.0
+
+OutcomeStatus = Literal["new", "unchanged", "not_modified", "failed", "skipped"]
+# "network" errors are the ones that say "we are offline", not "this feed is broken".
+ErrorKind = Literal["network", "http", "parse", "publish", "other"]
+_ERROR_KINDS: Final[tuple[ErrorKind, ...]] = ("network", "http", "parse", "publish", "other")
+
+
+@dataclass
+class PollOutcome:
+    """What happened to one feed in one poll."""
+
+    feed_id: str
+    status: OutcomeStatus
+    articles: list[Article] = field(default_factory=list)
+    entries: int = 0
+    published: int = 0
+    http_status: int | None = None
+    error: str | None = None
+    error_kind: ErrorKind | None = None
+    retry_after: float | None = None
+    warnings: list[str] = field(default_factory=list)
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    max_age: int | None = None
+
+    @property
+    def new(self) -> int:
+        """Articles not seen before."""
+        return len(self.articles)
+
+    @property
+    def network_failure(self) -> bool:
+        """Failed (or is backing off) because the network looked unreachable."""
+        return self.error_kind == "network"
+
+
+@dataclass
+class PollReport:
+    """All outcomes of one poll round, with totals."""
+
+    outcomes: list[PollOutcome] = field(default_factory=list)
+
+    @property
+    def fetched(self) -> int:
+        """Entries parsed across feeds."""
+        return sum(o.entries for o in self.outcomes)
+
+    @property
+    def new(self) -> int:
+        return sum(o.new for o in self.outcomes)
+
+    @property
+    def published(self) -> int:
+        return sum(o.published for o in self.outcomes)
+
+    @property
+    def not_modified(self) -> int:
+        return sum(1 for o in self.outcomes if o.status == "not_modified")
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for o in self.outcomes if o.status == "failed")
+
+    @property
+    def all_network_failed(self) -> bool:
+        """Every feed failed for network reasons: the CLI falls back to the bundled samples."""
+        return bool(self.outcomes) and all(o.network_failure for o in self.outcomes)
+
+
+def _error_kind(exc: BaseException) -> ErrorKind:
+    if isinstance(exc, NetworkError | FetchTimeout):
+        return "network"
+    if isinstance(exc, HTTPStatusError):
+        return "http"
+    if isinstance(exc, FeedParseError):
+        return "parse"
+    return "other"
+
+
+def _stored_kind(value: str | None) -> ErrorKind:
+    """The error kind persisted in a state file, validated back into the Literal."""
+    for kind in _ERROR_KINDS:
+        if value == kind:
+            return kind
+    return "other"
+
+
+def _interval(feed: FeedConfig, settings: Settings) -> float:
+    return feed.poll_interval_s or settings.poll_interval_s
+
+
+def backoff_delay(failures: int, interval_s: float, retry_after: float | None = None) -> float:
+    """Seconds before retrying: interval doubled per consecutive failure, capped, never below Retry-After."""
+    exponential = min(interval_s * 2.0 ** max(0, failures - 1), MAX_BACKOFF_S)
+    return max(exponential, min(retry_after or 0.0, 24 * 3600.0))
+
+
+def next_poll_time(now: datetime, interval_s: float, max_age: int | None) -> datetime:
+    """After a success: the feed interval, stretched to the server's max-age (capped)."""
+    return now + timedelta(seconds=max(interval_s, min(float(max_age or 0), MAX_AGE_CAP_S)))
+
+
+async def poll_feed(
+    feed: FeedConfig,
+    *,
+    settings: Settings,
+    state: FeedState,
+    client: httpx.AsyncClient | None,
+    resolver: Resolver | None = None,
+) -> PollOutcome:
+    """Fetch and parse one feed and keep only unseen articles; errors become a failed outcome.
+
+    Does not touch `state` beyond reading it: the caller records the outcome after publishing.
+    """
+    url = str(feed.url)
+    try:
+        result = await fetch(
+            url,
+            settings=settings,
+            client=client,
+            etag=state.etag,
+            last_modified=state.last_modified,
+            resolver=resolver,
+        )
+        if result is None:
+            return PollOutcome(feed.id, "not_modified", http_status=304)
+        body_hash = hashlib.blake2b(result.body, digest_size=16).hexdigest()
+        if body_hash == state.body_hash:
+            # servers that ignore conditional GET: the same bytes need no parse
+            return PollOutcome(
+                feed.id,
+                "unchanged",
+                http_status=result.status,
+                etag=result.etag,
+                last_modified=result.last_modified,
+                body_hash=body_hash,
+                max_age=result.max_age,
+            )
+        parsed = parse_feed(
+            result.body,
+            source=feed.id,
+            feed_url=url,
+            language=feed.language,
+            headers=result.headers,
+            charset=result.charset,
+            fetched=utcnow(),
+        )
+    except PipelineError as exc:
+        logger.warning("poll failed", extra={"feed_id": feed.id, "url": url, "error": str(exc)})
+        return PollOutcome(
+            feed.id,
+            "failed",
+            http_status=exc.status if isinstance(exc, HTTPStatusError) else None,
+            error=f"{type(exc).__name__}: {exc}",
+            error_kind=_error_kind(exc),
+            retry_after=exc.retry_after if isinstance(exc, HTTPStatusError) else None,
+        )
+    fresh = [a for a in parsed.articles if not state.is_seen(a.id)]
+    return PollOutcome(
+        feed.id,
+        "new" if fresh else "unchanged",
+        articles=fresh,
+        entries=len(parsed.articles),
+        http_status=result.status,
+        warnings=parsed.warnings,
+        etag=result.etag,
+        last_modified=result.last_modified,
+        body_hash=body_hash,
+        max_age=result.max_age,
+    )
+
+
+def _record(
+    outcome: PollOutcome, state: FeedState, feed: FeedConfig, settings: Settings, now: datetime
+) -> None:
+    """Apply an outcome to the state (after publishing) and schedule the next poll."""
+    interval = _interval(feed, settings)
+    if outcome.status == "failed":
+        failures = state.consecutive_failures + 1
+        delay = backoff_delay(failures, interval, outcome.retry_after)
+        state.record_failure(
+            now=now,
+            error=outcome.error or "unknown error",
+            kind=outcome.error_kind or "other",
+            status=outcome.http_status,
+            next_poll_at=now + timedelta(seconds=delay),
+        )
+        return
+    state.mark_seen(a.id for a in outcome.articles)
+    state.record_success(
+        now=now,
+        status=outcome.http_status or 200,
+        next_poll_at=next_poll_time(now, interval, outcome.max_age),
+        etag=outcome.etag,
+        last_modified=outcome.last_modified,
+        body_hash=outcome.body_hash,
+        not_modified=outcome.status == "not_modified",
+    )
+
+
+async def _poll_and_publish(
+    feed: FeedConfig,
+    *,
+    settings: Settings,
+    publisher: Publisher,
+    client: httpx.AsyncClient,
+    publish_lock: asyncio.Lock,
+    force: bool,
+    resolver: Resolver | None,
+) -> PollOutcome:
+    state = FeedState.for_feed(settings, feed.id)
+    now = utcnow()
+    if not force and state.consecutive_failures and state.next_poll_at and state.next_poll_at > now:
+        return PollOutcome(
+            feed.id, "skipped", error=state.last_error, error_kind=_stored_kind(state.last_error_kind)
+        )
+    if feed.allow_insecure_tls:
+        logger.warning("TLS verification disabled for this feed", extra={"feed_id": feed.id})
+        async with make_client(settings, verify=False) as insecure:
+            outcome = await poll_feed(
+                feed, settings=settings, state=state, client=insecure, resolver=resolver
+            )
+    else:
+        outcome = await poll_feed(feed, settings=settings, state=state, client=client, resolver=resolver)
+    if outcome.articles:
+        try:
+            async with publish_lock:
+                outcome.published = await asyncio.to_thread(publisher.publish, outcome.articles)
+        except PipelineError as exc:
+            logger.error("publish failed", extra={"feed_id": feed.id, "error": str(exc)})
+            outcome.status = "failed"
+            outcome.error = f"{type(exc).__name__}: {exc}"
+            outcome.error_kind = "publish"
+            outcome.published = 0
+    _record(outcome, state, feed, settings, utcnow())
+    state.save()
+    return outcome
+
+
+async def poll_once(
+    feeds: Sequence[FeedConfig],
+    *,
+    settings: Settings,
+    publisher: Publisher,
+    client: httpx.AsyncClient | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    force: bool = False,
+    resolver: Resolver | None = None,
+) -> PollReport:
+    """Poll every enabled feed once (at most `concurrency` at a time), publish new articles, save state.
+
+    Feeds still backing off after failures are skipped unless `force`.
+    """
+    enabled = [f for f in feeds if f.enabled]
+    semaphore = asyncio.Semaphore(max(1, concurrency))
+    publish_lock = asyncio.Lock()
+
+    async def one(feed: FeedConfig, active: httpx.AsyncClient) -> PollOutcome:
+        async with semaphore:
+            try:
+                return await _poll_and_publish(
+                    feed,
+                    settings=settings,
+                    publisher=publisher,
+                    client=active,
+                    publish_lock=publish_lock,
+                    force=force,
+                    resolver=resolver,
+                )
+            except Exception as exc:  # isolation: a bug in one feed's path must not stop the round
+                logger.exception("unexpected error polling feed", extra={"feed_id": feed.id})
+                return PollOutcome(
+                    feed.id, "failed", error=f"{type(exc).__name__}: {exc}", error_kind="other"
+                )
+
+    context: AbstractAsyncContextManager[httpx.AsyncClient] = (
+        make_client(settings) if client is None else nullcontext(client)
+    )
+    async with context as active:
+        outcomes = await asyncio.gather(*(one(f, active) for f in enabled))
+    return PollReport(list(outcomes))
+
+
+def _due(feeds: Sequence[FeedConfig], settings: Settings, now: datetime) -> tuple[list[FeedConfig], float]:
+    """Feeds whose next poll time has come, and seconds until the next one is due."""
+    due: list[FeedConfig] = []
+    wait = settings.poll_interval_s
+    for feed in feeds:
+        if not feed.enabled:
+            continue
+        state = FeedState.for_feed(settings, feed.id)
+        if state.next_poll_at is None or state.next_poll_at <= now:
+            due.append(feed)
+        else:
+            wait = min(wait, (state.next_poll_at - now).total_seconds())
+    return due, max(1.0, wait)
+
+
+async def _sleep(stop: asyncio.Event, seconds: float) -> None:
+    """Sleep until `seconds` pass or `stop` is set, whichever comes first."""
+    with suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+
+
+async def run_forever(
+    feeds: Sequence[FeedConfig],
+    settings: Settings,
+    publisher: Publisher,
+    stop: asyncio.Event,
+    *,
+    client: httpx.AsyncClient | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    resolver: Resolver | None = None,
+) -> None:
+    """Poll each feed when its next poll time comes, until `stop` is set."""
+    context: AbstractAsyncContextManager[httpx.AsyncClient] = (
+        make_client(settings) if client is None else nullcontext(client)
+    )
+    async with context as active:
+        while not stop.is_set():
+            due, wait = _due(feeds, settings, utcnow())
+            if due:
+                report = await poll_once(
+                    due,
+                    settings=settings,
+                    publisher=publisher,
+                    client=active,
+                    concurrency=concurrency,
+                    resolver=resolver,
+                )
+                logger.info(
+                    "poll round done",
+                    extra={"feeds": len(due), "new": report.new, "published": report.published},
+                )
+                # a state that could not be saved leaves its feed due; never spin on it
+                wait = 1.0
+            await _sleep(stop, wait)

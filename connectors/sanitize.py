@@ -1,0 +1,202 @@
+"""Allow-list HTML cleaning and HTML → plain text; standard library only.
+
+Feed HTML is hostile input. Anything not on the allow-list is dropped: unknown tags lose their markup but
+keep their text, dangerous containers (`script`, `style`, `iframe`, ...) lose their content too, and
+attributes survive only when listed for their tag (so every `on*` handler and `style` goes). URLs keep
+only http(s), mailto and relative references, so `javascript:` and `data:` links cannot reach the UI.
+As in miniflux's processor, sanitising runs last, after every other transformation.
+"""
+
+from __future__ import annotations
+
+import re
+from html import escape
+from html.parser import HTMLParser
+from typing import Final
+from urllib.parse import urlsplit
+
+__all__ = ["html_to_text", "sanitize_html"]
+
+ALLOWED_TAGS: Final[dict[str, frozenset[str]]] = {
+    "a": frozenset({"href", "title"}),
+    "abbr": frozenset({"title"}),
+    "b": frozenset(),
+    "blockquote": frozenset(),
+    "br": frozenset(),
+    "caption": frozenset(),
+    "cite": frozenset(),
+    "code": frozenset(),
+    "dd": frozenset(),
+    "del": frozenset(),
+    "dl": frozenset(),
+    "dt": frozenset(),
+    "em": frozenset(),
+    "figcaption": frozenset(),
+    "figure": frozenset(),
+    "h1": frozenset(),
+    "h2": frozenset(),
+    "h3": frozenset(),
+    "h4": frozenset(),
+    "h5": frozenset(),
+    "h6": frozenset(),
+    "hr": frozenset(),
+    "i": frozenset(),
+    "img": frozenset({"src", "alt", "title", "width", "height"}),
+    "ins": frozenset(),
+    "li": frozenset(),
+    "ol": frozenset(),
+    "p": frozenset(),
+    "pre": frozenset(),
+    "q": frozenset(),
+    "s": frozenset(),
+    "small": frozenset(),
+    "strong": frozenset(),
+    "sub": frozenset(),
+    "sup": frozenset(),
+    "table": frozenset(),
+    "tbody": frozenset(),
+    "td": frozenset({"colspan", "rowspan"}),
+    "tfoot": frozenset(),
+    "th": frozenset({"colspan", "rowspan"}),
+    "thead": frozenset(),
+    "tr": frozenset(),
+    "u": frozenset(),
+    "ul": frozenset(),
+}
+# Elements whose *content* is dropped as well as their markup.
+DROP_CONTENT: Final = frozenset(
+    {"script", "style", "iframe", "object", "embed", "applet", "noscript", "template", "svg", "math", "head",
+     "title", "frameset", "frame", "form", "select", "textarea", "button"}
+)  # fmt: skip
+_VOID: Final = frozenset(
+    {"br", "hr", "img", "wbr", "meta", "link", "input", "source", "col", "area", "base", "embed", "param",
+     "track", "keygen"}
+)  # fmt: skip
+_URL_ATTRS: Final = frozenset({"href", "src"})
+_SAFE_SCHEMES: Final = frozenset({"http", "https", "mailto", ""})
+# Block-level elements end a paragraph in the plain-text rendering.
+_BLOCK: Final = frozenset(
+    {"p", "div", "section", "article", "header", "footer", "aside", "nav", "main", "blockquote", "pre",
+     "ul", "ol", "li", "dl", "dt", "dd", "table", "tr", "thead", "tbody", "tfoot", "caption", "figure",
+     "figcaption", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "address"}
+)  # fmt: skip
+_SPACES = re.compile(r"[ \t\r\f\v\u00a0\u2028\u2029]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _safe_url(value: str) -> bool:
+    """True for http(s), mailto and relative URLs; `javascript:` hides behind whitespace and case."""
+    cleaned = re.sub(r"[\x00-\x20]", "", value)
+    try:
+        scheme = urlsplit(cleaned).scheme.lower()
+    except ValueError:
+        return False
+    return scheme in _SAFE_SCHEMES
+
+
+class _Cleaner(HTMLParser):
+    """Re-emits only allow-listed tags and attributes, escaping all text."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.out: list[str] = []
+        self._skip_depth = 0
+        self._open: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in DROP_CONTENT:
+            if tag not in _VOID:
+                self._skip_depth += 1
+            return
+        if self._skip_depth or tag not in ALLOWED_TAGS:
+            return
+        allowed = ALLOWED_TAGS[tag]
+        parts = [tag]
+        for name, value in attrs:
+            if name not in allowed or value is None:
+                continue
+            if name in _URL_ATTRS and not _safe_url(value):
+                continue
+            parts.append(f'{name}="{escape(value, quote=True)}"')
+        if tag == "a" and any(p.startswith("href=") for p in parts):
+            parts.append('rel="nofollow noopener noreferrer"')
+        self.out.append("<" + " ".join(parts) + ">")
+        if tag not in _VOID:
+            self._open.append(tag)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
+        if tag not in _VOID and tag in ALLOWED_TAGS and not self._skip_depth:
+            self.handle_endtag(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in DROP_CONTENT:
+            if tag not in _VOID and self._skip_depth:
+                self._skip_depth -= 1
+            return
+        if self._skip_depth or tag not in self._open:
+            return
+        # close anything left open inside this element so the output stays well nested
+        while self._open:
+            top = self._open.pop()
+            self.out.append(f"</{top}>")
+            if top == tag:
+                break
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip_depth:
+            self.out.append(escape(_CONTROL.sub("", data), quote=False))
+
+    def result(self) -> str:
+        self.close()
+        return "".join(self.out) + "".join(f"</{t}>" for t in reversed(self._open))
+
+
+class _TextExtractor(HTMLParser):
+    """Collects visible text; block elements and <br> become line breaks."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip_depth = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in DROP_CONTENT and tag not in _VOID:
+            self._skip_depth += 1
+        elif tag == "br" or tag in _BLOCK:
+            self.parts.append("\n")
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "br" or tag in _BLOCK:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in DROP_CONTENT and tag not in _VOID:
+            self._skip_depth = max(0, self._skip_depth - 1)
+        elif tag in _BLOCK:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip_depth:
+            # source newlines inside a paragraph are layout, not structure
+            self.parts.append(data.replace("\n", " "))
+
+
+def sanitize_html(html: str) -> str:
+    """Keep only allow-listed tags/attributes and safe URLs; drop script/style/iframe with their content."""
+    cleaner = _Cleaner()
+    cleaner.feed(html)
+    return cleaner.result()
+
+
+def html_to_text(html: str) -> str:
+    """Plain text of an HTML fragment: entities unescaped, one paragraph per line, whitespace collapsed."""
+    if "<" not in html and "&" not in html:
+        lines = html.split("\n")
+    else:
+        extractor = _TextExtractor()
+        extractor.feed(html)
+        extractor.close()
+        lines = "".join(extractor.parts).split("\n")
+    cleaned = (_SPACES.sub(" ", _CONTROL.sub("", line)).strip() for line in lines)
+    return "\n".join(line for line in cleaned if line)

@@ -1,0 +1,71 @@
+"""Index agent: articles.enriched → search backend, in batches (`stream.take`), upsert by id."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from pipeline.agents.dlq import dead_letter
+from pipeline.errors import SearchUnavailable
+from pipeline.models import Article
+from pipeline.runtime import Runtime
+
+if TYPE_CHECKING:
+    import faust
+
+    from pipeline.app import Topics
+
+__all__ = ["register"]
+
+log = logging.getLogger("rasd.index")
+
+RETRIES = 5
+
+
+def register(app: faust.App, topics: Topics, runtime: Runtime) -> None:
+    """Declare the index agent on `app`."""
+    s = runtime.settings
+
+    @app.agent(topics.enriched, name="rasd.index")
+    async def index_articles(stream: faust.StreamT[bytes]) -> None:
+        await runtime.backend.setup()  # idempotent; in the worker's own event loop
+        async for payloads in stream.take(s.index_batch_size, within=s.index_batch_seconds):
+            await _index_batch(payloads, topics, runtime)
+
+
+async def _index_batch(payloads: list[Any], topics: Topics, runtime: Runtime) -> None:
+    articles: list[Article] = []
+    for payload in payloads:
+        try:
+            articles.append(Article.model_validate_json(payload))
+        except (ValidationError, ValueError) as exc:
+            await dead_letter(topics.dlq, runtime, stage="index-decode", exc=exc, key=None, payload=payload)
+    if not articles:
+        return
+    delay = 0.5
+    for attempt in range(RETRIES):
+        try:
+            report = await runtime.backend.index_many(articles)
+            break
+        except SearchUnavailable as exc:
+            log.warning("search backend unavailable (attempt %d/%d): %s", attempt + 1, RETRIES, exc)
+            await asyncio.sleep(max(delay, exc.retry_after))
+            delay *= 2
+        except Exception as exc:  # the batch goes to the DLQ rather than being lost
+            log.exception("indexing failed")
+            for a in articles:
+                await dead_letter(topics.dlq, runtime, stage="index", exc=exc, key=a.id, payload=a)
+            return
+    else:
+        for a in articles:
+            await dead_letter(topics.dlq, runtime, stage="index", exc=SearchUnavailable("gave up after retries"),
+                              key=a.id, payload=a)
+        return
+    by_id = {a.id: a for a in articles}
+    for article_id, reason in report.failed:
+        await dead_letter(topics.dlq, runtime, stage="index", exc=RuntimeError(reason), key=article_id,
+                          payload=by_id.get(article_id, article_id))
+    runtime.counters.indexed += len(report.indexed)

@@ -1,0 +1,71 @@
+"""Helpers every subcommand shares: settings, logging, broker discovery, printing errors."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from pipeline.errors import ConfigError
+from pipeline.settings import Settings
+
+__all__ = ["broker_file", "configure_logging", "fail", "load_settings", "resolve_bootstrap"]
+
+
+def load_settings() -> Settings:
+    """Settings from `RASD_*` env vars, with validation errors turned into a ConfigError."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"RASD_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"invalid settings: {problems}") from exc
+
+
+_STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+
+class KeyValueFormatter(logging.Formatter):
+    """Appends the stable keys passed with `extra=` (feed_id, url, error …) as key=value pairs."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        extras = {k: v for k, v in vars(record).items() if k not in _STANDARD_ATTRS and not k.startswith("_")}
+        if extras:
+            line += " " + " ".join(f"{k}={v}" for k, v in extras.items())
+        return line
+
+
+def configure_logging(level: str) -> None:
+    """Plain timestamped logs on stderr; Faust and Kafka clients only from warnings up."""
+    numeric = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING, "error": logging.ERROR}[level]
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(KeyValueFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=numeric, handlers=[handler])
+    for noisy in ("kafka", "aiokafka", "faust", "mode", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(max(numeric, logging.WARNING))
+
+
+def broker_file(settings: Settings) -> Path:
+    """Where `rasd run` records the embedded broker's address for other commands."""
+    return settings.data_dir / "broker.json"
+
+
+def resolve_bootstrap(settings: Settings) -> str:
+    """RASD_KAFKA_BOOTSTRAP, else the embedded broker of a running `rasd run`, else a clear error."""
+    if settings.kafka_bootstrap:
+        return settings.kafka_bootstrap
+    path = broker_file(settings)
+    if path.is_file():
+        bootstrap = json.loads(path.read_text(encoding="utf-8")).get("bootstrap")
+        if isinstance(bootstrap, str) and bootstrap:
+            return bootstrap
+    raise ConfigError("no Kafka broker: set RASD_KAFKA_BOOTSTRAP, or start `rasd run` (embedded broker) first")
+
+
+def fail(message: str, code: int = 1) -> int:
+    """Print `Error: message` on stderr and return the exit code."""
+    print(f"Error: {message}", file=sys.stderr)
+    return code

@@ -1,0 +1,49 @@
+"""Entry point of the `rasd` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from pipeline.cli import alerts, enrich, ingest, run, search, worker
+from pipeline.cli.common import configure_logging, fail, load_settings
+from pipeline.errors import PipelineError
+from pipeline.settings import Settings
+
+__all__ = ["main", "parse_args"]
+
+Command = Callable[[Settings, argparse.Namespace], int]
+
+_COMMANDS: dict[str, Command] = {
+    "run": run.run_main,
+    "worker": worker.run_worker,
+    "ingest": ingest.run_ingest,
+    "search": search.run_search,
+    "alerts": alerts.run_alerts,
+    "enrich": enrich.run_enrich,
+}
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="rasd", description="Rasd: streaming monitor for Arabic news")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for module in (run, worker, ingest, search, alerts, enrich):
+        module.add_parser(sub)
+    return parser.parse_args(list(argv))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        settings = load_settings()
+        configure_logging(settings.log_level)
+        return _COMMANDS[args.command](settings, args)
+    except PipelineError as exc:
+        return fail(str(exc))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

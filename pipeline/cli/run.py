@@ -1,0 +1,181 @@
+"""`rasd run`: the whole pipeline on one machine (embedded broker, worker, connector), with progress.
+
+Without `RASD_KAFKA_BOOTSTRAP` it starts the bundled Tansu broker on a free loopback port. The
+worker runs as a child process (`rasd worker`), the connector in this process. When no feed can
+be reached (no network), the bundled sample feeds are replayed instead, so the demo works offline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from contextlib import ExitStack
+from pathlib import Path
+
+from pipeline.alerts.store import AlertStore
+from pipeline.broker import EmbeddedBroker, ensure_topics
+from pipeline.cli.common import broker_file
+from pipeline.config import load_feeds
+from pipeline.errors import BrokerError
+from pipeline.models import Article
+from pipeline.search import open_backend
+from pipeline.settings import Settings
+from pipeline.text import Analyzer
+
+__all__ = ["add_parser", "run_main"]
+
+log = logging.getLogger("rasd.run")
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("run", help="run broker (embedded unless RASD_KAFKA_BOOTSTRAP), worker and connector")
+    p.add_argument("--once", action="store_true",
+                   help="poll (or replay) once, wait until every new article is indexed, then stop")
+    p.add_argument("--samples", action="store_true", help="also replay the bundled sample feeds")
+    p.add_argument("--no-feeds", action="store_true", help="do not poll config/feeds.yaml (samples only)")
+    p.add_argument("--wait", type=float, default=180.0, help="with --once: seconds to wait for indexing")
+
+
+class _Tracking:
+    """Wraps a publisher to remember which article ids went out (for `--once` to wait on)."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+        self.ids: list[str] = []
+
+    def publish(self, articles: Iterable[Article]) -> int:
+        batch = list(articles)
+        n: int = self.inner.publish(batch)  # type: ignore[attr-defined]
+        self.ids.extend(a.id for a in batch)
+        return n
+
+    def close(self) -> None:
+        self.inner.close()  # type: ignore[attr-defined]
+
+
+def _start_worker(settings: Settings, bootstrap: str) -> subprocess.Popen[bytes]:
+    env = dict(os.environ)
+    env.update(
+        RASD_KAFKA_BOOTSTRAP=bootstrap,
+        RASD_DATA_DIR=str(settings.data_dir.resolve()),
+        RASD_CONFIG_DIR=str(settings.config_dir.resolve()),
+    )
+    return subprocess.Popen([sys.executable, "-m", "pipeline.cli.main", "worker"], env=env)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _ingest(settings: Settings, publisher: _Tracking, *, samples: bool, feeds: bool) -> None:
+    from connectors import poll_once, replay_paths
+
+    offline = not feeds
+    if feeds:
+        configured = [f for f in load_feeds(settings.feeds_file) if f.enabled]
+        report = asyncio.run(poll_once(configured, settings=settings, publisher=publisher))
+        log.info("polled %d feeds: %d new articles published, %d failed", len(configured),
+                 report.published, report.failed)
+        offline = report.all_network_failed
+        if offline:
+            log.warning("no feed could be reached (offline?): replaying the bundled samples instead")
+    if samples or offline:
+        rep = replay_paths([settings.resolved_samples_dir()], publisher=publisher, settings=settings)
+        log.info("replayed samples from %s: %d published", settings.resolved_samples_dir(), rep.published)
+
+
+def _wait_indexed(settings: Settings, ids: list[str], deadline_s: float, worker: subprocess.Popen[bytes]) -> int:
+    """Poll the search backend until every published id is searchable; returns how many are missing."""
+    backend = open_backend(settings, Analyzer())
+
+    async def missing() -> list[str]:
+        return [i for i in ids if await backend.get(i) is None]
+
+    async def loop() -> int:
+        await backend.setup()
+        deadline = time.monotonic() + deadline_s
+        left = await missing()
+        while left and time.monotonic() < deadline and worker.poll() is None:
+            await asyncio.sleep(0.5)
+            left = [i for i in left if await backend.get(i) is None]
+        await backend.close()
+        return len(left)
+
+    return asyncio.run(loop())
+
+
+def run_main(settings: Settings, args: argparse.Namespace) -> int:
+    from connectors import KafkaPublisher
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    with ExitStack() as stack:
+        bootstrap = settings.kafka_bootstrap
+        if not bootstrap:
+            broker = stack.enter_context(EmbeddedBroker(log_path=settings.data_dir / "tansu.log"))
+            bootstrap = broker.bootstrap
+            path = broker_file(settings)
+            path.write_text(json.dumps({"bootstrap": bootstrap, "pid": os.getpid()}), encoding="utf-8")
+            stack.callback(path.unlink, missing_ok=True)
+        created = ensure_topics(bootstrap, partitions=settings.topic_partitions,
+                                replication=settings.topic_replication)
+        if created:
+            log.info("created topics: %s", ", ".join(created))
+        worker = _start_worker(settings, bootstrap)
+        stack.callback(_stop, worker)
+        publisher = _Tracking(KafkaPublisher(bootstrap))
+        stack.callback(publisher.close)
+        _ingest(settings, publisher, samples=args.samples, feeds=not args.no_feeds)
+        if args.once:
+            print(f"published {len(publisher.ids)} new article(s); waiting for the worker to index them…",
+                  flush=True)
+            left = _wait_indexed(settings, publisher.ids, args.wait, worker)
+            _summary(settings, len(publisher.ids), left)
+            return 0 if left == 0 else 1
+        return _forever(settings, publisher, worker)
+    return 0
+
+
+def _forever(settings: Settings, publisher: _Tracking, worker: subprocess.Popen[bytes]) -> int:
+    """Poll the configured feeds on their interval until Ctrl-C."""
+    from connectors import poll_once
+
+    feeds = [f for f in load_feeds(settings.feeds_file) if f.enabled]
+    print(f"running: {len(feeds)} feeds every {settings.poll_interval_s:.0f}s; Ctrl-C to stop", flush=True)
+    try:
+        while worker.poll() is None:
+            time.sleep(settings.poll_interval_s)
+            asyncio.run(poll_once(feeds, settings=settings, publisher=publisher))
+    except KeyboardInterrupt:
+        print("stopping…", flush=True)
+        return 0
+    raise BrokerError(f"the worker exited with code {worker.returncode}")
+
+
+def _summary(settings: Settings, published: int, missing: int) -> None:
+    backend = open_backend(settings, Analyzer())
+
+    async def count() -> int:
+        await backend.setup()
+        try:
+            return await backend.count()
+        finally:
+            await backend.close()
+
+    alerts_db = settings.data_dir / "alerts.sqlite3"
+    alerts = AlertStore(alerts_db).count() if alerts_db.is_file() else 0
+    print(f"done: published={published} indexed_total={asyncio.run(count())} missing={missing} alerts={alerts}",
+          flush=True)
+    print(f"index: {Path(settings.index_path).resolve()}  alerts: {settings.alerts_path.resolve()}", flush=True)

@@ -1,0 +1,29 @@
+"""`rasd worker`: one Faust worker running the enrich, index and alert agents."""
+
+from __future__ import annotations
+
+import argparse
+
+from pipeline.app import create_app
+from pipeline.cli.common import resolve_bootstrap
+from pipeline.runtime import Runtime
+from pipeline.settings import Settings
+
+__all__ = ["add_parser", "run_worker"]
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sub.add_parser("worker", help="run a Faust worker (enrich, index, alert agents)")
+
+
+def run_worker(settings: Settings, args: argparse.Namespace) -> int:
+    from faust.worker import Worker
+
+    bootstrap = resolve_bootstrap(settings)
+    runtime = Runtime.load(settings)
+    app = create_app(settings, runtime, bootstrap)
+    level = {"warn": "warn", "error": "error", "debug": "debug"}.get(settings.log_level, "info")
+    worker = Worker(app, loglevel=level, quiet=True, redirect_stdouts=False, override_logging=False)
+    worker.spinner = None  # terminal spinner escapes would garble logs and `rasd run` output
+    worker.execute_from_commandline()  # blocks until SIGINT/SIGTERM
+    return 0

@@ -1,0 +1,86 @@
+"""Loading configuration data (`config/*.yaml`) into validated models; bad files raise `ConfigError`.
+
+Configuration is data: feeds, watchlists, topics and entities live in YAML under `config/`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError
+
+from pipeline.errors import ConfigError
+from pipeline.models import Watch
+
+__all__ = ["FeedConfig", "load_feeds", "load_watches", "read_yaml"]
+
+
+class FeedConfig(BaseModel):
+    """One feed from `config/feeds.yaml`; per-feed values override the global settings."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^[a-z0-9_.-]{1,64}$")
+    url: HttpUrl
+    name: str = ""
+    language: str = "ar"
+    country: str | None = None
+    enabled: bool = True
+    poll_interval_s: float | None = Field(default=None, gt=0)
+    fulltext: Literal["auto", "always", "never"] = "auto"
+    allow_insecure_tls: bool = False
+
+
+def read_yaml(path: Path) -> Any:
+    """Parse one YAML file, naming the file and position on error."""
+    try:
+        with path.open(encoding="utf-8") as fh:
+            return yaml.safe_load(fh)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: file not found") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
+
+
+def _describe(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+
+
+def load_feeds(path: Path) -> list[FeedConfig]:
+    """Feeds from `feeds.yaml` (`feeds: [{id, url, ...}]`); ids must be unique."""
+    data = read_yaml(path) or {}
+    items = data.get("feeds", []) if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        raise ConfigError(f"{path}: expected a mapping with a 'feeds' list")
+    feeds: list[FeedConfig] = []
+    for i, item in enumerate(items):
+        try:
+            feeds.append(FeedConfig.model_validate(item))
+        except ValidationError as exc:
+            raise ConfigError(f"{path}: feeds[{i}]: {_describe(exc)}") from exc
+    seen: set[str] = set()
+    for feed in feeds:
+        if feed.id in seen:
+            raise ConfigError(f"{path}: duplicate feed id {feed.id!r}")
+        seen.add(feed.id)
+    return feeds
+
+
+def load_watches(path: Path) -> list[Watch]:
+    """Watches from `watchlists.yaml` (`watches: [{id, entities, topics, words, ...}]`)."""
+    data = read_yaml(path) or {}
+    items = data.get("watches", []) if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        raise ConfigError(f"{path}: expected a mapping with a 'watches' list")
+    watches: list[Watch] = []
+    for i, item in enumerate(items):
+        try:
+            watch = Watch.model_validate(item)
+        except ValidationError as exc:
+            raise ConfigError(f"{path}: watches[{i}]: {_describe(exc)}") from exc
+        if not watch.has_condition():
+            raise ConfigError(f"{path}: watches[{i}] ({watch.id}): needs at least one of entities, topics, words")
+        watches.append(watch)
+    return watches

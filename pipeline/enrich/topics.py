@@ -1,0 +1,93 @@
+"""Topics from weighted Arabic term lexicons (`config/topics.yaml`); multi-label with scores."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from pipeline.config import read_yaml
+from pipeline.errors import ConfigError
+from pipeline.models import TopicScore
+from pipeline.text.tokenize import Analyzer
+
+__all__ = ["TopicDef", "TopicLexicon", "load_topics"]
+
+TITLE_WEIGHT = 2.0
+
+
+class TopicDef(BaseModel):
+    """One taxonomy entry: labels in both languages and term weights."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: str = Field(pattern=r"^[a-z0-9_-]{1,40}$")
+    label_ar: str
+    label_en: str
+    terms: dict[str, float] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TopicLexicon:
+    """Term stem-sequences → (topic, weight); scoring is a pure function of the token stems."""
+
+    topics: dict[str, TopicDef]
+    terms: dict[tuple[str, ...], list[tuple[str, float]]]
+    max_len: int
+    threshold: float = 3.0
+    max_topics: int = 4
+
+    @classmethod
+    def build(cls, topics: Sequence[TopicDef], analyzer: Analyzer) -> TopicLexicon:
+        """Analyse every term once with the shared analyzer."""
+        table: dict[tuple[str, ...], list[tuple[str, float]]] = {}
+        for topic in topics:
+            for term, weight in topic.terms.items():
+                key = tuple(analyzer.terms(term))
+                if key:
+                    table.setdefault(key, []).append((topic.id, float(weight)))
+        return cls({t.id: t for t in topics}, table, max((len(k) for k in table), default=1))
+
+    def raw_scores(self, stems: Sequence[str], weight: float = 1.0) -> dict[str, float]:
+        """Sum of term weights per topic over a stem sequence (multiword terms matched first)."""
+        scores: dict[str, float] = {}
+        i = 0
+        while i < len(stems):
+            for n in range(min(self.max_len, len(stems) - i), 0, -1):
+                hits = self.terms.get(tuple(stems[i : i + n]))
+                if hits:
+                    for topic_id, w in hits:
+                        scores[topic_id] = scores.get(topic_id, 0.0) + w * weight
+                    i += n
+                    break
+            else:
+                i += 1
+        return scores
+
+    def classify(self, title_stems: Sequence[str], body_stems: Sequence[str]) -> list[TopicScore]:
+        """Topics whose evidence passes the threshold, strongest first, scores squashed into [0, 1)."""
+        scores = self.raw_scores(body_stems)
+        for topic_id, s in self.raw_scores(title_stems, TITLE_WEIGHT).items():
+            scores[topic_id] = scores.get(topic_id, 0.0) + s
+        ranked = sorted(((s, t) for t, s in scores.items() if s >= self.threshold), reverse=True)
+        return [
+            TopicScore(id=t, score=round(1.0 - math.exp(-s / 10.0), 3)) for s, t in ranked[: self.max_topics]
+        ]
+
+
+def load_topics(path: Path) -> list[TopicDef]:
+    """The taxonomy from `topics.yaml` (`topics: [...]`)."""
+    data = read_yaml(path) or {}
+    items = data.get("topics", []) if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        raise ConfigError(f"{path}: expected a mapping with a 'topics' list")
+    out: list[TopicDef] = []
+    for i, item in enumerate(items):
+        try:
+            out.append(TopicDef.model_validate(item))
+        except ValidationError as exc:
+            raise ConfigError(f"{path}: topics[{i}]: {exc.errors()[0]['msg']} at {exc.errors()[0]['loc']}") from exc
+    return out

@@ -1,0 +1,64 @@
+"""Full-text search over enriched articles: one contract, an embedded SQLite backend, a factory.
+
+`open_backend` picks the backend named in `Settings.search_backend`; callers then `setup()` it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pipeline.errors import ConfigError
+from pipeline.search.base import (
+    HIGHLIGHT_POST,
+    HIGHLIGHT_PRE,
+    FacetCount,
+    Facets,
+    IndexReport,
+    SearchBackend,
+    SearchHit,
+    SearchQuery,
+    SearchResult,
+)
+from pipeline.search.query import MAX_QUERY_TERMS, ParsedQuery, Phrase, parse_user_query
+from pipeline.search.sqlite import SqliteBackend
+
+if TYPE_CHECKING:
+    from pipeline.settings import Settings
+    from pipeline.text import Analyzer
+
+__all__ = [
+    "HIGHLIGHT_POST",
+    "HIGHLIGHT_PRE",
+    "MAX_QUERY_TERMS",
+    "FacetCount",
+    "Facets",
+    "IndexReport",
+    "ParsedQuery",
+    "Phrase",
+    "SearchBackend",
+    "SearchHit",
+    "SearchQuery",
+    "SearchResult",
+    "SqliteBackend",
+    "open_backend",
+    "parse_user_query",
+]
+
+
+def open_backend(settings: Settings, analyzer: Analyzer) -> SearchBackend:
+    """The search backend the settings name, not yet set up; creates the index directory for SQLite.
+
+    Raises:
+        ConfigError: the backend named is not available in this build.
+    """
+    if settings.search_backend == "sqlite":
+        path = settings.index_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return SqliteBackend(path, analyzer)
+    if settings.search_backend == "elasticsearch":
+        raise ConfigError(
+            "the Elasticsearch backend is not built yet (issue 5); set RASD_SEARCH_BACKEND=sqlite"
+        )
+    raise ConfigError(
+        f"unknown search backend {settings.search_backend!r}; expected 'sqlite' or 'elasticsearch'"
+    )

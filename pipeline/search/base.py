@@ -1,0 +1,118 @@
+"""The search contract: a backend-neutral query model and the `SearchBackend` protocol.
+
+Backends (SQLite FTS5 embedded default, Elasticsearch for production) compile `SearchQuery`
+themselves and pass one behavioural test suite. User text never reaches a raw query parser:
+`pipeline.search.query.parse_user_query` turns it into a `ParsedQuery` first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal, Protocol, runtime_checkable
+
+from pydantic import AwareDatetime, BaseModel, Field, model_validator
+
+from pipeline.models import Article
+
+__all__ = [
+    "HIGHLIGHT_POST",
+    "HIGHLIGHT_PRE",
+    "FacetCount",
+    "Facets",
+    "IndexReport",
+    "SearchBackend",
+    "SearchHit",
+    "SearchQuery",
+    "SearchResult",
+]
+
+HIGHLIGHT_PRE = "<mark>"
+HIGHLIGHT_POST = "</mark>"
+MAX_PAGE_SIZE = 100
+MAX_PAGE = 1000
+
+
+class SearchQuery(BaseModel):
+    """What a user asks: free text in the safe syntax plus filters.
+
+    Filters are AND-ed; values in one filter are OR-ed.
+    """
+
+    text: str = Field(default="", max_length=1000, description='words, "phrases", -excluded, OR')
+    entities: list[str] = Field(default_factory=list, description="canonical entity ids")
+    topics: list[str] = Field(default_factory=list)
+    sources: list[str] = Field(default_factory=list)
+    languages: list[str] = Field(default_factory=list)
+    since: AwareDatetime | None = None
+    until: AwareDatetime | None = None
+    sort: Literal["relevance", "newest"] = "relevance"
+    page: int = Field(default=1, ge=1, le=MAX_PAGE)
+    size: int = Field(default=10, ge=1, le=MAX_PAGE_SIZE)
+    facets: bool = True
+    facet_size: int = Field(default=10, ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _range_in_order(self) -> SearchQuery:
+        if self.since and self.until and self.since > self.until:
+            raise ValueError("since must not be after until")
+        return self
+
+
+class SearchHit(BaseModel):
+    """One result: the stored article, its score and highlighted fragments (HTML-escaped, <mark>ed)."""
+
+    article: Article
+    score: float
+    highlights: dict[str, list[str]] = Field(default_factory=dict)
+
+
+class FacetCount(BaseModel):
+    value: str
+    label: str = ""
+    count: int
+
+
+class Facets(BaseModel):
+    """Counts over all matching articles (not just the page)."""
+
+    entities: list[FacetCount] = Field(default_factory=list)
+    topics: list[FacetCount] = Field(default_factory=list)
+    sources: list[FacetCount] = Field(default_factory=list)
+    days: list[FacetCount] = Field(default_factory=list, description="value = YYYY-MM-DD of `published`")
+
+
+class SearchResult(BaseModel):
+    total: int
+    hits: list[SearchHit]
+    facets: Facets = Field(default_factory=Facets)
+
+
+class IndexReport(BaseModel):
+    """What `index_many` did: ids written, and per-document failures (id, reason) for the DLQ."""
+
+    indexed: list[str] = Field(default_factory=list)
+    failed: list[tuple[str, str]] = Field(default_factory=list)
+
+
+@runtime_checkable
+class SearchBackend(Protocol):
+    """Lifecycle: `setup` once, then `index_many`/`search`/`get`, then `close`.
+
+    Writes are upserts by article id, so re-indexing the same article is idempotent.
+    Raises `SearchUnavailable` when the engine cannot take requests now (retry later) and
+    `InvalidQuery` for a malformed query.
+    """
+
+    async def setup(self) -> None: ...
+
+    async def index_many(self, articles: Sequence[Article]) -> IndexReport: ...
+
+    async def search(self, query: SearchQuery) -> SearchResult: ...
+
+    async def get(self, article_id: str) -> Article | None: ...
+
+    async def count(self) -> int: ...
+
+    async def delete(self, article_ids: Sequence[str]) -> int: ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,424 @@
+"""The embedded search backend: SQLite FTS5 from the standard library, no server.
+
+Layout (schema version in ``PRAGMA user_version``):
+
+- ``articles``: one row per article id, with the columns filters and sorting need and the full
+  `Article` as JSON (the only copy of the original text).
+- ``article_fts``: FTS5 over the *analysed* text: space-joined `Analyzer` stems of the title, and of
+  summary + body. FTS5's own tokenizer only splits those stems on spaces again, so Arabic clitic
+  handling and normalisation stay in `pipeline.text`. Contentless (no second copy of the text)
+  where SQLite supports deleting from contentless tables (3.43+).
+- ``article_entities`` / ``article_topics``: one row per (article, entity|topic), for filters and facets.
+
+The Faust indexer and CLI searches may share the file from different processes: WAL mode, a busy
+timeout, and ``SearchUnavailable`` when SQLite still reports the database locked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from pydantic import ValidationError
+
+from pipeline.errors import SearchError, SearchUnavailable
+from pipeline.models import Article, dumps
+from pipeline.search.base import Facets, IndexReport, SearchHit, SearchQuery, SearchResult
+from pipeline.search.highlight import highlight_fields
+from pipeline.search.query import ParsedQuery, parse_user_query
+from pipeline.search.sqlite_sql import facets, matches_sql, micros
+from pipeline.text import Analyzer
+
+__all__ = ["SCHEMA_VERSION", "SqliteBackend"]
+
+SCHEMA_VERSION = 1
+_RETRY_AFTER_S = 1.0
+_T = TypeVar("_T")
+
+_TABLES = (
+    """CREATE TABLE IF NOT EXISTS articles (
+        doc INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        source TEXT NOT NULL,
+        language TEXT,
+        published INTEGER,
+        url TEXT,
+        title TEXT NOT NULL,
+        data TEXT NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS articles_published ON articles(published)",
+    "CREATE INDEX IF NOT EXISTS articles_source ON articles(source, published)",
+    "CREATE INDEX IF NOT EXISTS articles_language ON articles(language, published)",
+    """CREATE TABLE IF NOT EXISTS article_entities (
+        doc INTEGER NOT NULL,
+        entity_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        type TEXT NOT NULL,
+        PRIMARY KEY (doc, entity_id)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX IF NOT EXISTS article_entities_entity ON article_entities(entity_id, doc)",
+    """CREATE TABLE IF NOT EXISTS article_topics (
+        doc INTEGER NOT NULL,
+        topic_id TEXT NOT NULL,
+        score REAL NOT NULL,
+        PRIMARY KEY (doc, topic_id)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX IF NOT EXISTS article_topics_topic ON article_topics(topic_id, doc)",
+)
+# the tokenizer only re-splits our space-joined stems; diacritics are the analyzer's business
+_FTS_TOKENIZE = "tokenize='unicode61 remove_diacritics 0'"
+
+
+def _fts_table_sql() -> str:
+    contentless = "content='', contentless_delete=1, " if sqlite3.sqlite_version_info >= (3, 43, 0) else ""
+    return (
+        "CREATE VIRTUAL TABLE IF NOT EXISTS article_fts "
+        f"USING fts5(title, body, {contentless}{_FTS_TOKENIZE})"
+    )
+
+
+def _is_busy(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(code, int) and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return True
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
+@contextmanager
+def _map_sqlite_errors(action: str) -> Iterator[None]:
+    """Translate sqlite3 errors: locked/busy → SearchUnavailable, anything else → SearchError."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        if _is_busy(exc):
+            raise SearchUnavailable(
+                f"sqlite index busy while {action}: {exc}", retry_after=_RETRY_AFTER_S
+            ) from exc
+        raise SearchError(f"sqlite index failed while {action}: {exc}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    """An article analysed and serialised, ready to write."""
+
+    id: str
+    source: str
+    language: str | None
+    published: int | None
+    url: str | None
+    title: str
+    data: str
+    title_terms: str
+    body_terms: str
+    entities: tuple[tuple[str, str, str], ...]
+    topics: tuple[tuple[str, float], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Page:
+    total: int
+    hits: list[tuple[float, str]]
+    facets: Facets
+
+
+class SqliteBackend:
+    """`SearchBackend` on one SQLite file (or ``":memory:"``), using FTS5 over analyser stems.
+
+    Args:
+        path: the index file; its parent directory must exist. ``":memory:"`` for tests.
+        analyzer: the analyzer used for both indexing and queries; change its protected names
+            and the index must be rebuilt.
+        busy_timeout_s: how long SQLite waits for another process's write lock before
+            `SearchUnavailable` is raised.
+    """
+
+    def __init__(self, path: Path | str, analyzer: Analyzer, *, busy_timeout_s: float = 5.0) -> None:
+        self._path = str(path)
+        self._analyzer = analyzer
+        self._busy_timeout_s = busy_timeout_s
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"SqliteBackend({self._path!r})"
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def setup(self) -> None:
+        """Open the file (WAL mode) and create the schema if needed; safe to call again."""
+        await asyncio.to_thread(self._locked, "setting up", self._setup)
+
+    async def close(self) -> None:
+        """Close the connection; later calls raise `SearchError` until `setup` runs again."""
+        await asyncio.to_thread(self._locked, "closing", self._close)
+
+    def _setup(self) -> None:
+        if self._conn is None:
+            conn = sqlite3.connect(
+                self._path, timeout=self._busy_timeout_s, isolation_level=None, check_same_thread=False
+            )
+            try:
+                conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_s * 1000)}")
+                if self._path != ":memory:":
+                    conn.execute("PRAGMA journal_mode = WAL")
+                    conn.execute("PRAGMA synchronous = NORMAL")
+                conn.execute("PRAGMA temp_store = MEMORY")
+                self._create_schema(conn)
+                conn.execute(
+                    "CREATE TEMP TABLE IF NOT EXISTS matches "
+                    "(doc INTEGER PRIMARY KEY, published INTEGER, score REAL)"
+                )
+            except BaseException:
+                conn.close()
+                raise
+            self._conn = conn
+
+    def _create_schema(self, conn: sqlite3.Connection) -> None:
+        if self._user_version(conn) == SCHEMA_VERSION:
+            return
+        with self._transaction(conn, write=True):
+            version = self._user_version(conn)  # another process may have created it meanwhile
+            if version > SCHEMA_VERSION:
+                raise SearchError(
+                    f"{self._path} has search schema {version}, newer than this build ({SCHEMA_VERSION}); "
+                    "upgrade Rasd or rebuild the index"
+                )
+            if version == SCHEMA_VERSION:
+                return
+            for statement in (*_TABLES, _fts_table_sql()):
+                try:
+                    conn.execute(statement)
+                except sqlite3.OperationalError as exc:
+                    if "fts5" in str(exc):
+                        raise SearchError(
+                            f"this Python's SQLite {sqlite3.sqlite_version} lacks FTS5"
+                        ) from exc
+                    raise
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    @staticmethod
+    def _user_version(conn: sqlite3.Connection) -> int:
+        version: int = conn.execute("PRAGMA user_version").fetchone()[0]
+        return version
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def _locked(self, action: str, fn: Callable[[], _T]) -> _T:
+        """Run `fn` holding the connection lock, with sqlite errors translated."""
+        with self._lock, _map_sqlite_errors(action):
+            return fn()
+
+    def _require(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise SearchError(f"{self!r} is not set up (call setup() first) or was closed")
+        return self._conn
+
+    @staticmethod
+    @contextmanager
+    def _transaction(conn: sqlite3.Connection, *, write: bool) -> Iterator[None]:
+        """One transaction: IMMEDIATE for writes (fail fast on the lock), deferred snapshot for reads."""
+        conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        try:
+            yield
+        except BaseException:
+            if conn.in_transaction:  # SQLite may have rolled back already (busy, full disk)
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    # -- writes ----------------------------------------------------------------------------
+
+    async def index_many(self, articles: Sequence[Article]) -> IndexReport:
+        """Upsert articles by id in one transaction; an article that fails is reported, not raised."""
+        return await asyncio.to_thread(self._index_many, list(articles))
+
+    def _index_many(self, articles: list[Article]) -> IndexReport:
+        latest: dict[str, Article] = {a.id: a for a in articles}  # the last copy of a repeated id wins
+        rows: list[_Row] = []
+        failed: list[tuple[str, str]] = []
+        for article in latest.values():
+            try:
+                rows.append(self._analyse(article))
+            except Exception as exc:  # reported per document for the DLQ; the batch goes on
+                failed.append((article.id, f"{type(exc).__name__}: {exc}"))
+        if not rows:
+            return IndexReport(failed=failed)
+        written, db_failed = self._locked("indexing", lambda: self._write(rows))
+        return IndexReport(indexed=written, failed=failed + db_failed)
+
+    def _analyse(self, article: Article) -> _Row:
+        terms = self._analyzer.terms
+        entities: dict[str, tuple[str, str, str]] = {}
+        for m in article.entities:
+            entities.setdefault(m.canonical_id, (m.canonical_id, m.canonical_name, m.type))
+        topics: dict[str, float] = {}
+        for t in article.topics:
+            topics[t.id] = max(t.score, topics.get(t.id, 0.0))
+        return _Row(
+            id=article.id,
+            source=article.source,
+            language=article.language,
+            published=micros(article.published) if article.published else None,
+            url=article.url,
+            title=article.title,
+            data=dumps(article).decode(),
+            title_terms=" ".join(terms(article.title)),
+            body_terms=" ".join([*terms(article.summary), *terms(article.body)]),
+            entities=tuple(entities.values()),
+            topics=tuple(topics.items()),
+        )
+
+    def _write(self, rows: list[_Row]) -> tuple[list[str], list[tuple[str, str]]]:
+        conn = self._require()
+        written: list[str] = []
+        failed: list[tuple[str, str]] = []
+        with self._transaction(conn, write=True):
+            for row in rows:
+                conn.execute("SAVEPOINT article")
+                try:
+                    self._write_one(conn, row)
+                except sqlite3.Error as exc:
+                    if _is_busy(exc):
+                        raise
+                    conn.execute("ROLLBACK TO article")
+                    failed.append((row.id, f"{type(exc).__name__}: {exc}"))
+                else:
+                    written.append(row.id)
+                conn.execute("RELEASE article")
+        return written, failed
+
+    @staticmethod
+    def _write_one(conn: sqlite3.Connection, row: _Row) -> None:
+        doc: int = conn.execute(
+            """INSERT INTO articles (id, source, language, published, url, title, data)
+               VALUES (?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (id) DO UPDATE SET source = excluded.source, language = excluded.language,
+                   published = excluded.published, url = excluded.url, title = excluded.title,
+                   data = excluded.data
+               RETURNING doc""",
+            (row.id, row.source, row.language, row.published, row.url, row.title, row.data),
+        ).fetchone()[0]
+        SqliteBackend._delete_side_rows(conn, doc)
+        conn.execute(
+            "INSERT INTO article_fts (rowid, title, body) VALUES (?, ?, ?)",
+            (doc, row.title_terms, row.body_terms),
+        )
+        conn.executemany(
+            "INSERT INTO article_entities (doc, entity_id, name, type) VALUES (?, ?, ?, ?)",
+            [(doc, *e) for e in row.entities],
+        )
+        conn.executemany(
+            "INSERT INTO article_topics (doc, topic_id, score) VALUES (?, ?, ?)",
+            [(doc, *t) for t in row.topics],
+        )
+
+    @staticmethod
+    def _delete_side_rows(conn: sqlite3.Connection, doc: int) -> None:
+        conn.execute("DELETE FROM article_fts WHERE rowid = ?", (doc,))
+        conn.execute("DELETE FROM article_entities WHERE doc = ?", (doc,))
+        conn.execute("DELETE FROM article_topics WHERE doc = ?", (doc,))
+
+    async def delete(self, article_ids: Sequence[str]) -> int:
+        """Remove articles by id; returns how many existed."""
+        ids = list(dict.fromkeys(article_ids))
+        return await asyncio.to_thread(self._locked, "deleting", lambda: self._delete(ids))
+
+    def _delete(self, ids: list[str]) -> int:
+        conn = self._require()
+        removed = 0
+        with self._transaction(conn, write=True):
+            for article_id in ids:
+                found = conn.execute("SELECT doc FROM articles WHERE id = ?", (article_id,)).fetchone()
+                if found is None:
+                    continue
+                self._delete_side_rows(conn, found[0])
+                conn.execute("DELETE FROM articles WHERE doc = ?", (found[0],))
+                removed += 1
+        return removed
+
+    # -- reads -----------------------------------------------------------------------------
+
+    async def get(self, article_id: str) -> Article | None:
+        """The stored article, or None when the id is not indexed."""
+        data = await asyncio.to_thread(self._locked, "reading", lambda: self._get_data(article_id))
+        return None if data is None else self._load(data)
+
+    def _get_data(self, article_id: str) -> str | None:
+        found = self._require().execute("SELECT data FROM articles WHERE id = ?", (article_id,)).fetchone()
+        return None if found is None else str(found[0])
+
+    @staticmethod
+    def _load(data: str) -> Article:
+        try:
+            return Article.model_validate_json(data)
+        except ValidationError as exc:
+            raise SearchError(f"stored article cannot be read by this build: {exc}") from exc
+
+    async def count(self) -> int:
+        """How many articles are indexed."""
+        return await asyncio.to_thread(self._locked, "counting", self._count)
+
+    def _count(self) -> int:
+        n: int = self._require().execute("SELECT COUNT(*) FROM articles").fetchone()[0]
+        return n
+
+    async def search(self, query: SearchQuery) -> SearchResult:
+        """Run a query: AND of text and filters, ranked by bm25 (title weighted) or newest first.
+
+        Facets count all matches; days are UTC dates, newest first. Raises `InvalidQuery` for text
+        with nothing to search or too many filter values.
+        """
+        parsed = parse_user_query(query.text, self._analyzer)
+        page = await asyncio.to_thread(self._locked, "searching", lambda: self._search(query, parsed))
+        # highlighting is pure CPU on the original text: outside the connection lock
+        return await asyncio.to_thread(self._result, page, parsed)
+
+    def _result(self, page: _Page, parsed: ParsedQuery) -> SearchResult:
+        hits = []
+        for score, data in page.hits:
+            article = self._load(data)
+            fields = (
+                ("title", article.title, True),
+                ("summary", article.summary, False),
+                ("body", article.body, False),
+            )
+            hits.append(
+                SearchHit(
+                    article=article, score=score, highlights=highlight_fields(self._analyzer, fields, parsed)
+                )
+            )
+        return SearchResult(total=page.total, hits=hits, facets=page.facets)
+
+    def _search(self, query: SearchQuery, parsed: ParsedQuery) -> _Page:
+        conn = self._require()
+        sql, params = matches_sql(query, parsed)
+        if query.sort == "relevance" and parsed.groups:
+            order = "m.score DESC, m.published IS NULL, m.published DESC, m.doc DESC"
+        else:
+            order = "m.published IS NULL, m.published DESC, m.doc DESC"
+        with self._transaction(conn, write=False):
+            conn.execute("DELETE FROM temp.matches")
+            conn.execute(f"INSERT INTO temp.matches (doc, published, score) {sql}", params)
+            total: int = conn.execute("SELECT COUNT(*) FROM temp.matches").fetchone()[0]
+            hits = [
+                (float(score), str(data))
+                for score, data in conn.execute(
+                    f"""SELECT m.score, a.data FROM temp.matches m JOIN articles a ON a.doc = m.doc
+                        ORDER BY {order} LIMIT ? OFFSET ?""",
+                    (query.size, (query.page - 1) * query.size),
+                )
+            ]
+            counts = facets(conn, query.facet_size) if query.facets and total else Facets()
+            conn.execute("DELETE FROM temp.matches")
+        return _Page(total=total, hits=hits, facets=counts)

@@ -1,0 +1,132 @@
+"""SQL for the SQLite backend: FTS5 MATCH expressions, match selection with filters, facets.
+
+Every user value is a bound parameter; the MATCH expression is built only from quoted stems.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from pipeline.errors import InvalidQuery
+from pipeline.search.base import Facets, SearchQuery
+from pipeline.search.query import ParsedQuery, Phrase
+
+__all__ = [
+    "BODY_WEIGHT",
+    "MAX_FILTER_VALUES",
+    "TITLE_WEIGHT",
+    "compile_match",
+    "facets",
+    "matches_sql",
+    "micros",
+]
+
+TITLE_WEIGHT = 5.0
+BODY_WEIGHT = 1.0
+MAX_FILTER_VALUES = 500
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _quote(phrase: Phrase) -> str:
+    return '"' + " ".join(t.replace('"', '""') for t in phrase.terms) + '"'
+
+
+def compile_match(parsed: ParsedQuery) -> str | None:
+    """The FTS5 MATCH expression for the positive part of a query (None when there is none).
+
+    Built only from quoted stems joined by AND/OR/NOT, so no user character acts as FTS5 syntax.
+    """
+    if not parsed.groups:
+        return None
+    expr = " AND ".join("(" + " OR ".join(_quote(p) for p in group) + ")" for group in parsed.groups)
+    if parsed.excluded:
+        expr = f"({expr}) NOT ({' OR '.join(_quote(p) for p in parsed.excluded)})"
+    return expr
+
+
+def micros(dt: datetime) -> int:
+    """Microseconds since the epoch: exact, and what the published column holds."""
+    return (dt - _EPOCH) // timedelta(microseconds=1)
+
+
+def _in(column: str, values: Sequence[str], label: str) -> tuple[str, list[str]]:
+    unique = list(dict.fromkeys(values))
+    if len(unique) > MAX_FILTER_VALUES:
+        raise InvalidQuery(f"too many {label} in the filter ({len(unique)} > {MAX_FILTER_VALUES})")
+    return f"{column} IN ({', '.join('?' * len(unique))})", unique
+
+
+def matches_sql(query: SearchQuery, parsed: ParsedQuery) -> tuple[str, list[object]]:
+    """SELECT (doc, published, score) of every match; all user values are bound parameters."""
+    where: list[str] = []
+    params: list[object] = []
+    match = compile_match(parsed)
+    if match is not None:
+        sql = (
+            f"SELECT a.doc, a.published, -bm25(article_fts, {TITLE_WEIGHT}, {BODY_WEIGHT}) FROM article_fts "
+            "JOIN articles a ON a.doc = article_fts.rowid"
+        )
+        where.append("article_fts MATCH ?")
+        params.append(match)
+    else:
+        sql = "SELECT a.doc, a.published, 0.0 FROM articles a"
+        if parsed.excluded:  # exclusions alone: everything (filtered) but these
+            where.append("a.doc NOT IN (SELECT rowid FROM article_fts WHERE article_fts MATCH ?)")
+            params.append(" OR ".join(_quote(p) for p in parsed.excluded))
+    for column, values, label in (
+        ("a.source", query.sources, "sources"),
+        ("a.language", query.languages, "languages"),
+    ):
+        if values:
+            clause, bound = _in(column, values, label)
+            where.append(clause)
+            params.extend(bound)
+    for table, column, values, label in (
+        ("article_entities", "entity_id", query.entities, "entities"),
+        ("article_topics", "topic_id", query.topics, "topics"),
+    ):
+        if values:
+            clause, bound = _in(column, values, label)
+            where.append(f"a.doc IN (SELECT doc FROM {table} WHERE {clause})")
+            params.extend(bound)
+    if query.since is not None:
+        where.append("a.published >= ?")
+        params.append(micros(query.since))
+    if query.until is not None:
+        where.append("a.published <= ?")
+        params.append(micros(query.until))
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    return sql, params
+
+
+def facets(conn: sqlite3.Connection, size: int) -> Facets:
+    """Facet counts over the whole `temp.matches` set."""
+
+    def counts(sql: str) -> list[dict[str, object]]:
+        return [{"value": v, "label": label, "count": n} for v, label, n in conn.execute(sql, (size,))]
+
+    return Facets.model_validate(
+        {
+            "entities": counts(
+                """SELECT e.entity_id, MAX(e.name), COUNT(*) AS n
+                   FROM article_entities e JOIN temp.matches m ON m.doc = e.doc
+                   GROUP BY e.entity_id ORDER BY n DESC, e.entity_id LIMIT ?"""
+            ),
+            "topics": counts(
+                """SELECT t.topic_id, '', COUNT(*) AS n
+                   FROM article_topics t JOIN temp.matches m ON m.doc = t.doc
+                   GROUP BY t.topic_id ORDER BY n DESC, t.topic_id LIMIT ?"""
+            ),
+            "sources": counts(
+                """SELECT a.source, '', COUNT(*) AS n FROM temp.matches m JOIN articles a ON a.doc = m.doc
+                   GROUP BY a.source ORDER BY n DESC, a.source LIMIT ?"""
+            ),
+            "days": counts(
+                """SELECT date(m.published / 1000000.0, 'unixepoch') AS day, '', COUNT(*) FROM temp.matches m
+                   WHERE m.published IS NOT NULL GROUP BY day ORDER BY day DESC LIMIT ?"""
+            ),
+        }
+    )

@@ -1,0 +1,188 @@
+"""connectors.parse on the real fixture feeds and on synthetic edge cases."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from connectors.parse import MAX_BODY_CHARS, MAX_TITLE_CHARS, parse_feed
+from pipeline.errors import FeedParseError
+from pipeline.ids import article_id
+from tests.connectors.conftest import DATA, FIXTURES, FixtureFeed, fixture_feeds
+
+ARABIC_LETTER = re.compile(r"[\u0621-\u064a]")
+FETCHED = datetime(2026, 6, 1, tzinfo=UTC)  # after the newest real fixture item
+SEED = FIXTURES / "seed" / "seed-article.xml"
+LINK = "<title>a</title><link>https://e.com/1</link>"
+# shared/ sits beside the checkout (../shared from the project root), in CI too
+SEED_TEXT = Path(__file__).resolve().parents[3] / "shared" / "samples" / "seed-article-ar.txt"
+
+
+def _rss(items: str) -> bytes:
+    head = '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>'
+    return f"{head}{items}</channel></rss>".encode()
+
+
+@pytest.mark.parametrize("feed", fixture_feeds(), ids=lambda f: f.path.name)
+def test_real_fixture_feeds(feed: FixtureFeed) -> None:
+    parsed = parse_feed(
+        feed.path.read_bytes(),
+        source=feed.source,
+        feed_url=feed.path.as_uri(),
+        language="ar",
+        fetched=FETCHED,
+    )
+    assert len(parsed.articles) == feed.items == parsed.entries
+    assert not parsed.bozo and parsed.skipped == 0 and parsed.version.startswith(("rss", "atom"))
+    ids = [a.id for a in parsed.articles]
+    assert len(set(ids)) == len(ids)
+    for article in parsed.articles:
+        assert ARABIC_LETTER.search(article.title), article.title
+        assert (
+            "\n" not in article.title and "  " not in article.title and article.title == article.title.strip()
+        )
+        assert "<" not in article.summary or ARABIC_LETTER.search(article.summary)
+        assert article.published is not None and article.published.utcoffset() == timedelta(0)
+        assert article.published <= FETCHED
+        assert article.url is not None and article.url.startswith(("https://", "http://"))
+        assert article.id == article_id(article.url, article.guid, source=feed.source)
+        assert (article.source, article.language, article.fetched) == (feed.source, "ar", FETCHED)
+    # stable: a second parse (later, from another URL) gives the same ids
+    again = parse_feed(feed.path.read_bytes(), source=feed.source, feed_url="https://elsewhere.example/rss")
+    assert [a.id for a in again.articles] == ids
+
+
+def test_seed_article_carries_the_real_text() -> None:
+    if not SEED_TEXT.is_file():
+        pytest.skip(f"{SEED_TEXT} not present (shared/ is not checked out beside the repo)")
+    parsed = parse_feed(SEED.read_bytes(), source="seed", fetched=FETCHED)
+    [article] = parsed.articles
+    paragraphs = [line.strip() for line in SEED_TEXT.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert "بوتين" in article.title
+    assert article.summary == paragraphs[0]
+    assert article.body == "\n".join(paragraphs)
+    assert article.url == "https://example.invalid/seed/putin-kim-vostochny-2023-09-13"
+    assert article.published == datetime(2023, 9, 13, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        (DATA / "page.html").read_bytes(),
+        b"",
+        b"   \n",
+        b'{"items": [{"title": "json, not a feed"}]}',
+        b"\x00\x01\x02\xff\xfe garbage",
+        b"/etc/passwd",  # a body that looks like a path must never be opened
+        b"https://example.com/rss.xml",  # nor one that looks like a URL be fetched
+    ],
+    ids=["html-page", "empty", "blank", "json", "binary", "path", "url"],
+)
+def test_non_feeds_raise(body: bytes) -> None:
+    with pytest.raises(FeedParseError) as info:
+        parse_feed(body, source="x", feed_url="https://x.example/feed")
+    assert info.value.url == "https://x.example/feed"
+
+
+def test_windows_1256_declared_utf8_fixture() -> None:
+    parsed = parse_feed((DATA / "cp1256-declared-utf8.xml").read_bytes(), source="t", charset="utf-8")
+    assert parsed.encoding == "cp1256" and not parsed.lossy
+    assert [a.title for a in parsed.articles] == [
+        "وزير الخارجية يلتقي نظيره المغربي في الرباط",
+        "ارتفاع أسعار النفط في الأسواق العالمية",
+    ]
+
+
+def test_atom_fixture() -> None:
+    parsed = parse_feed((DATA / "atom.xml").read_bytes(), source="atomtest", language="ar", fetched=FETCHED)
+    assert parsed.version == "atom10"
+    assert parsed.entries == 3 and parsed.skipped == 1 and len(parsed.articles) == 2
+    first, second = parsed.articles
+    assert first.title == "قمة عربية في القاهرة"  # HTML stripped, whitespace collapsed
+    assert first.url == "https://example.invalid/atom/news/summit"  # resolved against xml:base
+    assert first.guid == "urn:rasd:test:atom:1"
+    assert first.published == datetime(2026, 3, 1, 6, 30, tzinfo=UTC)  # +03:00 normalised to UTC
+    assert first.body == "انطلقت أعمال القمة العربية اليوم في القاهرة.\nويشارك فيها قادة الدول الأعضاء."
+    assert "alert" not in first.body
+    # no link: the id falls back to the GUID scoped to the source; a 2099 date is dropped
+    assert second.url is None and second.id == article_id(None, "urn:rasd:test:atom:2", source="atomtest")
+    assert second.published is None
+    assert any("implausible date" in w for w in parsed.warnings)
+
+
+def test_bozo_feed_with_entries_is_accepted_with_a_warning() -> None:
+    parsed = parse_feed((DATA / "bozo.xml").read_bytes(), source="b")
+    assert parsed.bozo is True
+    assert [a.title for a in parsed.articles] == ["تقرير عن الاقتصاد & المال", "تقرير ثان"]
+    assert parsed.articles[1].guid == "bozo-2" and parsed.articles[1].url is None
+    assert any(w.startswith("malformed feed accepted") for w in parsed.warnings)
+
+
+@pytest.mark.parametrize(
+    ("item", "field", "expected"),
+    [
+        ("<title>  عنوان \n\t مع   مسافات </title><link>https://e.com/1</link>", "title", "عنوان مع مسافات"),
+        ("<title>a</title><link>javascript:alert(1)</link><guid>g1</guid>", "url", None),
+        ("<title>a</title><link>ftp://e.com/x</link><guid>g1</guid>", "url", None),
+        ("<title>a</title><link>https://e.com/x</link>", "guid", None),  # no <guid>: none invented
+        ("<title>a</title><guid isPermaLink='true'>https://e.com/g</guid>", "url", "https://e.com/g"),
+        (
+            "<title>a</title><link>https://e.com/1</link><description>&lt;p&gt;x&lt;/p&gt;&lt;p&gt;y&lt;/p&gt;"
+            "&lt;script&gt;z()&lt;/script&gt;</description>",
+            "summary",
+            "x\ny",
+        ),
+        (f"{LINK}<pubDate>Mon, 01 Jun 2026 23:00:00 +0000</pubDate>", "published",
+         datetime(2026, 6, 1, 23, 0, tzinfo=UTC)),  # within a day ahead: kept
+        (f"{LINK}<pubDate>Tue, 02 Jun 2026 00:00:01 +0000</pubDate>", "published",
+         None),  # more than a day ahead of fetch: dropped
+        ("<title>a</title><link>https://e.com/1</link><pubDate>not a date</pubDate>", "published", None),
+        ("<title>a</title><link>https://e.com/1</link>", "published", None),
+    ],
+)  # fmt: skip
+def test_entry_mapping(item: str, field: str, expected: object) -> None:
+    [article] = parse_feed(_rss(f"<item>{item}</item>"), source="s", fetched=FETCHED).articles
+    assert getattr(article, field) == expected
+
+
+def test_entries_without_link_or_guid_are_skipped_and_counted() -> None:
+    parsed = parse_feed(
+        _rss("<item><title>a</title></item><item><title>b</title><guid>g</guid></item>"), source="s"
+    )
+    assert parsed.skipped == 1 and [a.title for a in parsed.articles] == ["b"]
+
+
+def test_duplicate_entries_keep_the_first() -> None:
+    items = "<item><title>first</title><link>https://e.com/1?utm_source=x</link></item>"
+    items += "<item><title>second</title><link>https://E.com/1</link></item>"
+    parsed = parse_feed(_rss(items), source="s")
+    assert [a.title for a in parsed.articles] == ["first"]
+
+
+def test_long_fields_are_capped() -> None:
+    title = "ع" * (MAX_TITLE_CHARS * 3)
+    body = "<p>" + "كلمة " * (MAX_BODY_CHARS // 2) + "</p>"
+    item = (
+        f"<item><title>{title}</title><link>https://e.com/1</link><description>short</description>"
+        f"<content:encoded><![CDATA[{body}]]></content:encoded></item>"
+    )
+    doc = _rss(item).replace(
+        b'<rss version="2.0">',
+        b'<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/">',
+    )
+    [article] = parse_feed(doc, source="s").articles
+    assert len(article.title) == MAX_TITLE_CHARS
+    assert len(article.body) <= MAX_BODY_CHARS and article.body.startswith("كلمة")
+
+
+def test_body_only_when_longer_than_summary() -> None:
+    ns = b'<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/">'
+    item = (
+        "<item><title>a</title><link>https://e.com/1</link><description>ملخص طويل نسبيا</description>"
+        "<content:encoded><![CDATA[<p>قصير</p>]]></content:encoded></item>"
+    )
+    [article] = parse_feed(_rss(item).replace(b'<rss version="2.0">', ns), source="s").articles
+    assert (article.summary, article.body) == ("ملخص طويل نسبيا", "")

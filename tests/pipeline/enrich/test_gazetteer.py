@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import pytest
+
+from pipeline.enrich.gazetteer import tag_entities
+from pipeline.enrich.registry import Entity, EntityRegistry
+from pipeline.errors import ConfigError
+
+
+@pytest.fixture(scope="module")
+def registry() -> EntityRegistry:
+    return EntityRegistry.build(
+        [
+            Entity(id="Q7747", type="PER", name_ar="فلاديمير بوتين", name_en="Vladimir Putin",
+                   aliases_ar=("بوتين", "بوطين"), aliases_en=("Putin",)),
+            Entity(id="Q56226", type="PER", name_ar="كيم جونغ أون", name_en="Kim Jong Un",
+                   aliases_ar=("كيم جونج أون", "كيم يونغ أون")),
+            Entity(id="Q159", type="LOC", name_ar="روسيا", name_en="Russia"),
+            Entity(id="Q423", type="LOC", name_ar="كوريا الشمالية", name_en="North Korea"),
+            Entity(id="Q822", type="LOC", name_ar="لبنان", name_en="Lebanon"),
+            Entity(id="Q35525", type="ORG", name_ar="البيت الأبيض", name_en="White House"),
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("قال بوتين إن", [("Q7747", "بوتين")]),
+        ("التقى وبوتين", [("Q7747", "بوتين")]),  # clitic و kept out of the surface span
+        ("رسالة لبوتين", [("Q7747", "بوتين")]),
+        ("الرئيس فلاديمير بوتينُ", [("Q7747", "فلاديمير بوتينُ")]),  # longest match wins
+        ("Putin said", [("Q7747", "Putin")]),
+        ("الزعيم كيم جونج أون", [("Q56226", "كيم جونج أون")]),
+        ("زار كوريا الشمالية وروسيا", [("Q423", "كوريا الشمالية"), ("Q159", "روسيا")]),
+        ("غارات على لبنان وللبنان", [("Q822", "لبنان"), ("Q822", "لبنان")]),
+        ("حذر البيت الأبيض", [("Q35525", "البيت الأبيض")]),
+        ("قطة اسمها بوت", []),  # a cat called بوت is not Putin
+        ("بوتينات", []),
+    ],
+)
+def test_tagging(registry: EntityRegistry, text: str, expected: list[tuple[str, str]]) -> None:
+    mentions = tag_entities(text, "body", registry)
+    assert [(m.canonical_id, m.surface) for m in mentions] == expected
+    for m in mentions:
+        assert text[m.start : m.end] == m.surface  # offsets index the original text
+
+
+def test_resolve_by_id_or_any_variant(registry: EntityRegistry) -> None:
+    for name in ("Q7747", "بوتين", "بوطين", "Putin", "putin", "فلاديمير بوتين"):
+        ent = registry.resolve(name)
+        assert ent is not None and ent.id == "Q7747", name
+    assert registry.resolve("بوت") is None
+
+
+def test_name_claimed_by_two_entities_resolves_to_neither() -> None:
+    reg = EntityRegistry.build(
+        [
+            Entity(id="aa", type="LOC", name_ar="الجزائر", name_en="Algeria"),
+            Entity(id="bb", type="LOC", name_ar="الجزائر", name_en="Algiers"),
+        ]
+    )
+    assert reg.resolve("الجزائر") is None
+    assert reg.resolve("Algiers") is not None
+
+
+def test_duplicate_ids_are_a_config_error() -> None:
+    e = Entity(id="xx", type="LOC", name_ar="روسيا")
+    with pytest.raises(ConfigError, match="twice"):
+        EntityRegistry.build([e, e])

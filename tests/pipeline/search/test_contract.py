@@ -1,0 +1,429 @@
+"""The behavioural contract every `SearchBackend` passes, run on real Arabic articles.
+
+Add a backend by adding a `pytest.param` to `BACKENDS` and a branch in `_make_backend`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipeline.errors import InvalidQuery
+from pipeline.models import Article
+from pipeline.search import SearchBackend, SearchQuery, SearchResult, SqliteBackend
+from pipeline.text import Analyzer
+from tests.pipeline.search.search_corpus import IRAN, KIM, LEBANON, PUTIN, SEED_ID, TRUMP
+
+pytestmark = pytest.mark.anyio
+
+BACKENDS = [pytest.param("sqlite", id="sqlite"), pytest.param("elasticsearch", id="elasticsearch")]
+
+
+def _make_backend(name: str, tmp_path: Path, analyzer: Analyzer) -> SearchBackend:
+    if name == "sqlite":
+        return SqliteBackend(tmp_path / "index.sqlite3", analyzer)
+    if name == "elasticsearch":
+        if not os.environ.get("RASD_ELASTICSEARCH_URL"):
+            pytest.skip("Elasticsearch contract tests need RASD_ELASTICSEARCH_URL")
+        pytest.skip("the Elasticsearch backend is not built yet (issue 5)")
+    raise AssertionError(f"unknown backend {name}")
+
+
+@pytest.fixture(params=BACKENDS)
+async def backend(
+    request: pytest.FixtureRequest, tmp_path: Path, analyzer: Analyzer
+) -> AsyncIterator[SearchBackend]:
+    """An empty backend, set up; closed after the test."""
+    instance = _make_backend(request.param, tmp_path, analyzer)
+    await instance.setup()
+    try:
+        yield instance
+    finally:
+        await instance.close()
+
+
+@pytest.fixture
+async def indexed(backend: SearchBackend, corpus: list[Article]) -> SearchBackend:
+    """The backend holding the whole corpus."""
+    report = await backend.index_many(corpus)
+    assert report.failed == []
+    assert sorted(report.indexed) == sorted(a.id for a in corpus)
+    return backend
+
+
+def by_title(corpus: list[Article], start: str) -> Article:
+    matches = [a for a in corpus if a.title.startswith(start)]
+    assert len(matches) == 1, start
+    return matches[0]
+
+
+async def search(backend: SearchBackend, text: str = "", **kwargs: Any) -> SearchResult:
+    kwargs.setdefault("size", 100)
+    return await backend.search(SearchQuery(text=text, **kwargs))
+
+
+def ids(result: SearchResult) -> list[str]:
+    return [h.article.id for h in result.hits]
+
+
+# -- matching ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("word", ["بوتين", "وبوتين", "لبوتين", "بوتينُ", "بـوتين"])
+async def test_every_written_form_of_a_name_finds_the_article(indexed: SearchBackend, word: str) -> None:
+    result = await search(indexed, word)
+    assert ids(result) == [SEED_ID]
+    assert result.total == 1
+
+
+async def test_a_word_only_in_another_article_does_not_return_it(
+    indexed: SearchBackend, corpus: list[Article]
+) -> None:
+    caspian = by_title(corpus, "روسيا تحذر")
+    result = await search(indexed, "قزوين")
+    assert ids(result) == [caspian.id]
+
+
+async def test_words_are_anded(indexed: SearchBackend) -> None:
+    assert ids(await search(indexed, "بوتين فوستوتشني")) == [SEED_ID]
+    assert (await search(indexed, "بوتين قزوين")).total == 0
+
+
+async def test_title_match_ranks_above_body_only_match(indexed: SearchBackend, corpus: list[Article]) -> None:
+    in_title = {by_title(corpus, "روسيا تحذر").id, by_title(corpus, "مصدر يكشف").id}
+    found = ids(await search(indexed, "روسيا"))
+    assert set(found) == in_title | {SEED_ID}  # روسيا is only in the seed article's body
+    assert found[-1] == SEED_ID
+    scores = [h.score for h in (await search(indexed, "روسيا")).hits]
+    assert scores == sorted(scores, reverse=True)
+
+
+async def test_phrase_needs_adjacent_words_in_order(indexed: SearchBackend, corpus: list[Article]) -> None:
+    caspian = by_title(corpus, "روسيا تحذر").id  # "امتداد حرب إيران"
+    deal = by_title(corpus, "ترامب يلوح").id  # "إيران" and "الحرب" far apart
+    bag = ids(await search(indexed, "حرب إيران"))
+    assert {caspian, deal} <= set(bag)
+    assert ids(await search(indexed, '"حرب إيران"')) == [caspian]
+    assert ids(await search(indexed, '"إيران حرب"')) == []
+
+
+async def test_phrase_of_a_full_name(indexed: SearchBackend) -> None:
+    assert ids(await search(indexed, '"كيم جونغ أون"')) == [SEED_ID]
+    assert ids(await search(indexed, '"أون جونغ كيم"')) == []
+
+
+async def test_excluded_word_removes_articles(indexed: SearchBackend, corpus: list[Article]) -> None:
+    caspian = by_title(corpus, "روسيا تحذر").id
+    assert ids(await search(indexed, "روسيا -أوكرانيا")) == [caspian]
+    assert set(ids(await search(indexed, 'روسيا -"بحر قزوين"'))) == {
+        by_title(corpus, "مصدر يكشف").id,
+        SEED_ID,
+    }
+
+
+async def test_or_between_words(indexed: SearchBackend, corpus: list[Article]) -> None:
+    expected = {by_title(corpus, "روسيا تحذر").id, by_title(corpus, "مصدر يكشف").id}
+    result = await search(indexed, "قزوين OR أبوظبي")
+    assert set(ids(result)) == expected
+    assert result.total == 2
+    # lower-case "or" is a word like any other, so nothing has قزوين, "or" and أبوظبي together
+    assert (await search(indexed, "قزوين or أبوظبي")).total == 0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '"',
+        '""',
+        "*",
+        "بوتين*",
+        "NEAR(",
+        "NEAR(بوتين كيم)",
+        "NEAR(بوتين كيم, 2)",
+        ":",
+        "title:بوتين",
+        "{title body}:بوتين",
+        "(",
+        ")",
+        "(بوتين",
+        "^",
+        "^بوتين",
+        "-",
+        "- -",
+        "--بوتين",
+        "بوتين -",
+        "بوتين AND",
+        "AND بوتين",
+        "NOT بوتين",
+        "بوتين NOT كيم",
+        "OR",
+        "بوتين OR",
+        "OR OR OR",
+        '"بوتين',
+        'بوتين "كيم',
+        "'",
+        "\\",
+        "+بوتين",
+        "بوتين\x00كيم",
+        '"""بوتين"""',
+        "بوتين -*",
+    ],
+)
+async def test_engine_syntax_in_user_text_is_literal(indexed: SearchBackend, text: str) -> None:
+    try:
+        result = await search(indexed, text)
+    except InvalidQuery as exc:
+        assert str(exc)
+        return
+    assert result.total == len(result.hits)
+
+
+@pytest.mark.parametrize(
+    "text", ["بوتين*", "^بوتين", "(بوتين)", "+بوتين", "بوتين:", '"بوتين"', "بوتين -*", "«بوتين»"]
+)
+async def test_punctuation_around_a_word_is_ignored(indexed: SearchBackend, text: str) -> None:
+    assert ids(await search(indexed, text)) == [SEED_ID]
+
+
+@pytest.mark.parametrize("text", ["NEAR(بوتين كيم)", "title:بوتين", "NOT بوتين", "بوتين AND كيم"])
+async def test_operators_of_the_engine_are_plain_words(indexed: SearchBackend, text: str) -> None:
+    # near/title/not/and are searched as words (none of these articles has them), never obeyed
+    assert (await search(indexed, text)).total == 0
+
+
+@pytest.mark.parametrize("text", ["-بوتين", '-"كيم جونغ"', "!!!", "«»", "*", "- -"])
+async def test_nothing_to_search_is_an_invalid_query(indexed: SearchBackend, text: str) -> None:
+    with pytest.raises(InvalidQuery):
+        await search(indexed, text)
+
+
+async def test_empty_text_matches_everything(indexed: SearchBackend, corpus: list[Article]) -> None:
+    result = await search(indexed, "   ")
+    assert result.total == len(corpus)
+    assert all(h.highlights == {} for h in result.hits)
+
+
+# -- filters -------------------------------------------------------------------------------
+
+
+async def test_entity_filter(indexed: SearchBackend, corpus: list[Article]) -> None:
+    assert ids(await search(indexed, entities=[PUTIN])) == [SEED_ID]
+    lebanon = {a.id for a in corpus if any(e.canonical_id == LEBANON for e in a.entities)}
+    assert set(ids(await search(indexed, entities=[LEBANON]))) == lebanon
+    assert len(lebanon) == 2
+    either = set(ids(await search(indexed, entities=[PUTIN, LEBANON])))
+    assert either == lebanon | {SEED_ID}
+
+
+async def test_entity_filter_and_text_are_anded(indexed: SearchBackend, corpus: list[Article]) -> None:
+    with_iran = ids(await search(indexed, "ترمب", entities=[IRAN]))
+    assert set(with_iran) == {by_title(corpus, "النفط").id, by_title(corpus, "إيران تؤكد").id}
+
+
+async def test_topic_filter(indexed: SearchBackend, corpus: list[Article]) -> None:
+    assert ids(await search(indexed, topics=["space"])) == [SEED_ID]
+    economy = ids(await search(indexed, topics=["economy"]))
+    assert economy == [by_title(corpus, "النفط").id]
+
+
+async def test_source_filter(indexed: SearchBackend, corpus: list[Article]) -> None:
+    result = await search(indexed, sources=["aljazeera"])
+    assert set(ids(result)) == {a.id for a in corpus if a.source == "aljazeera"}
+    assert result.total == 2
+    assert ids(await search(indexed, "إيران", sources=["aljazeera"])) == [by_title(corpus, "إيران تؤكد").id]
+
+
+async def test_language_filter(indexed: SearchBackend, corpus: list[Article]) -> None:
+    arabic = await search(indexed, languages=["ar"])
+    assert arabic.total == len(corpus) - 1  # one item has no language
+    assert (await search(indexed, languages=["en"])).total == 0
+
+
+async def test_date_filters_are_inclusive(indexed: SearchBackend, corpus: list[Article]) -> None:
+    old = await search(indexed, until=datetime(2023, 12, 31, tzinfo=UTC))
+    assert ids(old) == [SEED_ID]
+    since = datetime(2026, 3, 24, 14, 16, 3, tzinfo=UTC)  # exactly the Caspian item's pubDate
+    recent = {a.id for a in corpus if a.published and a.published >= since}
+    assert set(ids(await search(indexed, since=since))) == recent
+    assert by_title(corpus, "روسيا تحذر").id in recent
+    february = datetime(2026, 2, 1, tzinfo=UTC), datetime(2026, 2, 28, tzinfo=UTC)
+    window = await search(indexed, since=february[0], until=february[1])
+    assert {h.article.published.month for h in window.hits if h.article.published} == {2}
+    assert window.total == 2
+
+
+# -- facets --------------------------------------------------------------------------------
+
+
+async def test_facets_count_all_matches_not_just_the_page(
+    indexed: SearchBackend, corpus: list[Article]
+) -> None:
+    result = await search(indexed, "إيران", size=1)
+    assert len(result.hits) == 1
+    with_iran = [a for a in corpus if any(e.canonical_id == IRAN for e in a.entities)]
+    assert result.total == len(with_iran) == 4
+    entities = {f.value: f for f in result.facets.entities}
+    assert entities[IRAN].count == 4
+    assert entities[IRAN].label == "إيران"
+    assert entities[TRUMP].count == 3
+    assert entities[TRUMP].label == "دونالد ترامب"
+    assert result.facets.entities[0].value == IRAN  # biggest first
+    assert sum(f.count for f in result.facets.sources) == result.total
+    assert {f.value: f.count for f in result.facets.sources}["aljazeera"] == 1
+    topics = {f.value: f.count for f in result.facets.topics}
+    assert topics == {"conflict": 1, "diplomacy": 2, "economy": 1}
+    days = {f.value: f.count for f in result.facets.days}
+    assert days["2026-03-24"] == 1
+    assert days["2026-04-02"] == 1
+    assert sum(days.values()) == result.total
+    assert [f.value for f in result.facets.days] == sorted(days, reverse=True)
+
+
+async def test_facets_follow_filters(indexed: SearchBackend) -> None:
+    result = await search(indexed, entities=[PUTIN])
+    entities = {f.value: f.label for f in result.facets.entities}
+    assert entities[PUTIN] == "فلاديمير بوتين"
+    assert entities[KIM] == "كيم جونغ أون"
+    assert IRAN not in entities
+    assert [(f.value, f.count) for f in result.facets.days] == [("2023-09-13", 1)]
+
+
+async def test_facet_size_and_switch(indexed: SearchBackend) -> None:
+    small = await search(indexed, facet_size=1)
+    assert len(small.facets.entities) == 1
+    assert len(small.facets.sources) == 1
+    off = await search(indexed, facets=False)
+    assert off.facets.entities == [] and off.facets.days == []
+
+
+# -- highlights ----------------------------------------------------------------------------
+
+
+async def test_highlights_mark_the_word_as_written(indexed: SearchBackend) -> None:
+    (hit,) = (await search(indexed, "بوتين")).hits
+    assert hit.highlights["title"] == ["كيم <mark>وبوتين</mark> سيناقشان &quot;كل القضايا&quot;"]
+    assert "فلاديمير <mark>بوتين</mark>" in hit.highlights["summary"][0]
+    body = hit.highlights["body"]
+    assert 1 <= len(body) <= 3
+    assert all("<mark>" in f and len(f) < 300 for f in body)
+    joined = " ".join(body)
+    assert "<mark>بوتين</mark>" in joined or "<mark>وبوتين</mark>" in joined
+
+
+async def test_highlight_of_a_clitic_form_elsewhere(indexed: SearchBackend) -> None:
+    (hit,) = (await search(indexed, "لبوتين")).hits
+    fragments = " ".join(hit.highlights["body"])
+    assert "<mark>وبوتين</mark>" in fragments or "<mark>لبوتين</mark>" in fragments
+
+
+async def test_phrase_highlight_is_one_span(indexed: SearchBackend) -> None:
+    (hit,) = (await search(indexed, '"كيم جونغ أون"')).hits
+    assert "<mark>كيم جونغ أون</mark>" in hit.highlights["summary"][0]
+
+
+async def test_excluded_words_are_not_highlighted(indexed: SearchBackend, corpus: list[Article]) -> None:
+    (hit,) = (await search(indexed, "روسيا -أوكرانيا")).hits
+    assert "<mark>روسيا</mark>" in hit.highlights["title"][0]
+    assert "أوكرانيا</mark>" not in str(hit.highlights)
+
+
+async def test_highlights_are_html_escaped(backend: SearchBackend, corpus: list[Article]) -> None:
+    article = corpus[1].model_copy(update={"title": "<script>alert(1)</script> " + corpus[1].title})
+    await backend.index_many([article])
+    (hit,) = (await search(backend, "قزوين")).hits
+    title = hit.highlights["title"][0]
+    assert "<script>" not in title
+    assert title.startswith("&lt;script&gt;alert(1)&lt;/script&gt; ")
+    assert "<mark>قزوين</mark>" in title
+    assert hit.article.title == article.title  # the stored article keeps the original text
+
+
+# -- paging and sorting --------------------------------------------------------------------
+
+
+async def test_pagination_and_newest_first(indexed: SearchBackend, corpus: list[Article]) -> None:
+    newest = sorted(corpus, key=lambda a: (a.published is not None, a.published), reverse=True)
+    pages = [await search(indexed, sort="newest", size=3, page=p) for p in (1, 2, 3)]
+    assert [r.total for r in pages] == [len(corpus)] * 3
+    assert [len(r.hits) for r in pages] == [3, 3, 2]
+    assert [i for r in pages for i in ids(r)] == [a.id for a in newest]
+    assert (await search(indexed, size=3, page=4)).hits == []
+
+
+async def test_newest_sort_with_text(indexed: SearchBackend, corpus: list[Article]) -> None:
+    result = await search(indexed, "إيران", sort="newest")
+    published = [h.article.published for h in result.hits]
+    assert published == sorted(published, reverse=True)  # type: ignore[type-var]
+
+
+# -- writes --------------------------------------------------------------------------------
+
+
+async def test_reindexing_is_an_upsert(indexed: SearchBackend, corpus: list[Article]) -> None:
+    before = await indexed.count()
+    seed = next(a for a in corpus if a.id == SEED_ID)
+    again = await indexed.index_many([seed])
+    assert again.indexed == [SEED_ID]
+    assert await indexed.count() == before
+
+    changed = seed.model_copy(
+        update={
+            "title": "بوتين يستقبل كيم في قاعدة فوستوتشني الفضائية",
+            "entities": [e for e in seed.entities if e.canonical_id != KIM],
+        }
+    )
+    await indexed.index_many([changed])
+    assert await indexed.count() == before
+    (hit,) = (await search(indexed, "يستقبل")).hits
+    assert hit.article.title == changed.title
+    assert (await search(indexed, "سيناقشان")).total == 1  # still in the body
+    assert '"كل القضايا"' not in hit.article.title
+    facets = (await search(indexed, entities=[PUTIN])).facets
+    assert KIM not in {f.value for f in facets.entities}
+    assert (await search(indexed, entities=[KIM])).total == 0
+
+
+async def test_old_terms_do_not_survive_an_update(backend: SearchBackend, corpus: list[Article]) -> None:
+    caspian = corpus[1]
+    await backend.index_many([caspian])
+    await backend.index_many([caspian.model_copy(update={"title": "عنوان جديد", "summary": "نص آخر"})])
+    assert (await search(backend, "قزوين")).total == 0
+    assert ids(await search(backend, "جديد")) == [caspian.id]
+
+
+async def test_same_id_twice_in_one_batch_keeps_the_last(
+    backend: SearchBackend, corpus: list[Article]
+) -> None:
+    first = corpus[1]
+    second = first.model_copy(update={"title": "عنوان جديد"})
+    report = await backend.index_many([first, second])
+    assert report.indexed == [first.id]
+    assert await backend.count() == 1
+    assert (await backend.get(first.id)) == second
+
+
+async def test_delete(indexed: SearchBackend, corpus: list[Article]) -> None:
+    assert await indexed.delete([SEED_ID, "no-such-article-id"]) == 1
+    assert await indexed.count() == len(corpus) - 1
+    assert await indexed.get(SEED_ID) is None
+    assert (await search(indexed, "بوتين")).total == 0
+    assert PUTIN not in {f.value for f in (await search(indexed)).facets.entities}
+    assert await indexed.delete([SEED_ID]) == 0
+
+
+async def test_get_returns_the_stored_article(indexed: SearchBackend, corpus: list[Article]) -> None:
+    for article in corpus:
+        assert await indexed.get(article.id) == article
+    assert await indexed.get("no-such-article-id") is None
+
+
+async def test_count_and_empty_index(backend: SearchBackend) -> None:
+    assert await backend.count() == 0
+    result = await search(backend, "بوتين")
+    assert result.total == 0 and result.hits == []
+    assert (await backend.index_many([])).indexed == []

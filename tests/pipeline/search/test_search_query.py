@@ -1,0 +1,128 @@
+"""`parse_user_query` (the safe syntax) and highlighting, as tables."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.errors import InvalidQuery
+from pipeline.search import MAX_QUERY_TERMS, ParsedQuery, Phrase, parse_user_query
+from pipeline.search.highlight import highlight
+from pipeline.text import Analyzer
+
+
+def shape(parsed: ParsedQuery) -> tuple[list[list[str]], list[str]]:
+    """Groups and exclusions as plain strings: alternatives of one group, stems of a phrase space-joined."""
+    groups = [[" ".join(p.terms) for p in group] for group in parsed.groups]
+    return groups, [" ".join(p.terms) for p in parsed.excluded]
+
+
+@pytest.mark.parametrize(
+    ("text", "groups", "excluded"),
+    [
+        ("بوتين", [["بوتين"]], []),
+        ("وبوتين لبوتين بوتينُ", [["بوتين"], ["بوتين"], ["بوتين"]], []),
+        ("بوتين كيم", [["بوتين"], ["كيم"]], []),
+        ('"كيم جونغ أون"', [["كيم جونغ اون"]], []),
+        ('"كيم جونغ أون" روسيا', [["كيم جونغ اون"], ["روسيا"]], []),
+        ("روسيا -أوكرانيا", [["روسيا"]], ["اوكرانيا"]),
+        ('روسيا -"بحر قزوين"', [["روسيا"]], ["بحر قزوين"]),
+        ("روسيا OR موسكو", [["روسيا", "موسكو"]], []),
+        ("روسيا OR موسكو OR كييف أوكرانيا", [["روسيا", "موسكو", "كييف"], ["اوكرانيا"]], []),
+        ('"حرب إيران" OR قزوين', [["حرب ايران", "قزوين"]], []),
+        ("روسيا OR لروسيا", [["روسيا"]], []),  # same stem twice is one alternative
+        # OR only between two positive items; anywhere else it is the word "or"
+        ("روسيا or موسكو", [["روسيا"], ["or"], ["موسكو"]], []),
+        ("OR روسيا", [["or"], ["روسيا"]], []),
+        ("روسيا OR", [["روسيا"], ["or"]], []),
+        ("روسيا OR -موسكو", [["روسيا"], ["or"]], ["موسكو"]),
+        # engine syntax is literal text: punctuation drops out, glued words become phrases
+        ("بوتين*", [["بوتين"]], []),
+        ("^بوتين", [["بوتين"]], []),
+        ("(بوتين)", [["بوتين"]], []),
+        ("NEAR(بوتين كيم)", [["near بوتين"], ["كيم"]], []),
+        ("title:بوتين", [["title بوتين"]], []),
+        ("بوتين AND كيم", [["بوتين"], ["and"], ["كيم"]], []),
+        ("NOT بوتين", [["not"], ["بوتين"]], []),
+        ("e-mail", [["e mail"]], []),
+        ("a-b -c-d", [["a b"]], ["c d"]),
+        ("بوتين -", [["بوتين"]], []),
+        ("بوتين - كيم", [["بوتين"], ["كيم"]], []),
+        ("--بوتين كيم", [["كيم"]], ["بوتين"]),
+        # quotes: unclosed runs to the end, empty ones vanish, a quote splits a word
+        ('"كيم جونغ', [["كيم جونغ"]], []),
+        ('بوتين ""', [["بوتين"]], []),
+        ('بـ"دعم بيونغ يانغ"', [["ب"], ["دعم بيونغ يانغ"]], []),
+        ("  بوتين\t\nكيم  ", [["بوتين"], ["كيم"]], []),
+    ],
+)
+def test_parse(analyzer: Analyzer, text: str, groups: list[list[str]], excluded: list[str]) -> None:
+    assert shape(parse_user_query(text, analyzer)) == (groups, excluded)
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\t"])
+def test_blank_text_is_the_match_all_query(analyzer: Analyzer, text: str) -> None:
+    parsed = parse_user_query(text, analyzer)
+    assert parsed.is_empty
+    assert parsed == ParsedQuery()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("-بوتين", "only excludes"),
+        ('-"كيم جونغ" -روسيا', "only excludes"),
+        ("!!!", "no searchable words"),
+        ('"', "no searchable words"),
+        ("* ( ) : ^ -", "no searchable words"),
+        ("«» ، ؟", "no searchable words"),
+        (" ".join(["كلمة"] * (MAX_QUERY_TERMS + 1)), "at most"),
+        ('"' + " ".join(["كلمة"] * (MAX_QUERY_TERMS + 1)) + '"', "at most"),
+    ],
+)
+def test_invalid_queries_name_the_problem(analyzer: Analyzer, text: str, message: str) -> None:
+    with pytest.raises(InvalidQuery, match=message):
+        parse_user_query(text, analyzer)
+
+
+def test_the_limit_counts_stems(analyzer: Analyzer) -> None:
+    parsed = parse_user_query(" ".join(["كلمة"] * MAX_QUERY_TERMS), analyzer)
+    assert len(parsed.groups) == MAX_QUERY_TERMS
+
+
+def test_items_keep_the_text_as_typed(analyzer: Analyzer) -> None:
+    parsed = parse_user_query('وبوتين -"كيم جونغ أون"', analyzer)
+    assert parsed.groups == ((Phrase(("بوتين",), "وبوتين"),),)
+    assert parsed.excluded == (Phrase(("كيم", "جونغ", "اون"), "كيم جونغ أون"),)
+    assert parsed.positive_terms() == frozenset({"بوتين"})
+
+
+@pytest.mark.parametrize(
+    ("text", "query", "expected"),
+    [
+        ("كيم وبوتين", "بوتين", ["كيم <mark>وبوتين</mark>"]),
+        ("<b>بوتين</b> & كيم", "بوتين", ["&lt;b&gt;<mark>بوتين</mark>&lt;/b&gt; &amp; كيم"]),
+        ("الزعيم كيم جونغ أون وصل", '"كيم جونغ أون"', ["الزعيم <mark>كيم جونغ أون</mark> وصل"]),
+        ("كيم وصل ثم جونغ", '"كيم جونغ"', []),  # not adjacent: no phrase match, nothing marked
+        ("بوتينُ قال", "بوتين", ["<mark>بوتينُ</mark> قال"]),
+        ("لا شيء هنا", "بوتين", []),
+    ],
+)
+def test_highlight_whole(analyzer: Analyzer, text: str, query: str, expected: list[str]) -> None:
+    assert highlight(text, analyzer.tokens(text), parse_user_query(query, analyzer), whole=True) == expected
+
+
+def test_fragments_are_bounded_and_cover_separate_matches(analyzer: Analyzer) -> None:
+    filler = " ".join(["كلام"] * 80)
+    text = f"بوتين {filler} وبوتين {filler} لبوتين {filler} بوتين {filler}"
+    fragments = highlight(text, analyzer.tokens(text), parse_user_query("بوتين", analyzer))
+    assert len(fragments) == 3
+    assert [f.count("<mark>") for f in fragments] == [1, 1, 1]
+    assert "<mark>وبوتين</mark>" in fragments[1]
+    assert all(len(f) <= 160 + len("<mark></mark>") + 10 for f in fragments)
+
+
+def test_fragments_stay_within_a_line(analyzer: Analyzer) -> None:
+    text = "سطر أول طويل بلا شيء\nقال بوتين كلمة\nسطر ثالث"
+    assert highlight(text, analyzer.tokens(text), parse_user_query("بوتين", analyzer)) == [
+        "قال <mark>بوتين</mark> كلمة"
+    ]

@@ -1,0 +1,152 @@
+"""What only the SQLite backend promises: the file, its schema, locking and the factory."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from pipeline.errors import ConfigError, SearchError, SearchUnavailable
+from pipeline.models import Article
+from pipeline.search import SearchBackend, SearchQuery, SqliteBackend, open_backend, parse_user_query
+from pipeline.search.sqlite import SCHEMA_VERSION
+from pipeline.search.sqlite_sql import compile_match
+from pipeline.settings import Settings
+from pipeline.text import Analyzer
+from tests.pipeline.search.search_corpus import SEED_ID
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_file_is_wal_with_schema_version(
+    tmp_path: Path, analyzer: Analyzer, corpus: list[Article]
+) -> None:
+    path = tmp_path / "index.sqlite3"
+    backend = SqliteBackend(path, analyzer)
+    assert isinstance(backend, SearchBackend)
+    await backend.setup()
+    await backend.setup()  # idempotent
+    await backend.index_many(corpus)
+    await backend.close()
+    await backend.close()
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert (
+            raw.execute("SELECT COUNT(*) FROM article_entities WHERE entity_id = 'Q7747'").fetchone()[0] == 1
+        )
+    reopened = SqliteBackend(path, analyzer)
+    await reopened.setup()
+    assert await reopened.count() == len(corpus)
+    assert [h.article.id for h in (await reopened.search(SearchQuery(text="وبوتين"))).hits] == [SEED_ID]
+    await reopened.close()
+
+
+async def test_memory_database(analyzer: Analyzer, corpus: list[Article]) -> None:
+    backend = SqliteBackend(":memory:", analyzer)
+    await backend.setup()
+    await backend.index_many(corpus)
+    assert (await backend.search(SearchQuery(text="بوتين"))).total == 1
+    await backend.close()
+
+
+async def test_two_handles_on_one_file_see_each_other(
+    tmp_path: Path, analyzer: Analyzer, corpus: list[Article]
+) -> None:
+    writer, reader = SqliteBackend(tmp_path / "i.db", analyzer), SqliteBackend(tmp_path / "i.db", analyzer)
+    await writer.setup()
+    await reader.setup()
+    await writer.index_many(corpus[:2])
+    assert await reader.count() == 2
+    await writer.delete([SEED_ID])
+    assert await reader.get(SEED_ID) is None
+    await writer.close()
+    await reader.close()
+
+
+async def test_locked_database_is_unavailable_and_searches_still_run(
+    tmp_path: Path, analyzer: Analyzer, corpus: list[Article]
+) -> None:
+    path = tmp_path / "index.sqlite3"
+    backend = SqliteBackend(path, analyzer, busy_timeout_s=0.05)
+    await backend.setup()
+    await backend.index_many(corpus[:1])
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    try:
+        with pytest.raises(SearchUnavailable) as caught:
+            await backend.index_many(corpus[1:])
+        assert caught.value.retry_after > 0
+        with pytest.raises(SearchUnavailable):
+            await backend.delete([SEED_ID])
+        # WAL readers are not blocked by a writer
+        assert (await backend.search(SearchQuery(text="بوتين"))).total == 1
+        assert await backend.count() == 1
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert (await backend.index_many(corpus[1:])).indexed
+    await backend.close()
+
+
+async def test_index_from_a_newer_build_is_refused(tmp_path: Path, analyzer: Analyzer) -> None:
+    path = tmp_path / "index.sqlite3"
+    with sqlite3.connect(path) as raw:
+        raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(SearchError, match="newer"):
+        await SqliteBackend(path, analyzer).setup()
+
+
+async def test_calls_before_setup_or_after_close_fail_clearly(tmp_path: Path, analyzer: Analyzer) -> None:
+    backend = SqliteBackend(tmp_path / "index.sqlite3", analyzer)
+    with pytest.raises(SearchError, match="setup"):
+        await backend.count()
+    await backend.setup()
+    await backend.close()
+    with pytest.raises(SearchError, match="setup"):
+        await backend.search(SearchQuery(text="بوتين"))
+
+
+class _FailingAnalyzer(Analyzer):
+    def terms(self, text: str) -> list[str]:
+        if "قزوين" in text:
+            raise ValueError("cannot analyse this text")
+        return super().terms(text)
+
+
+async def test_an_article_that_fails_is_reported_not_raised(tmp_path: Path, corpus: list[Article]) -> None:
+    backend = SqliteBackend(tmp_path / "index.sqlite3", _FailingAnalyzer())
+    await backend.setup()
+    report = await backend.index_many(corpus)
+    assert [article_id for article_id, _ in report.failed] == [corpus[1].id]
+    assert "cannot analyse" in report.failed[0][1]
+    assert len(report.indexed) == len(corpus) - 1
+    assert await backend.count() == len(corpus) - 1
+    await backend.close()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("وبوتين", '("بوتين")'),
+        ("روسيا OR موسكو كيم", '("روسيا" OR "موسكو") AND ("كيم")'),
+        ('"كيم جونغ أون" -روسيا', '(("كيم جونغ اون")) NOT ("روسيا")'),
+        ('NEAR(بوتين title:كيم) -"a b" -c', '(("near بوتين") AND ("title كيم")) NOT ("a b" OR "c")'),
+    ],
+)
+def test_compile_match_uses_only_quoted_stems(analyzer: Analyzer, text: str, expected: str) -> None:
+    assert compile_match(parse_user_query(text, analyzer)) == expected
+
+
+def test_factory_builds_sqlite_and_creates_the_directory(tmp_path: Path, analyzer: Analyzer) -> None:
+    settings = Settings(data_dir=tmp_path / "nested" / "data", search_backend="sqlite")
+    backend = open_backend(settings, analyzer)
+    assert isinstance(backend, SqliteBackend)
+    assert settings.index_path.parent.is_dir()
+
+
+def test_factory_refuses_elasticsearch_until_it_exists(tmp_path: Path, analyzer: Analyzer) -> None:
+    settings = Settings(data_dir=tmp_path, search_backend="elasticsearch")
+    with pytest.raises(ConfigError, match=r"the Elasticsearch backend is not built yet \(issue 5\)"):
+        open_backend(settings, analyzer)

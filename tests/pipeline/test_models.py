@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from pydantic import ValidationError
+
+from pipeline.ids import article_id, canonical_url
+from pipeline.models import Alert, Article, DeadLetter, EntityMention, Evidence, TopicScore
+
+
+def _article() -> Article:
+    return Article(
+        id=article_id("https://arabic.rt.com/world/1-بوتين/"),
+        source="rt_arabic",
+        url="https://arabic.rt.com/world/1-بوتين/",
+        title="بوتين يستقبل كيم جونغ أون في «فوستوتشني»",
+        summary="تعهّد الرئيس الروسي فلاديمير بوتين",
+        published=datetime(2023, 9, 13, 8, 0, tzinfo=timezone(timedelta(hours=3))),
+        entities=[
+            EntityMention(
+                type="PER", surface="بوتين", canonical_id="Q7747", canonical_name="فلاديمير بوتين",
+                field="title", start=0, end=5,
+            )
+        ],
+        topics=[TopicScore(id="space", score=0.7)],
+        keywords=["بوتين"],
+    )
+
+
+def test_json_round_trip_is_lossless_and_utf8() -> None:
+    a = _article()
+    raw = a.to_json()
+    assert "بوتين".encode() in raw  # not \u escaped
+    assert b"\\u" not in raw
+    back = Article.model_validate_json(raw)
+    assert back == a
+    assert back.published is not None and back.published.utcoffset() == timedelta(hours=3)
+
+
+def test_timestamps_must_be_timezone_aware() -> None:
+    with pytest.raises(ValidationError):
+        Article(id="x" * 32, source="s", published=datetime(2023, 9, 13, 8, 0))
+    assert _article().fetched.tzinfo is not None
+
+
+def test_unknown_future_schema_version_is_refused() -> None:
+    data = json.loads(_article().to_json())
+    data["schema_version"] = 99
+    with pytest.raises(ValidationError, match="schema_version"):
+        Article.model_validate(data)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("https://Example.COM/a/b?utm_source=x&id=3#frag", "https://example.com/a/b?id=3"),
+        ("http://example.com:80/x", "http://example.com/x"),
+        ("https://arabic.rt.com/world/1-%D8%A8/", "https://arabic.rt.com/world/1-%d8%a8/"),
+        ("https://arabic.rt.com/world/1-%D8%A8/", "https://arabic.rt.com/world/1-ب/"),
+        ("https://x.com/?b=2&a=1", "https://x.com/?a=1&b=2"),
+    ],
+)
+def test_id_is_stable_across_url_spellings(a: str, b: str) -> None:
+    assert canonical_url(a) == canonical_url(b)
+    assert article_id(a) == article_id(b)
+
+
+def test_id_falls_back_to_guid_scoped_by_source() -> None:
+    assert article_id(None, "tag:1", source="a") == article_id("", "tag:1", source="a")
+    assert article_id(None, "tag:1", source="a") != article_id(None, "tag:1", source="b")
+    assert article_id("https://x.com/1", "tag:1") != article_id(None, "tag:1")
+    with pytest.raises(ValueError):
+        article_id(None, None)
+
+
+def test_alert_id_is_deterministic() -> None:
+    assert Alert.make_id("w", "a") == Alert.make_id("w", "a") != Alert.make_id("w", "b")
+    alert = Alert(
+        id=Alert.make_id("w", "a"), watch_id="w", article_id="a", title="t", source="s",
+        evidence=[Evidence(kind="word", value="هدنة", surface="الهدنة")], created=datetime.now(UTC),
+    )
+    assert Alert.model_validate_json(alert.to_json()) == alert
+
+
+def test_dead_letter_keeps_undecodable_payload() -> None:
+    dl = DeadLetter.from_failure(stage="decode", exc=ValueError("bad"), key=b"k", payload=b"\xff\xfe{")
+    assert dl.key == "k" and dl.error_type == "ValueError" and "\ufffd" in dl.payload

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import pytest
+
+from pipeline.text import Analyzer, normalise, normalise_with_offsets, strip_prefix, tokenize
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("بوتينُ", "بوتين"),  # damma
+        ("مُحَمَّدٌ", "محمد"),  # harakat, shadda, tanween
+        ("فـــلاديمير", "فلاديمير"),  # tatweel
+        ("أحمد إبراهيم آمال ٱلله", "احمد ابراهيم امال الله"),  # hamza/madda/wasla alef
+        ("مصطفى", "مصطفي"),  # alef maqsura
+        ("الحكومة", "الحكومه"),  # ta marbuta
+        ("قاليباف", "قاليباف"),
+        ("قالیباف", "قاليباف"),  # Persian yeh U+06CC
+        ("٢٠٢٣ ۱۴۰۲", "2023 1402"),  # Eastern Arabic and Persian digits
+        ("\u200eبوتين\u200f", "بوتين"),  # LRM/RLM (NewsFANE carries LRM on tokens)
+        ("بو\u200cتين", "بوتين"),  # zero-width non-joiner
+        ("Putin", "putin"),
+        ("\ufefb", "لا"),  # presentation-form ligature lam-alef
+    ],
+)
+def test_normalise(raw: str, expected: str) -> None:
+    assert normalise(raw) == expected
+
+
+def test_offsets_point_into_original() -> None:
+    raw = "قال الرئيسُ فـلاديمير"
+    normed, origin = normalise_with_offsets(raw)
+    assert len(normed) == len(origin)
+    i = normed.index("فلاديمير")
+    assert raw[origin[i]] == "ف"
+    assert raw[origin[i + len("فلاديمير") - 1]] == "ر"
+
+
+@pytest.mark.parametrize(
+    ("word", "protected", "stem"),
+    [
+        ("وبوتين", {"بوتين"}, "بوتين"),
+        ("لبوتين", {"بوتين"}, "بوتين"),
+        ("فبوتين", {"بوتين"}, "بوتين"),
+        ("بوتين", {"بوتين"}, "بوتين"),
+        ("لبنان", {"لبنان"}, "لبنان"),  # a name is not ل + بنان
+        ("ولبنان", {"لبنان"}, "لبنان"),
+        ("للبنان", {"لبنان"}, "لبنان"),
+        ("الحكومه", set(), "حكومه"),
+        ("والحكومه", set(), "حكومه"),
+        ("بالصين", set(), "صين"),
+        ("وقال", set(), "قال"),
+        ("وزير", {"وزير"}, "وزير"),
+        ("بيت", set(), "بيت"),  # no letter prefix stripped from unknown words
+    ],
+)
+def test_strip_prefix(word: str, protected: set[str], stem: str) -> None:
+    assert strip_prefix(word, protected) == stem
+
+
+def test_clitic_and_diacritic_variants_share_one_term() -> None:
+    analyzer = Analyzer(["بوتين"])
+    assert {analyzer.terms(w)[0] for w in ["بوتين", "وبوتين", "لبوتين", "بوتينُ", "بوتيـــن"]} == {"بوتين"}
+
+
+def test_tokens_keep_original_surface_and_trailing_marks() -> None:
+    text = "قال الرئيسُ الروسيّ فلاديمير بوتين ٢٠٢٣"
+    tokens = tokenize(text)
+    assert [t.text for t in tokens] == ["قال", "الرئيسُ", "الروسيّ", "فلاديمير", "بوتين", "٢٠٢٣"]
+    assert all(text[t.start : t.end] == t.text for t in tokens)
+    assert tokens[-1].norm == "2023"
