@@ -1,8 +1,8 @@
 """The Faust app: declared by a factory from `Settings` (no broker URL in code), agents registered on it.
 
-    articles.raw ──enrich──► articles.enriched ──index──► search backend
-                                               └─alert──► alerts (+ log / JSONL)
-    any failure ──► articles.dlq (reason, stage, original payload)
+articles.raw ──enrich──► articles.enriched ──index──► search backend
+                                           └─alert──► alerts (+ log / JSONL)
+any failure ──► articles.dlq (reason, stage, original payload)
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ is unset. Production points `RASD_KAFKA_BOOTSTRAP` at a real Kafka cluster inste
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import subprocess
@@ -70,8 +71,16 @@ class EmbeddedBroker:
         out = self.log_path.open("ab") if self.log_path else subprocess.DEVNULL
         try:
             self._proc = subprocess.Popen(
-                [binary, "broker", "--listener-url", url, "--advertised-listener-url", url,
-                 "--storage-engine", "memory://tansu/"],
+                [
+                    binary,
+                    "broker",
+                    "--listener-url",
+                    url,
+                    "--advertised-listener-url",
+                    url,
+                    "--storage-engine",
+                    "memory://tansu/",
+                ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -101,12 +110,20 @@ class EmbeddedBroker:
     def __enter__(self) -> EmbeddedBroker:
         return self.start()
 
-    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
 
-def ensure_topics(bootstrap: str, *, partitions: int, replication: int, names: Iterable[str] = ALL_TOPICS,
-                  timeout: float = 30.0) -> list[str]:
+def ensure_topics(
+    bootstrap: str,
+    *,
+    partitions: int,
+    replication: int,
+    names: Iterable[str] = ALL_TOPICS,
+    timeout: float = 30.0,
+) -> list[str]:
     """Create the missing topics (the watches topic compacted); returns the names created."""
     from kafka.admin import KafkaAdminClient, NewTopic
     from kafka.errors import KafkaError, TopicAlreadyExistsError
@@ -114,8 +131,9 @@ def ensure_topics(bootstrap: str, *, partitions: int, replication: int, names: I
     deadline = time.monotonic() + timeout
     while True:
         try:
-            admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","), client_id="rasd-admin",
-                                     request_timeout_ms=10_000)
+            admin = KafkaAdminClient(
+                bootstrap_servers=bootstrap.split(","), client_id="rasd-admin", request_timeout_ms=10_000
+            )
             break
         except KafkaError as exc:
             if time.monotonic() > deadline:
@@ -125,15 +143,18 @@ def ensure_topics(bootstrap: str, *, partitions: int, replication: int, names: I
     try:
         existing = set(admin.list_topics())
         wanted = [
-            NewTopic(n, partitions, replication, topic_configs={"cleanup.policy": "compact"} if n == WATCHES else {})
+            NewTopic(
+                n,
+                partitions,
+                replication,
+                topic_configs={"cleanup.policy": "compact"} if n == WATCHES else {},
+            )
             for n in names
             if n not in existing
         ]
         if wanted:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another process raced us
                 admin.create_topics(wanted)
-            except TopicAlreadyExistsError:
-                pass
         return [t.name for t in wanted]
     except KafkaError as exc:
         raise BrokerError(f"creating topics on {bootstrap} failed: {exc}") from exc

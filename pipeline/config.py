@@ -81,6 +81,8 @@ def load_watches(path: Path) -> list[Watch]:
         except ValidationError as exc:
             raise ConfigError(f"{path}: watches[{i}]: {_describe(exc)}") from exc
         if not watch.has_condition():
-            raise ConfigError(f"{path}: watches[{i}] ({watch.id}): needs at least one of entities, topics, words")
+            raise ConfigError(
+                f"{path}: watches[{i}] ({watch.id}): needs at least one of entities, topics, words"
+            )
         watches.append(watch)
     return watches

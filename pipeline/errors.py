@@ -1,22 +1,22 @@
 """One exception tree for Rasd; third-party errors are translated where the library is called.
 
-    PipelineError
-    ├── ConfigError
-    ├── ConnectorError
-    │   ├── FetchError(url)
-    │   │   ├── FetchRefused        (scheme, host or address not allowed: SSRF guard)
-    │   │   ├── FetchTimeout
-    │   │   ├── NetworkError
-    │   │   ├── TooManyRedirects
-    │   │   ├── ResponseTooLarge
-    │   │   └── HTTPStatusError(status, retry_after)
-    │   ├── FeedParseError(url)
-    │   └── PublishError
-    ├── BrokerError
-    ├── ProcessingError(stage)
-    └── SearchError
-        ├── InvalidQuery
-        └── SearchUnavailable(retry_after)
+PipelineError
+├── ConfigError
+├── ConnectorError
+│   ├── FetchError(url)
+│   │   ├── FetchRefused        (scheme, host or address not allowed: SSRF guard)
+│   │   ├── FetchTimeout
+│   │   ├── NetworkError
+│   │   ├── TooManyRedirects
+│   │   ├── ResponseTooLarge
+│   │   └── HTTPStatusError(status, retry_after)
+│   ├── FeedParseError(url)
+│   └── PublishError
+├── BrokerError
+├── ProcessingError(stage)
+└── SearchError
+    ├── InvalidQuery
+    └── SearchUnavailable(retry_after)
 """
 
 from __future__ import annotations

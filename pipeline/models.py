@@ -182,7 +182,9 @@ class DeadLetter(_Message):
     failed_at: AwareDatetime = Field(default_factory=utcnow)
 
     @classmethod
-    def from_failure(cls, *, stage: str, exc: BaseException, key: bytes | str | None, payload: Any) -> DeadLetter:
+    def from_failure(
+        cls, *, stage: str, exc: BaseException, key: bytes | str | None, payload: Any
+    ) -> DeadLetter:
         """Build a dead letter from whatever the stage received."""
         if isinstance(payload, bytes | bytearray):
             text = bytes(payload).decode("utf-8", errors="replace")
@@ -191,4 +193,6 @@ class DeadLetter(_Message):
         else:
             text = str(payload)
         key_text = key.decode("utf-8", errors="replace") if isinstance(key, bytes) else key
-        return cls(stage=stage, error=str(exc)[:2000], error_type=type(exc).__name__, key=key_text, payload=text)
+        return cls(
+            stage=stage, error=str(exc)[:2000], error_type=type(exc).__name__, key=key_text, payload=text
+        )

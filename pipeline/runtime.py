@@ -56,6 +56,10 @@ class Runtime:
         )
         backend = open_backend(settings, enricher.analyzer)
         store = AlertStore(settings.data_dir / "alerts.sqlite3")
-        log.info("runtime ready: %d entities, %d topics, %d watches", len(enricher.registry),
-                 len(enricher.topics.topics), len(watches))
+        log.info(
+            "runtime ready: %d entities, %d topics, %d watches",
+            len(enricher.registry),
+            len(enricher.topics.topics),
+            len(watches),
+        )
         return cls(settings, enricher, backend, watches, store)

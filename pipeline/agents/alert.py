@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from pipeline.agents.dlq import dead_letter
+from pipeline.agents.streams import batches
 from pipeline.alerts.delivery import deliver
 from pipeline.alerts.rules import match_watch
 from pipeline.models import Article
@@ -28,13 +29,13 @@ def register(app: faust.App, topics: Topics, runtime: Runtime) -> None:
 
     @app.agent(topics.enriched, name="rasd.alert")
     async def match_alerts(stream: faust.StreamT[bytes]) -> None:
-        async for payloads in stream.take(runtime.settings.index_batch_size, within=0.2):
-            for payload in payloads:
-                await _alert_one(payload, topics, runtime)
+        async for batch in batches(stream, runtime.settings.index_batch_size, within=0.2):
+            for key, value in batch:
+                await _alert_one(key, value, topics, runtime)
 
 
-async def _alert_one(payload: Any, topics: Topics, runtime: Runtime) -> None:
-    key: str | None = None
+async def _alert_one(raw_key: bytes | None, payload: Any, topics: Topics, runtime: Runtime) -> None:
+    key = raw_key.decode("utf-8", errors="replace") if raw_key else None
     try:
         article = Article.model_validate_json(payload)
         key = article.id

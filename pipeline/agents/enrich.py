@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from pipeline.agents.dlq import dead_letter
+from pipeline.agents.streams import batches
 from pipeline.models import Article
 from pipeline.runtime import Runtime
 
@@ -26,13 +27,13 @@ def register(app: faust.App, topics: Topics, runtime: Runtime) -> None:
 
     @app.agent(topics.raw, name="rasd.enrich")
     async def enrich_articles(stream: faust.StreamT[bytes]) -> None:
-        async for payloads in stream.take(runtime.settings.index_batch_size, within=0.2):
-            for payload in payloads:
-                await _enrich_one(payload, topics, runtime)
+        async for batch in batches(stream, runtime.settings.index_batch_size, within=0.2):
+            for key, value in batch:
+                await _enrich_one(key, value, topics, runtime)
 
 
-async def _enrich_one(payload: Any, topics: Topics, runtime: Runtime) -> None:
-    key: str | None = None
+async def _enrich_one(raw_key: bytes | None, payload: Any, topics: Topics, runtime: Runtime) -> None:
+    key = raw_key.decode("utf-8", errors="replace") if raw_key else None
     try:
         article = Article.model_validate_json(payload)
         key = article.id

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from pipeline.agents.dlq import dead_letter
+from pipeline.agents.streams import batches
 from pipeline.errors import SearchUnavailable
 from pipeline.models import Article
 from pipeline.runtime import Runtime
@@ -32,17 +33,18 @@ def register(app: faust.App, topics: Topics, runtime: Runtime) -> None:
     @app.agent(topics.enriched, name="rasd.index")
     async def index_articles(stream: faust.StreamT[bytes]) -> None:
         await runtime.backend.setup()  # idempotent; in the worker's own event loop
-        async for payloads in stream.take(s.index_batch_size, within=s.index_batch_seconds):
-            await _index_batch(payloads, topics, runtime)
+        async for batch in batches(stream, s.index_batch_size, within=s.index_batch_seconds):
+            await _index_batch(batch, topics, runtime)
 
 
-async def _index_batch(payloads: list[Any], topics: Topics, runtime: Runtime) -> None:
+async def _index_batch(messages: list[tuple[bytes | None, Any]], topics: Topics, runtime: Runtime) -> None:
     articles: list[Article] = []
-    for payload in payloads:
+    for raw_key, payload in messages:
         try:
             articles.append(Article.model_validate_json(payload))
         except (ValidationError, ValueError) as exc:
-            await dead_letter(topics.dlq, runtime, stage="index-decode", exc=exc, key=None, payload=payload)
+            key = raw_key.decode("utf-8", errors="replace") if raw_key else None
+            await dead_letter(topics.dlq, runtime, stage="index-decode", exc=exc, key=key, payload=payload)
     if not articles:
         return
     delay = 0.5
@@ -61,11 +63,23 @@ async def _index_batch(payloads: list[Any], topics: Topics, runtime: Runtime) ->
             return
     else:
         for a in articles:
-            await dead_letter(topics.dlq, runtime, stage="index", exc=SearchUnavailable("gave up after retries"),
-                              key=a.id, payload=a)
+            await dead_letter(
+                topics.dlq,
+                runtime,
+                stage="index",
+                exc=SearchUnavailable("gave up after retries"),
+                key=a.id,
+                payload=a,
+            )
         return
     by_id = {a.id: a for a in articles}
     for article_id, reason in report.failed:
-        await dead_letter(topics.dlq, runtime, stage="index", exc=RuntimeError(reason), key=article_id,
-                          payload=by_id.get(article_id, article_id))
+        await dead_letter(
+            topics.dlq,
+            runtime,
+            stage="index",
+            exc=RuntimeError(reason),
+            key=article_id,
+            payload=by_id.get(article_id, article_id),
+        )
     runtime.counters.indexed += len(report.indexed)

@@ -15,7 +15,9 @@ log = logging.getLogger("rasd.alerts")
 
 def _to_log(alert: Alert) -> None:
     ev = "; ".join(f"{e.kind}={e.value} «{e.surface}»" for e in alert.evidence)
-    log.info("ALERT watch=%s article=%s title=%s evidence=%s", alert.watch_id, alert.article_id, alert.title, ev)
+    log.info(
+        "ALERT watch=%s article=%s title=%s evidence=%s", alert.watch_id, alert.article_id, alert.title, ev
+    )
 
 
 def _to_jsonl(alert: Alert, path: Path) -> None:

@@ -82,7 +82,9 @@ def snippet(text: str, start: int, end: int, width: int = SNIPPET_CHARS) -> str:
     return prefix + " ".join(text[lo:hi].split()) + suffix
 
 
-def _phrase_evidence(article: Article, phrase: str, stems: tuple[str, ...], analyzer: Analyzer) -> Evidence | None:
+def _phrase_evidence(
+    article: Article, phrase: str, stems: tuple[str, ...], analyzer: Analyzer
+) -> Evidence | None:
     for field in _FIELDS:
         text = article.text_of(field)
         if not text:
@@ -93,7 +95,11 @@ def _phrase_evidence(article: Article, phrase: str, stems: tuple[str, ...], anal
             if all(tokens[i + k].stem == stems[k] for k in range(n)):
                 start, end = tokens[i].start, tokens[i + n - 1].end
                 return Evidence(
-                    kind="word", value=phrase, surface=text[start:end], field=field, snippet=snippet(text, start, end)
+                    kind="word",
+                    value=phrase,
+                    surface=text[start:end],
+                    field=field,
+                    snippet=snippet(text, start, end),
                 )
     return None
 

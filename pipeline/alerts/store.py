@@ -42,7 +42,13 @@ class AlertStore:
         with self._lock, self._db:
             cur = self._db.execute(
                 "INSERT OR IGNORE INTO alerts(id, created, watch_id, article_id, body) VALUES (?,?,?,?,?)",
-                (alert.id, alert.created.isoformat(), alert.watch_id, alert.article_id, alert.model_dump_json()),
+                (
+                    alert.id,
+                    alert.created.isoformat(),
+                    alert.watch_id,
+                    alert.article_id,
+                    alert.model_dump_json(),
+                ),
             )
             return cur.rowcount == 1
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from urllib.parse import unquote
 
 from pipeline.alerts.store import AlertStore
 from pipeline.settings import Settings
@@ -34,7 +35,7 @@ def run_alerts(settings: Settings, args: argparse.Namespace) -> int:
             continue
         when = alert.created.strftime("%Y-%m-%d %H:%M:%S")
         print(f"{when}  [{alert.watch_name}]  {alert.title}")
-        print(f"    {alert.source} · {alert.url or alert.article_id}")
+        print(f"    {alert.source} · {unquote(alert.url) if alert.url else alert.article_id}")
         for ev in alert.evidence:
             print(f"    {ev.kind}: {ev.value}  «{ev.surface}»  {ev.snippet}")
     if not alerts:

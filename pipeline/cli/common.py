@@ -20,7 +20,9 @@ def load_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        problems = "; ".join(f"RASD_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors())
+        problems = "; ".join(
+            f"RASD_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
+        )
         raise ConfigError(f"invalid settings: {problems}") from exc
 
 
@@ -40,7 +42,9 @@ class KeyValueFormatter(logging.Formatter):
 
 def configure_logging(level: str) -> None:
     """Plain timestamped logs on stderr; Faust and Kafka clients only from warnings up."""
-    numeric = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING, "error": logging.ERROR}[level]
+    numeric = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING, "error": logging.ERROR}[
+        level
+    ]
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(KeyValueFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=numeric, handlers=[handler])
@@ -62,7 +66,9 @@ def resolve_bootstrap(settings: Settings) -> str:
         bootstrap = json.loads(path.read_text(encoding="utf-8")).get("bootstrap")
         if isinstance(bootstrap, str) and bootstrap:
             return bootstrap
-    raise ConfigError("no Kafka broker: set RASD_KAFKA_BOOTSTRAP, or start `rasd run` (embedded broker) first")
+    raise ConfigError(
+        "no Kafka broker: set RASD_KAFKA_BOOTSTRAP, or start `rasd run` (embedded broker) first"
+    )
 
 
 def fail(message: str, code: int = 1) -> int:

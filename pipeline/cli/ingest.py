@@ -15,8 +15,13 @@ __all__ = ["add_parser", "run_ingest"]
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("ingest", help="publish new articles to articles.raw (poll once, or replay files)")
-    p.add_argument("--from-files", nargs="+", type=Path, metavar="PATH",
-                   help="feed files or directories (source id = parent directory name)")
+    p.add_argument(
+        "--from-files",
+        nargs="+",
+        type=Path,
+        metavar="PATH",
+        help="feed files or directories (source id = parent directory name)",
+    )
 
 
 def run_ingest(settings: Settings, args: argparse.Namespace) -> int:

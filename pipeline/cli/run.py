@@ -36,8 +36,11 @@ log = logging.getLogger("rasd.run")
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("run", help="run broker (embedded unless RASD_KAFKA_BOOTSTRAP), worker and connector")
-    p.add_argument("--once", action="store_true",
-                   help="poll (or replay) once, wait until every new article is indexed, then stop")
+    p.add_argument(
+        "--once",
+        action="store_true",
+        help="poll (or replay) once, wait until every new article is indexed, then stop",
+    )
     p.add_argument("--samples", action="store_true", help="also replay the bundled sample feeds")
     p.add_argument("--no-feeds", action="store_true", help="do not poll config/feeds.yaml (samples only)")
     p.add_argument("--wait", type=float, default=180.0, help="with --once: seconds to wait for indexing")
@@ -87,8 +90,12 @@ def _ingest(settings: Settings, publisher: _Tracking, *, samples: bool, feeds: b
     if feeds:
         configured = [f for f in load_feeds(settings.feeds_file) if f.enabled]
         report = asyncio.run(poll_once(configured, settings=settings, publisher=publisher))
-        log.info("polled %d feeds: %d new articles published, %d failed", len(configured),
-                 report.published, report.failed)
+        log.info(
+            "polled %d feeds: %d new articles published, %d failed",
+            len(configured),
+            report.published,
+            report.failed,
+        )
         offline = report.all_network_failed
         if offline:
             log.warning("no feed could be reached (offline?): replaying the bundled samples instead")
@@ -97,7 +104,9 @@ def _ingest(settings: Settings, publisher: _Tracking, *, samples: bool, feeds: b
         log.info("replayed samples from %s: %d published", settings.resolved_samples_dir(), rep.published)
 
 
-def _wait_indexed(settings: Settings, ids: list[str], deadline_s: float, worker: subprocess.Popen[bytes]) -> int:
+def _wait_indexed(
+    settings: Settings, ids: list[str], deadline_s: float, worker: subprocess.Popen[bytes]
+) -> int:
     """Poll the search backend until every published id is searchable; returns how many are missing."""
     backend = open_backend(settings, Analyzer())
 
@@ -129,8 +138,9 @@ def run_main(settings: Settings, args: argparse.Namespace) -> int:
             path = broker_file(settings)
             path.write_text(json.dumps({"bootstrap": bootstrap, "pid": os.getpid()}), encoding="utf-8")
             stack.callback(path.unlink, missing_ok=True)
-        created = ensure_topics(bootstrap, partitions=settings.topic_partitions,
-                                replication=settings.topic_replication)
+        created = ensure_topics(
+            bootstrap, partitions=settings.topic_partitions, replication=settings.topic_replication
+        )
         if created:
             log.info("created topics: %s", ", ".join(created))
         worker = _start_worker(settings, bootstrap)
@@ -139,8 +149,10 @@ def run_main(settings: Settings, args: argparse.Namespace) -> int:
         stack.callback(publisher.close)
         _ingest(settings, publisher, samples=args.samples, feeds=not args.no_feeds)
         if args.once:
-            print(f"published {len(publisher.ids)} new article(s); waiting for the worker to index them…",
-                  flush=True)
+            print(
+                f"published {len(publisher.ids)} new article(s); waiting for the worker to index them…",
+                flush=True,
+            )
             left = _wait_indexed(settings, publisher.ids, args.wait, worker)
             _summary(settings, len(publisher.ids), left)
             return 0 if left == 0 else 1
@@ -176,6 +188,10 @@ def _summary(settings: Settings, published: int, missing: int) -> None:
 
     alerts_db = settings.data_dir / "alerts.sqlite3"
     alerts = AlertStore(alerts_db).count() if alerts_db.is_file() else 0
-    print(f"done: published={published} indexed_total={asyncio.run(count())} missing={missing} alerts={alerts}",
-          flush=True)
-    print(f"index: {Path(settings.index_path).resolve()}  alerts: {settings.alerts_path.resolve()}", flush=True)
+    print(
+        f"done: published={published} indexed_total={asyncio.run(count())} missing={missing} alerts={alerts}",
+        flush=True,
+    )
+    print(
+        f"index: {Path(settings.index_path).resolve()}  alerts: {settings.alerts_path.resolve()}", flush=True
+    )

@@ -7,6 +7,7 @@ import asyncio
 import json
 import sys
 from datetime import UTC, datetime
+from urllib.parse import unquote
 
 from pipeline.enrich.registry import load_registry
 from pipeline.errors import ConfigError, InvalidQuery
@@ -20,7 +21,9 @@ __all__ = ["add_parser", "run_search"]
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("search", help="search indexed articles")
     p.add_argument("text", nargs="?", default="", help='words, "phrases", -excluded, OR')
-    p.add_argument("--entity", action="append", default=[], help="canonical id or any known name (repeatable)")
+    p.add_argument(
+        "--entity", action="append", default=[], help="canonical id or any known name (repeatable)"
+    )
     p.add_argument("--topic", action="append", default=[])
     p.add_argument("--source", action="append", default=[])
     p.add_argument("--language", action="append", default=[])
@@ -43,9 +46,11 @@ def _render_highlight(fragment: str, tty: bool) -> str:
     import html
 
     on, off = ("\033[1;7m", "\033[0m") if tty else ("**", "**")
-    return html.unescape(fragment.replace(HIGHLIGHT_PRE, "\x00").replace(HIGHLIGHT_POST, "\x01")).replace(
-        "\x00", on
-    ).replace("\x01", off)
+    return (
+        html.unescape(fragment.replace(HIGHLIGHT_PRE, "\x00").replace(HIGHLIGHT_POST, "\x01"))
+        .replace("\x00", on)
+        .replace("\x01", off)
+    )
 
 
 def format_result(result: SearchResult, tty: bool = False) -> str:
@@ -56,7 +61,7 @@ def format_result(result: SearchResult, tty: bool = False) -> str:
         title = _render_highlight(hit.highlights["title"][0], tty) if hit.highlights.get("title") else a.title
         when = a.published.strftime("%Y-%m-%d %H:%M") if a.published else "-"
         lines.append(f"\n{n}. {title}")
-        lines.append(f"   {a.source} · {when} · {a.url or a.id}")
+        lines.append(f"   {a.source} · {when} · {unquote(a.url) if a.url else a.id}")
         shown: set[str] = set()
         for field in ("summary", "body"):
             for frag in hit.highlights.get(field, [])[:2]:
@@ -85,9 +90,16 @@ def run_search(settings: Settings, args: argparse.Namespace) -> int:
         entity_ids.append(ent.id)
     try:
         query = SearchQuery(
-            text=args.text, entities=entity_ids, topics=args.topic, sources=args.source,
-            languages=args.language, since=args.since, until=args.until, sort=args.sort,
-            page=args.page, size=args.size,
+            text=args.text,
+            entities=entity_ids,
+            topics=args.topic,
+            sources=args.source,
+            languages=args.language,
+            since=args.since,
+            until=args.until,
+            sort=args.sort,
+            page=args.page,
+            size=args.size,
         )
     except ValueError as exc:
         raise InvalidQuery(str(exc)) from exc

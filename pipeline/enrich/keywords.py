@@ -27,9 +27,7 @@ def extract_keywords(
     """Top stems by weighted frequency, ties broken by first appearance."""
     counts: Counter[str] = Counter()
     first: dict[str, int] = {}
-    for pos, (stem, weight) in enumerate(
-        [(s, 2) for s in title_stems] + [(s, 1) for s in body_stems]
-    ):
+    for pos, (stem, weight) in enumerate([(s, 2) for s in title_stems] + [(s, 1) for s in body_stems]):
         if len(stem) < 3 or stem.isdigit() or stem in stopwords:
             continue
         counts[stem] += weight

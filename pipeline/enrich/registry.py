@@ -114,5 +114,7 @@ def load_registry(directory: Path) -> EntityRegistry:
             try:
                 entities.append(Entity.model_validate(item))
             except ValidationError as exc:
-                raise ConfigError(f"{path}: entities[{i}]: {exc.errors()[0]['msg']} at {exc.errors()[0]['loc']}") from exc
+                raise ConfigError(
+                    f"{path}: entities[{i}]: {exc.errors()[0]['msg']} at {exc.errors()[0]['loc']}"
+                ) from exc
     return EntityRegistry.build(entities)

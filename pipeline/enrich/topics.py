@@ -43,12 +43,14 @@ class TopicLexicon:
     @classmethod
     def build(cls, topics: Sequence[TopicDef], analyzer: Analyzer) -> TopicLexicon:
         """Analyse every term once with the shared analyzer."""
-        table: dict[tuple[str, ...], list[tuple[str, float]]] = {}
+        best: dict[tuple[str, ...], dict[str, float]] = {}
         for topic in topics:
             for term, weight in topic.terms.items():
                 key = tuple(analyzer.terms(term))
-                if key:
-                    table.setdefault(key, []).append((topic.id, float(weight)))
+                if key:  # X and الX analyse alike: count the term once, at its highest weight
+                    per_topic = best.setdefault(key, {})
+                    per_topic[topic.id] = max(per_topic.get(topic.id, 0.0), float(weight))
+        table = {key: sorted(per_topic.items()) for key, per_topic in best.items()}
         return cls({t.id: t for t in topics}, table, max((len(k) for k in table), default=1))
 
     def raw_scores(self, stems: Sequence[str], weight: float = 1.0) -> dict[str, float]:
@@ -89,5 +91,7 @@ def load_topics(path: Path) -> list[TopicDef]:
         try:
             out.append(TopicDef.model_validate(item))
         except ValidationError as exc:
-            raise ConfigError(f"{path}: topics[{i}]: {exc.errors()[0]['msg']} at {exc.errors()[0]['loc']}") from exc
+            raise ConfigError(
+                f"{path}: topics[{i}]: {exc.errors()[0]['msg']} at {exc.errors()[0]['loc']}"
+            ) from exc
     return out

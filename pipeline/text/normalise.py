@@ -25,15 +25,48 @@ __all__ = [
 
 TATWEEL = "\u0640"
 # harakat, tanween, shadda, sukun, superscript alef, Quranic marks
-_TASHKEEL = frozenset(chr(c) for c in [*range(0x064B, 0x0660), 0x0670, *range(0x06D6, 0x06DD), *range(0x06DF, 0x06E9), *range(0x06EA, 0x06EE)])
+_TASHKEEL = frozenset(
+    chr(c)
+    for c in [
+        *range(0x064B, 0x0660),
+        0x0670,
+        *range(0x06D6, 0x06DD),
+        *range(0x06DF, 0x06E9),
+        *range(0x06EA, 0x06EE),
+    ]
+)
 # bidi controls, zero-width characters, BOM, soft hyphen
 _INVISIBLE = frozenset(
     chr(c)
-    for c in [0x00AD, 0x061C, 0x200B, 0x200C, 0x200D, 0x200E, 0x200F, *range(0x202A, 0x202F), 0x2060, *range(0x2066, 0x206A), 0xFEFF]
+    for c in [
+        0x00AD,
+        0x061C,
+        0x200B,
+        0x200C,
+        0x200D,
+        0x200E,
+        0x200F,
+        *range(0x202A, 0x202F),
+        0x2060,
+        *range(0x2066, 0x206A),
+        0xFEFF,
+    ]
 )
 _ALEF_FORMS = {"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ٲ": "ا", "ٳ": "ا"}
 # matching-only unifications: final ya/alef maqsura, ta marbuta, Persian/Urdu letter forms
-_LETTER_FORMS = {"ى": "ي", "ی": "ي", "ې": "ي", "ة": "ه", "ۀ": "ه", "ہ": "ه", "ک": "ك", "ڤ": "ف", "گ": "ك", "پ": "ب", "چ": "ج"}
+_LETTER_FORMS = {
+    "ى": "ي",
+    "ی": "ي",
+    "ې": "ي",
+    "ة": "ه",
+    "ۀ": "ه",
+    "ہ": "ه",
+    "ک": "ك",
+    "ڤ": "ف",
+    "گ": "ك",
+    "پ": "ب",
+    "چ": "ج",
+}
 _DIGITS = {chr(0x0660 + i): str(i) for i in range(10)} | {chr(0x06F0 + i): str(i) for i in range(10)}
 
 

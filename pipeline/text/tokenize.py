@@ -21,7 +21,8 @@ _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
 # the article and its combinations: stripped when at least two letters remain
 _ARTICLE_PREFIXES = ("وبال", "وكال", "وال", "فال", "بال", "كال", "ولل", "فلل", "لل", "ال")
 # single conjunctions/prepositions, possibly stacked: stripped only when what remains is protected
-_LETTER_PREFIXES = ("وب", "ول", "وك", "فب", "فل", "فك", "و", "ف", "ب", "ل", "ك", "س")
+# (single letters first: وبيونغ is و + بيونغ, not وب + يونغ)
+_LETTER_PREFIXES = ("و", "ف", "ب", "ل", "ك", "س", "وب", "ول", "وك", "فب", "فل", "فك")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +66,9 @@ def tokenize(text: str, protected: Collection[str] = ()) -> list[Token]:
         end = origin[m.end() - 1] + 1
         while end < len(text) and is_ignorable(text[end]) and not text[end].isspace():
             end += 1  # keep trailing diacritics with their word
-        tokens.append(Token(text=text[start:end], start=start, end=end, norm=norm, stem=strip_prefix(norm, protected)))
+        tokens.append(
+            Token(text=text[start:end], start=start, end=end, norm=norm, stem=strip_prefix(norm, protected))
+        )
     return tokens
 
 

@@ -42,8 +42,11 @@ class Worker:
         self.log_path = log_path
         self._log = log_path.open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "pipeline.cli.main", "worker"], env=env, cwd=REPO,
-            stdout=self._log, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "pipeline.cli.main", "worker"],
+            env=env,
+            cwd=REPO,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
         )
 
     def log(self) -> str:
@@ -63,7 +66,12 @@ class Worker:
 def worker_env(bootstrap: str, data_dir: Path, config_dir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RASD_")}
     env.update(
-        RASD_KAFKA_BOOTSTRAP=bootstrap, RASD_DATA_DIR=str(data_dir), RASD_CONFIG_DIR=str(config_dir),
-        RASD_TOPIC_PARTITIONS="2", RASD_LOG_LEVEL="info", PYTHONPATH=str(REPO), **extra,
+        RASD_KAFKA_BOOTSTRAP=bootstrap,
+        RASD_DATA_DIR=str(data_dir),
+        RASD_CONFIG_DIR=str(config_dir),
+        RASD_TOPIC_PARTITIONS="2",
+        RASD_LOG_LEVEL="info",
+        PYTHONPATH=str(REPO),
+        **extra,
     )
     return env

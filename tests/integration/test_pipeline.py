@@ -11,13 +11,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from kafka import KafkaConsumer, KafkaProducer
 
 from connectors import KafkaPublisher, poll_once
 from pipeline.alerts.store import AlertStore
-from pipeline.models import Alert
 from pipeline.broker import EmbeddedBroker
 from pipeline.config import FeedConfig
 from pipeline.enrich.registry import load_registry
+from pipeline.models import Alert, DeadLetter
 from pipeline.search import open_backend
 from pipeline.search.base import SearchQuery, SearchResult
 from pipeline.settings import Settings
@@ -41,6 +42,21 @@ watches:
     name: Something absent
     words: ["مباراة كرة القدم"]
 """
+
+
+def _read_topic(bootstrap: str, topic: str, timeout_ms: int = 5000) -> list[bytes]:
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=timeout_ms,
+        group_id=None,
+    )
+    try:
+        return [m.value for m in consumer]
+    finally:
+        consumer.close()
 
 
 @pytest.fixture()
@@ -70,11 +86,19 @@ def test_feed_to_search_and_alert(broker: EmbeddedBroker, feed_server: str, tmp_
     config_dir = make_config(tmp_path, WATCHES)
     data_dir = tmp_path / "data"
     settings = Settings(
-        kafka_bootstrap=broker.bootstrap, data_dir=data_dir, config_dir=config_dir,
-        fetch_allowed_hosts=["127.0.0.1"], topic_partitions=2,
+        kafka_bootstrap=broker.bootstrap,
+        data_dir=data_dir,
+        config_dir=config_dir,
+        fetch_allowed_hosts=["127.0.0.1"],
+        topic_partitions=2,
     )
     worker = Worker(worker_env(broker.bootstrap, data_dir, config_dir), tmp_path / "worker.log")
     try:
+        poison = KafkaProducer(bootstrap_servers=broker.bootstrap)
+        poison.send("articles.raw", key=b"poison", value=b"\xff\xfe this is not an article")
+        poison.flush()
+        poison.close()
+
         feed = FeedConfig(id="seed", url=feed_server, name="Seed (local server)")
         publisher = KafkaPublisher(broker.bootstrap)
         report = asyncio.run(poll_once([feed], settings=settings, publisher=publisher))
@@ -94,7 +118,9 @@ def test_feed_to_search_and_alert(broker: EmbeddedBroker, feed_server: str, tmp_
                 finally:
                     await backend.close()
 
-            return asyncio.run(go()) if (data_dir / "index.sqlite3").exists() else SearchResult(total=0, hits=[])
+            return (
+                asyncio.run(go()) if (data_dir / "index.sqlite3").exists() else SearchResult(total=0, hits=[])
+            )
 
         by_word = eventually(lambda: search(SearchQuery(text="بوتين")).hits, timeout=90)
         assert "بوتين" in by_word[0].article.title + by_word[0].article.body
@@ -119,6 +145,11 @@ def test_feed_to_search_and_alert(broker: EmbeddedBroker, feed_server: str, tmp_
         lines = (data_dir / "alerts.jsonl").read_text(encoding="utf-8").splitlines()
         assert {json.loads(line)["watch_id"] for line in lines} == expected
         store.close()
+
+        letters = _read_topic(broker.bootstrap, "articles.dlq")
+        poisoned = [DeadLetter.model_validate_json(v) for v in letters]
+        assert [(d.stage, d.key) for d in poisoned] == [("decode", "poison")]
+        assert "this is not an article" in poisoned[0].payload
     except BaseException:
         print(worker.log()[-5000:])
         raise

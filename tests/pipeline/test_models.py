@@ -20,8 +20,13 @@ def _article() -> Article:
         published=datetime(2023, 9, 13, 8, 0, tzinfo=timezone(timedelta(hours=3))),
         entities=[
             EntityMention(
-                type="PER", surface="بوتين", canonical_id="Q7747", canonical_name="فلاديمير بوتين",
-                field="title", start=0, end=5,
+                type="PER",
+                surface="بوتين",
+                canonical_id="Q7747",
+                canonical_name="فلاديمير بوتين",
+                field="title",
+                start=0,
+                end=5,
             )
         ],
         topics=[TopicScore(id="space", score=0.7)],
@@ -78,8 +83,13 @@ def test_id_falls_back_to_guid_scoped_by_source() -> None:
 def test_alert_id_is_deterministic() -> None:
     assert Alert.make_id("w", "a") == Alert.make_id("w", "a") != Alert.make_id("w", "b")
     alert = Alert(
-        id=Alert.make_id("w", "a"), watch_id="w", article_id="a", title="t", source="s",
-        evidence=[Evidence(kind="word", value="هدنة", surface="الهدنة")], created=datetime.now(UTC),
+        id=Alert.make_id("w", "a"),
+        watch_id="w",
+        article_id="a",
+        title="t",
+        source="s",
+        evidence=[Evidence(kind="word", value="هدنة", surface="الهدنة")],
+        created=datetime.now(UTC),
     )
     assert Alert.model_validate_json(alert.to_json()) == alert
 

@@ -8,7 +8,11 @@ from pipeline.errors import ConfigError
 from pipeline.models import Article, EntityMention, TopicScore, Watch
 
 REGISTRY = EntityRegistry.build(
-    [Entity(id="Q7747", type="PER", name_ar="فلاديمير بوتين", name_en="Vladimir Putin", aliases_ar=("بوتين",))]
+    [
+        Entity(
+            id="Q7747", type="PER", name_ar="فلاديمير بوتين", name_en="Vladimir Putin", aliases_ar=("بوتين",)
+        )
+    ]
 )
 TOPICS = {"space", "sport"}
 
@@ -16,9 +20,22 @@ TOPICS = {"space", "sport"}
 def _article(**kw: object) -> Article:
     body = "وقال وبوتين إن الهدنة في غزة ستبدأ غداً بعد اتفاق وقف إطلاق النار."
     base: dict[str, object] = dict(
-        id="a" * 32, source="rt_arabic", title="عنوان", body=body, language="ar",
-        entities=[EntityMention(type="PER", surface="بوتين", canonical_id="Q7747",
-                                canonical_name="فلاديمير بوتين", field="body", start=6, end=11)],
+        id="a" * 32,
+        source="rt_arabic",
+        title="عنوان",
+        body=body,
+        language="ar",
+        entities=[
+            EntityMention(
+                type="PER",
+                surface="بوتين",
+                canonical_id="Q7747",
+                canonical_name="فلاديمير بوتين",
+                field="body",
+                start=6,
+                end=11,
+            )
+        ],
         topics=[TopicScore(id="space", score=0.6)],
     )
     base.update(kw)
@@ -52,7 +69,9 @@ def test_phrase_must_be_contiguous() -> None:
 def test_topic_source_and_pause_conditions() -> None:
     a = _article()
     assert match_watch(compile_watch(Watch(id="t", topics=["space"]), REGISTRY, TOPICS), a, REGISTRY.analyzer)
-    assert not match_watch(compile_watch(Watch(id="t", topics=["sport"]), REGISTRY, TOPICS), a, REGISTRY.analyzer)
+    assert not match_watch(
+        compile_watch(Watch(id="t", topics=["sport"]), REGISTRY, TOPICS), a, REGISTRY.analyzer
+    )
     other_source = Watch(id="t", topics=["space"], sources=["aljazeera"])
     assert not match_watch(compile_watch(other_source, REGISTRY, TOPICS), a, REGISTRY.analyzer)
     paused = Watch(id="t", topics=["space"], paused=True)

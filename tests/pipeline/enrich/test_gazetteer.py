@@ -11,10 +11,21 @@ from pipeline.errors import ConfigError
 def registry() -> EntityRegistry:
     return EntityRegistry.build(
         [
-            Entity(id="Q7747", type="PER", name_ar="فلاديمير بوتين", name_en="Vladimir Putin",
-                   aliases_ar=("بوتين", "بوطين"), aliases_en=("Putin",)),
-            Entity(id="Q56226", type="PER", name_ar="كيم جونغ أون", name_en="Kim Jong Un",
-                   aliases_ar=("كيم جونج أون", "كيم يونغ أون")),
+            Entity(
+                id="Q7747",
+                type="PER",
+                name_ar="فلاديمير بوتين",
+                name_en="Vladimir Putin",
+                aliases_ar=("بوتين", "بوطين"),
+                aliases_en=("Putin",),
+            ),
+            Entity(
+                id="Q56226",
+                type="PER",
+                name_ar="كيم جونغ أون",
+                name_en="Kim Jong Un",
+                aliases_ar=("كيم جونج أون", "كيم يونغ أون"),
+            ),
             Entity(id="Q159", type="LOC", name_ar="روسيا", name_en="Russia"),
             Entity(id="Q423", type="LOC", name_ar="كوريا الشمالية", name_en="North Korea"),
             Entity(id="Q822", type="LOC", name_ar="لبنان", name_en="Lebanon"),

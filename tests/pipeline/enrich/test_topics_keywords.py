@@ -7,8 +7,12 @@ from pipeline.text import Analyzer
 ANALYZER = Analyzer()
 LEXICON = TopicLexicon.build(
     [
-        TopicDef(id="space", label_ar="الفضاء", label_en="Space",
-                 terms={"أقمار صناعية": 3, "فضائية": 2, "إطلاق": 1}),
+        TopicDef(
+            id="space",
+            label_ar="الفضاء",
+            label_en="Space",
+            terms={"أقمار صناعية": 3, "فضائية": 2, "إطلاق": 1},
+        ),
         TopicDef(id="sport", label_ar="رياضة", label_en="Sport", terms={"مباراة": 3, "هدف": 1}),
     ],
     ANALYZER,

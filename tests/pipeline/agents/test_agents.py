@@ -1,0 +1,144 @@
+"""Agent bodies without a broker: per-message error handling, DLQ routing, batch indexing, alert dedupe."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pipeline.agents.alert import _alert_one
+from pipeline.agents.enrich import _enrich_one
+from pipeline.agents.index import _index_batch
+from pipeline.app import Topics
+from pipeline.ids import article_id
+from pipeline.models import Alert, Article, DeadLetter
+from pipeline.runtime import Runtime
+from pipeline.search.base import SearchQuery
+from pipeline.settings import Settings
+
+pytestmark = pytest.mark.anyio
+
+ENTITIES = """
+entities:
+  - {id: Q7747, type: PER, name_ar: فلاديمير بوتين, name_en: Vladimir Putin, aliases_ar: [بوتين]}
+  - {id: Q423, type: LOC, name_ar: كوريا الشمالية, name_en: North Korea}
+"""
+TOPICS = """
+topics:
+  - {id: space, label_ar: الفضاء, label_en: Space, terms: {أقمار صناعية: 3, فضائية: 2}}
+"""
+WATCHES = """
+watches:
+  - {id: putin, entities: [بوتين]}
+"""
+
+
+class FakeTopic:
+    """Records what an agent sends, like a Faust topic's `send`."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[bytes | None, bytes]] = []
+
+    async def send(self, *, key: bytes | None, value: bytes) -> None:
+        self.sent.append((key, value))
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def runtime(tmp_path: Path) -> Runtime:
+    config = tmp_path / "config"
+    (config / "entities").mkdir(parents=True)
+    (config / "entities" / "test.yaml").write_text(ENTITIES, encoding="utf-8")
+    (config / "topics.yaml").write_text(TOPICS, encoding="utf-8")
+    (config / "watchlists.yaml").write_text(WATCHES, encoding="utf-8")
+    return Runtime.load(Settings(config_dir=config, data_dir=tmp_path / "data"))
+
+
+@pytest.fixture
+def topics() -> Topics:
+    return Topics(raw=FakeTopic(), enriched=FakeTopic(), dlq=FakeTopic(), alerts=FakeTopic())
+
+
+def _article(n: int = 1) -> Article:
+    url = f"https://example.com/{n}"
+    return Article(
+        id=article_id(url),
+        source="test",
+        url=url,
+        title="بوتين يعد ببناء أقمار صناعية",
+        body="قال الرئيس الروسي فلاديمير بوتين إن روسيا ستساعد كوريا الشمالية.",
+    )
+
+
+def _dead_letters(topics: Topics) -> list[DeadLetter]:
+    return [DeadLetter.model_validate_json(v) for _, v in topics.dlq.sent]
+
+
+async def test_enrich_forwards_enriched_article(runtime: Runtime, topics: Topics) -> None:
+    await _enrich_one(_article().id.encode(), _article().to_json(), topics, runtime)
+    [(key, value)] = topics.enriched.sent
+    enriched = Article.model_validate_json(value)
+    assert key == enriched.id.encode()
+    assert {m.canonical_id for m in enriched.entities} == {"Q7747", "Q423"}
+    assert [t.id for t in enriched.topics] == ["space"]
+    assert enriched.language == "ar" and enriched.enriched_at is not None
+    assert runtime.counters.enriched == 1 and not topics.dlq.sent
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"\xff\xfe not json",
+        b'{"id": "short", "source": "x"}',
+        json.dumps({**json.loads(_article().to_json()), "schema_version": 99}).encode(),
+    ],
+)
+async def test_poison_messages_go_to_the_dlq_and_the_stream_goes_on(
+    runtime: Runtime, topics: Topics, payload: bytes
+) -> None:
+    await _enrich_one(b"k1", payload, topics, runtime)
+    await _enrich_one(_article().id.encode(), _article().to_json(), topics, runtime)
+    [letter] = _dead_letters(topics)
+    assert letter.stage == "decode" and letter.error and letter.key == "k1"
+    assert len(topics.enriched.sent) == 1  # the next article still went through
+
+
+async def test_enricher_crash_is_dead_lettered_with_the_reason(runtime: Runtime, topics: Topics) -> None:
+    class Broken:
+        def enrich(self, article: Article) -> Article:
+            raise RuntimeError("tagger exploded")
+
+    runtime.enricher = Broken()  # type: ignore[assignment]
+    await _enrich_one(_article().id.encode(), _article().to_json(), topics, runtime)
+    [letter] = _dead_letters(topics)
+    assert (letter.stage, letter.error_type, letter.error) == ("enrich", "RuntimeError", "tagger exploded")
+    assert letter.key == _article().id and Article.model_validate_json(letter.payload).id == _article().id
+
+
+async def test_index_batch_upserts_and_dead_letters_bad_payloads(runtime: Runtime, topics: Topics) -> None:
+    good = [(None, runtime.enricher.enrich(_article(n)).to_json()) for n in (1, 2)]
+    await runtime.backend.setup()
+    await _index_batch([*good, (b"k9", b"{broken")], topics, runtime)
+    await _index_batch(good, topics, runtime)  # redelivery is an upsert
+    assert await runtime.backend.count() == 2
+    hits = await runtime.backend.search(SearchQuery(entities=["Q7747"]))
+    assert hits.total == 2
+    assert [(d.stage, d.key) for d in _dead_letters(topics)] == [("index-decode", "k9")]
+    await runtime.backend.close()
+
+
+async def test_alert_fires_once_per_watch_and_article(runtime: Runtime, topics: Topics) -> None:
+    enriched = runtime.enricher.enrich(_article()).to_json()
+    for _ in range(3):  # redelivered after a restart
+        await _alert_one(None, enriched, topics, runtime)
+    [(key, value)] = topics.alerts.sent
+    alert = Alert.model_validate_json(value)
+    assert alert.watch_id == "putin" and key == alert.id.encode()
+    assert alert.evidence[0].surface == "بوتين"
+    lines = runtime.settings.alerts_path.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 1 and json.loads(lines[0])["id"] == alert.id
