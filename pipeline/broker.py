@@ -19,7 +19,7 @@ from types import TracebackType
 from pipeline.errors import BrokerError
 from pipeline.topics import ALL_TOPICS, WATCHES
 
-__all__ = ["EmbeddedBroker", "ensure_topics", "free_port", "wait_for_port"]
+__all__ = ["EmbeddedBroker", "ensure_topics", "free_port", "stop_process", "wait_for_port"]
 
 log = logging.getLogger("rasd.broker")
 
@@ -43,6 +43,17 @@ def wait_for_port(host: str, port: int, timeout: float) -> None:
             if time.monotonic() > deadline:
                 raise BrokerError(f"nothing listens on {host}:{port} after {timeout:.0f}s") from exc
             time.sleep(0.05)
+
+
+def stop_process(proc: subprocess.Popen[bytes], timeout: float) -> None:
+    """SIGTERM, then SIGKILL if the process is still there after `timeout` seconds."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 class EmbeddedBroker:
@@ -98,13 +109,8 @@ class EmbeddedBroker:
 
     def stop(self) -> None:
         """Terminate the broker (its storage is memory-only and goes with it)."""
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
+        if self._proc is not None:
+            stop_process(self._proc, timeout=5)
         self._proc = None
 
     def __enter__(self) -> EmbeddedBroker:

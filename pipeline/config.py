@@ -6,7 +6,7 @@ Configuration is data: feeds, watchlists, topics and entities live in YAML under
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError
@@ -14,7 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError
 from pipeline.errors import ConfigError
 from pipeline.models import Watch
 
-__all__ = ["FeedConfig", "load_feeds", "load_watches", "read_yaml"]
+__all__ = ["FeedConfig", "load_feeds", "load_list", "load_watches", "read_yaml"]
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class FeedConfig(BaseModel):
@@ -48,18 +50,24 @@ def _describe(exc: ValidationError) -> str:
     return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
 
 
-def load_feeds(path: Path) -> list[FeedConfig]:
-    """Feeds from `feeds.yaml` (`feeds: [{id, url, ...}]`); ids must be unique."""
+def load_list(path: Path, key: str, model: type[M]) -> list[M]:
+    """Validate every item of the `key:` list in one YAML file; errors name the file, item and field."""
     data = read_yaml(path) or {}
-    items = data.get("feeds", []) if isinstance(data, dict) else None
+    items = data.get(key, []) if isinstance(data, dict) else None
     if not isinstance(items, list):
-        raise ConfigError(f"{path}: expected a mapping with a 'feeds' list")
-    feeds: list[FeedConfig] = []
+        raise ConfigError(f"{path}: expected a mapping with a {key!r} list")
+    out: list[M] = []
     for i, item in enumerate(items):
         try:
-            feeds.append(FeedConfig.model_validate(item))
+            out.append(model.model_validate(item))
         except ValidationError as exc:
-            raise ConfigError(f"{path}: feeds[{i}]: {_describe(exc)}") from exc
+            raise ConfigError(f"{path}: {key}[{i}]: {_describe(exc)}") from exc
+    return out
+
+
+def load_feeds(path: Path) -> list[FeedConfig]:
+    """Feeds from `feeds.yaml` (`feeds: [{id, url, ...}]`); ids must be unique."""
+    feeds = load_list(path, "feeds", FeedConfig)
     seen: set[str] = set()
     for feed in feeds:
         if feed.id in seen:
@@ -70,19 +78,10 @@ def load_feeds(path: Path) -> list[FeedConfig]:
 
 def load_watches(path: Path) -> list[Watch]:
     """Watches from `watchlists.yaml` (`watches: [{id, entities, topics, words, ...}]`)."""
-    data = read_yaml(path) or {}
-    items = data.get("watches", []) if isinstance(data, dict) else None
-    if not isinstance(items, list):
-        raise ConfigError(f"{path}: expected a mapping with a 'watches' list")
-    watches: list[Watch] = []
-    for i, item in enumerate(items):
-        try:
-            watch = Watch.model_validate(item)
-        except ValidationError as exc:
-            raise ConfigError(f"{path}: watches[{i}]: {_describe(exc)}") from exc
+    watches = load_list(path, "watches", Watch)
+    for i, watch in enumerate(watches):
         if not watch.has_condition():
             raise ConfigError(
                 f"{path}: watches[{i}] ({watch.id}): needs at least one of entities, topics, words"
             )
-        watches.append(watch)
     return watches

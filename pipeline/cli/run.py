@@ -20,7 +20,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from pipeline.alerts.store import AlertStore
-from pipeline.broker import EmbeddedBroker, ensure_topics
+from pipeline.broker import EmbeddedBroker, ensure_topics, stop_process
 from pipeline.cli.common import broker_file
 from pipeline.config import load_feeds
 from pipeline.errors import BrokerError
@@ -71,16 +71,6 @@ def _start_worker(settings: Settings, bootstrap: str) -> subprocess.Popen[bytes]
         RASD_CONFIG_DIR=str(settings.config_dir.resolve()),
     )
     return subprocess.Popen([sys.executable, "-m", "pipeline.cli.main", "worker"], env=env)
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def _ingest(settings: Settings, publisher: _Tracking, *, samples: bool, feeds: bool) -> None:
@@ -144,7 +134,7 @@ def run_main(settings: Settings, args: argparse.Namespace) -> int:
         if created:
             log.info("created topics: %s", ", ".join(created))
         worker = _start_worker(settings, bootstrap)
-        stack.callback(_stop, worker)
+        stack.callback(stop_process, worker, 15)
         publisher = _Tracking(KafkaPublisher(bootstrap))
         stack.callback(publisher.close)
         _ingest(settings, publisher, samples=args.samples, feeds=not args.no_feeds)

@@ -10,9 +10,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline.config import read_yaml
+from pipeline.config import load_list
 from pipeline.errors import ConfigError
 from pipeline.models import EntityType
 from pipeline.text.normalise import normalise
@@ -104,17 +104,5 @@ def load_registry(directory: Path) -> EntityRegistry:
     """Load every `*.yaml` under `directory` (`entities: [...]`), naming the file and entry on error."""
     if not directory.is_dir():
         raise ConfigError(f"{directory}: entity registry directory not found")
-    entities: list[Entity] = []
-    for path in sorted(directory.glob("*.yaml")):
-        data = read_yaml(path) or {}
-        items = data.get("entities", []) if isinstance(data, dict) else None
-        if not isinstance(items, list):
-            raise ConfigError(f"{path}: expected a mapping with an 'entities' list")
-        for i, item in enumerate(items):
-            try:
-                entities.append(Entity.model_validate(item))
-            except ValidationError as exc:
-                raise ConfigError(
-                    f"{path}: entities[{i}]: {exc.errors()[0]['msg']} at {exc.errors()[0]['loc']}"
-                ) from exc
+    entities = [e for path in sorted(directory.glob("*.yaml")) for e in load_list(path, "entities", Entity)]
     return EntityRegistry.build(entities)

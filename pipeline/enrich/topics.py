@@ -7,10 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline.config import read_yaml
-from pipeline.errors import ConfigError
+from pipeline.config import load_list
 from pipeline.models import TopicScore
 from pipeline.text.tokenize import Analyzer
 
@@ -82,16 +81,4 @@ class TopicLexicon:
 
 def load_topics(path: Path) -> list[TopicDef]:
     """The taxonomy from `topics.yaml` (`topics: [...]`)."""
-    data = read_yaml(path) or {}
-    items = data.get("topics", []) if isinstance(data, dict) else None
-    if not isinstance(items, list):
-        raise ConfigError(f"{path}: expected a mapping with a 'topics' list")
-    out: list[TopicDef] = []
-    for i, item in enumerate(items):
-        try:
-            out.append(TopicDef.model_validate(item))
-        except ValidationError as exc:
-            raise ConfigError(
-                f"{path}: topics[{i}]: {exc.errors()[0]['msg']} at {exc.errors()[0]['loc']}"
-            ) from exc
-    return out
+    return load_list(path, "topics", TopicDef)

@@ -13,6 +13,8 @@ from typing import TypeVar
 
 import pytest
 
+from pipeline.broker import stop_process
+
 REPO = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
 
@@ -53,13 +55,7 @@ class Worker:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, timeout=20)
         self._log.close()
 
 
