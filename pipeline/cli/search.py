@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import sys
+from collections import Counter
 from datetime import UTC, datetime
 from urllib.parse import unquote
 
@@ -68,9 +69,10 @@ def format_result(result: SearchResult, tty: bool = False) -> str:
                 if frag not in shown:  # feeds often repeat the summary as the first paragraph
                     shown.add(frag)
                     lines.append(f"   … {_render_highlight(frag, tty)}")
-        ents = sorted({(m.canonical_name, m.canonical_id) for m in a.entities})[:8]
-        if ents:
-            lines.append("   entities: " + ", ".join(f"{name} ({eid})" for name, eid in ents))
+        mentions = Counter((m.canonical_name, m.canonical_id) for m in a.entities)
+        if mentions:
+            top = [f"{name} ({eid})" for (name, eid), _ in mentions.most_common(10)]
+            lines.append("   entities: " + ", ".join(top))
         if a.topics:
             lines.append("   topics: " + ", ".join(t.id for t in a.topics))
     f = result.facets
