@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline.enrich.gazetteer import tag_entities
+from pipeline.enrich.entities import article_mentions
 from pipeline.enrich.keywords import extract_keywords, load_stopwords
 from pipeline.enrich.language import detect_language
 from pipeline.enrich.registry import EntityRegistry, load_registry
 from pipeline.enrich.topics import TopicLexicon, load_topics
-from pipeline.models import Article, EntityMention, TextField, utcnow
+from pipeline.models import Article, TextField, utcnow
 from pipeline.settings import Settings
 from pipeline.text.tokenize import Analyzer
 
@@ -32,14 +32,10 @@ class Enricher:
 
     def enrich(self, article: Article) -> Article:
         """A copy of `article` with entities, topics, keywords and language filled in."""
-        entities: list[EntityMention] = []
-        stems: dict[TextField, list[str]] = {}
-        for field in _FIELDS:
-            text = article.text_of(field)
-            if not text:
-                stems[field] = []
-                continue
-            entities.extend(tag_entities(text, field, self.registry))
+        fields = [(f, article.text_of(f)) for f in _FIELDS if article.text_of(f)]
+        entities = article_mentions(fields, self.registry)
+        stems: dict[TextField, list[str]] = {f: [] for f in _FIELDS}
+        for field, text in fields:
             stems[field] = self.analyzer.terms(text)
         body_stems = stems["summary"] + stems["body"]
         all_text = " ".join(article.text_of(f) for f in _FIELDS)

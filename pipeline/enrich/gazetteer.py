@@ -16,7 +16,7 @@ __all__ = ["tag_entities", "trim_prefix"]
 
 def trim_prefix(text: str, token: Token) -> int:
     """Start offset of the mention in the original text: clitic letters skipped, the article ال kept."""
-    prefix = token.norm[: len(token.norm) - len(token.stem)]
+    prefix = token.prefix
     if prefix.endswith("ال"):
         prefix = prefix[:-2]
     elif prefix.endswith("لل"):
@@ -40,7 +40,9 @@ def tag_entities(text: str, field: TextField, registry: EntityRegistry) -> list[
     longest = registry.max_name_tokens
     while i < len(tokens):
         for n in range(min(longest, len(tokens) - i), 0, -1):
-            ent_id = registry.names.get(tuple(stems[i : i + n]))
+            key = tuple(stems[i : i + n])
+            # spelling variants only for multi-word names: one word alone is too easily a common word
+            ent_id = registry.lookup(key, variants=n > 1 and sum(map(len, key)) >= 6)
             if ent_id is None:
                 continue
             ent = registry.entities[ent_id]

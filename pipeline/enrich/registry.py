@@ -13,6 +13,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.config import load_list
+from pipeline.enrich.variants import skeleton_key
 from pipeline.errors import ConfigError
 from pipeline.models import EntityType
 from pipeline.text.normalise import normalise
@@ -62,6 +63,8 @@ class EntityRegistry:
     analyzer: Analyzer
     names: dict[tuple[str, ...], str] = field(default_factory=dict)
     ambiguous: set[tuple[str, ...]] = field(default_factory=set)
+    variants: dict[tuple[str, ...], str] = field(default_factory=dict)
+    common_given_names: frozenset[str] = frozenset()
     max_name_tokens: int = 1
 
     @classmethod
@@ -86,14 +89,34 @@ class EntityRegistry:
                 reg.max_name_tokens = max(reg.max_name_tokens, len(key))
         for key in reg.ambiguous:
             reg.names.pop(key, None)
+        reg._index_variants()
         return reg
+
+    def _index_variants(self) -> None:
+        """Spelling-variant keys of every name; a key two entities share resolves to neither."""
+        clash: set[tuple[str, ...]] = set()
+        for key, ent_id in self.names.items():
+            vkey = skeleton_key(key)
+            if sum(len(k) for k in vkey) < 3:
+                continue
+            owner = self.variants.setdefault(vkey, ent_id)
+            if owner != ent_id:
+                clash.add(vkey)
+        for vkey in clash:
+            self.variants.pop(vkey, None)
+
+    def lookup(self, stems: tuple[str, ...], *, variants: bool = False) -> str | None:
+        """Entity id for a name given as analyzer stems; optionally through its spelling-variant key."""
+        ent_id = self.names.get(stems)
+        if ent_id is None and variants:
+            ent_id = self.variants.get(skeleton_key(stems))
+        return ent_id
 
     def resolve(self, name_or_id: str) -> Entity | None:
         """An entity by id or by any known name variant (Arabic or English, any spelling we know)."""
         if name_or_id in self.entities:
             return self.entities[name_or_id]
-        key = tuple(self.analyzer.terms(name_or_id))
-        ent_id = self.names.get(key)
+        ent_id = self.lookup(tuple(self.analyzer.terms(name_or_id)), variants=True)
         return self.entities.get(ent_id) if ent_id else None
 
     def __len__(self) -> int:
@@ -105,4 +128,11 @@ def load_registry(directory: Path) -> EntityRegistry:
     if not directory.is_dir():
         raise ConfigError(f"{directory}: entity registry directory not found")
     entities = [e for path in sorted(directory.glob("*.yaml")) for e in load_list(path, "entities", Entity)]
-    return EntityRegistry.build(entities)
+    registry = EntityRegistry.build(entities)
+    given = directory / "common_given_names.txt"
+    if given.is_file():
+        lines = given.read_text(encoding="utf-8").splitlines()
+        registry.common_given_names = frozenset(
+            w for line in lines for w in registry.analyzer.terms(line.split("#", 1)[0])
+        )
+    return registry

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +16,8 @@ from pipeline.text.tokenize import Analyzer
 __all__ = ["TopicDef", "TopicLexicon", "load_topics"]
 
 TITLE_WEIGHT = 2.0
+# a section the classifier is sure of counts like this many points of lexicon evidence
+SECTION_EVIDENCE = 6.0
 
 
 class TopicDef(BaseModel):
@@ -27,6 +29,9 @@ class TopicDef(BaseModel):
     label_ar: str
     label_en: str
     terms: dict[str, float] = Field(default_factory=dict)
+    sections: dict[str, float] = Field(
+        default_factory=dict, description="classifier section -> weight of its probability as evidence"
+    )
 
 
 @dataclass(frozen=True)
@@ -68,11 +73,22 @@ class TopicLexicon:
                 i += 1
         return scores
 
-    def classify(self, title_stems: Sequence[str], body_stems: Sequence[str]) -> list[TopicScore]:
-        """Topics whose evidence passes the threshold, strongest first, scores squashed into [0, 1)."""
+    def classify(
+        self,
+        title_stems: Sequence[str],
+        body_stems: Sequence[str],
+        sections: Mapping[str, float] | None = None,
+    ) -> list[TopicScore]:
+        """Topics whose evidence (lexicon terms plus the section classifier's probabilities, weighted
+        by each topic's `sections`) passes the threshold, strongest first, squashed into [0, 1)."""
         scores = self.raw_scores(body_stems)
         for topic_id, s in self.raw_scores(title_stems, TITLE_WEIGHT).items():
             scores[topic_id] = scores.get(topic_id, 0.0) + s
+        if sections:
+            for topic in self.topics.values():
+                evidence = sum(sections.get(sec, 0.0) * w for sec, w in topic.sections.items())
+                if evidence:
+                    scores[topic.id] = scores.get(topic.id, 0.0) + SECTION_EVIDENCE * evidence
         ranked = sorted(((s, t) for t, s in scores.items() if s >= self.threshold), reverse=True)
         return [
             TopicScore(id=t, score=round(1.0 - math.exp(-s / 10.0), 3)) for s, t in ranked[: self.max_topics]

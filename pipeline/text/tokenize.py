@@ -1,8 +1,9 @@
 """Tokens with offsets into the original text, and light clitic segmentation that spares names.
 
 Prefix clitics (و ف ب ل ك and the article ال) are split off for matching, so وبوتين and لبوتين
-match بوتين. A lexicon of protected words (names from the entity registry) decides ambiguous
-cases: لبنان is a name, not ل + بنان.
+match بوتين; so are attached pronouns (زيارته → زياره, رئيسها → رييس) where enough of the word
+remains. A lexicon of protected words (names from the entity registry) decides ambiguous cases:
+لبنان is a name, not ل + بنان, and أستانا keeps its نا.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 
 from pipeline.text.normalise import is_ignorable, normalise, normalise_with_offsets
 
-__all__ = ["Analyzer", "Token", "strip_prefix", "tokenize"]
+__all__ = ["Analyzer", "Token", "stem", "strip_prefix", "strip_suffix", "tokenize"]
 
 # words: letters, digits and combining marks; Arabic and Latin alike
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
@@ -23,6 +24,10 @@ _ARTICLE_PREFIXES = ("وبال", "وكال", "وال", "فال", "بال", "كا
 # single conjunctions/prepositions, possibly stacked: stripped only when what remains is protected
 # (single letters first: وبيونغ is و + بيونغ, not وب + يونغ)
 _LETTER_PREFIXES = ("و", "ف", "ب", "ل", "ك", "س", "وب", "ول", "وك", "فب", "فل", "فك")
+# pronoun suffixes after a (normalised) ta marbuta: زيارته → زياره
+_TA_SUFFIXES = ("تهما", "تكما", "تهم", "تهن", "تها", "تنا", "تكم", "ته", "تك")
+# other attached pronouns, stripped only when at least four letters remain (تفاهم stays whole)
+_PRONOUN_SUFFIXES = ("هما", "كما", "هم", "هن", "ها", "كم")  # not نا: كورونا، غانا، فيينا
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +39,7 @@ class Token:
     end: int
     norm: str
     stem: str
+    prefix: str = ""
 
 
 def strip_prefix(norm: str, protected: Collection[str] = ()) -> str:
@@ -56,6 +62,25 @@ def strip_prefix(norm: str, protected: Collection[str] = ()) -> str:
     return norm
 
 
+def strip_suffix(word: str, protected: Collection[str] = ()) -> str:
+    """Remove an attached pronoun from a prefix-stripped word, never from a protected name."""
+    if word in protected or not ("\u0600" <= word[-1:] <= "\u06ff"):
+        return word
+    for suffix in _TA_SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 2:
+            return word[: -len(suffix)] + "ه"
+    for suffix in _PRONOUN_SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            return word[: -len(suffix)]
+    return word
+
+
+def stem(norm: str, protected: Collection[str] = ()) -> tuple[str, str]:
+    """(prefix, stem) of a normalised word: clitics off both ends, names untouched."""
+    without_prefix = strip_prefix(norm, protected)
+    return norm[: len(norm) - len(without_prefix)], strip_suffix(without_prefix, protected)
+
+
 def tokenize(text: str, protected: Collection[str] = ()) -> list[Token]:
     """Split `text` into tokens whose offsets point into `text` itself."""
     normed, origin = normalise_with_offsets(text)
@@ -66,9 +91,8 @@ def tokenize(text: str, protected: Collection[str] = ()) -> list[Token]:
         end = origin[m.end() - 1] + 1
         while end < len(text) and is_ignorable(text[end]) and not text[end].isspace():
             end += 1  # keep trailing diacritics with their word
-        tokens.append(
-            Token(text=text[start:end], start=start, end=end, norm=norm, stem=strip_prefix(norm, protected))
-        )
+        prefix, word = stem(norm, protected)
+        tokens.append(Token(text=text[start:end], start=start, end=end, norm=norm, stem=word, prefix=prefix))
     return tokens
 
 

@@ -79,3 +79,47 @@ def test_duplicate_ids_are_a_config_error() -> None:
     e = Entity(id="xx", type="LOC", name_ar="روسيا")
     with pytest.raises(ConfigError, match="twice"):
         EntityRegistry.build([e, e])
+
+
+def test_partial_mentions_after_a_full_name(registry: EntityRegistry) -> None:
+    from pipeline.enrich.entities import article_mentions
+
+    title = "جولة مع كيم في القاعدة"
+    body = "اصطحب بوتين الزعيم كيم جونغ أون في جولة. وقال كيم إن"
+    mentions = article_mentions([("title", title), ("body", body)], registry)
+    kims = [(m.field, m.surface) for m in mentions if m.canonical_id == "Q56226"]
+    assert kims == [("title", "كيم"), ("body", "كيم جونغ أون"), ("body", "كيم")]
+    for m in mentions:
+        text = title if m.field == "title" else body
+        assert text[m.start : m.end] == m.surface
+
+
+def test_partial_mentions_need_the_full_name_first(registry: EntityRegistry) -> None:
+    from pipeline.enrich.entities import article_mentions
+
+    assert article_mentions([("body", "قال كيم إن")], registry) == []
+
+
+def test_spelling_variants_of_multiword_names(registry: EntityRegistry) -> None:
+    mentions = tag_entities("استقبل كيم جونق اون وسيرجي", "body", registry)  # ق for g: not a listed alias
+    assert [(m.canonical_id, m.surface) for m in mentions] == [("Q56226", "كيم جونق اون")]
+
+
+def test_tagger_spans_outside_the_registry_get_stable_ids(registry: EntityRegistry) -> None:
+    from dataclasses import dataclass
+
+    from pipeline.enrich.entities import article_mentions
+
+    @dataclass(frozen=True)
+    class Span:
+        start: int
+        end: int
+        type: str
+        confidence: float
+
+    text = "قال وزير الخارجية وفلان الفلاني إن روسيا"
+    start = text.index("وفلان")
+    spans = {"body": [Span(start, start + len("وفلان الفلاني"), "PER", 0.8)]}
+    [person, russia] = article_mentions([("body", text)], registry, spans)  # type: ignore[arg-type]
+    assert person.canonical_id == "u:per:فلان_فلاني" and person.surface == "فلان الفلاني"
+    assert russia.canonical_id == "Q159"

@@ -43,3 +43,14 @@ def test_keywords_skip_stopwords_and_prefer_title() -> None:
     )
     assert kws[:3] == ["قمه", "كوريه", "روسيه"]
     assert "قال" not in kws and "2023" not in kws
+
+
+def test_section_classifier_adds_evidence_through_the_mapping() -> None:
+    lexicon = TopicLexicon.build(
+        [TopicDef(id="sport", label_ar="رياضة", label_en="Sport", terms={"مباراة": 3}, sections={"sport": 1.0})],
+        ANALYZER,
+    )
+    body = ANALYZER.terms("فاز الفريق")  # no lexicon term
+    assert lexicon.classify([], body) == []
+    assert [t.id for t in lexicon.classify([], body, {"sport": 0.9, "economy": 0.1})] == ["sport"]
+    assert lexicon.classify([], body, {"economy": 0.9}) == []

@@ -69,3 +69,32 @@ def test_tokens_keep_original_surface_and_trailing_marks() -> None:
     assert [t.text for t in tokens] == ["قال", "الرئيسُ", "الروسيّ", "فلاديمير", "بوتين", "٢٠٢٣"]
     assert all(text[t.start : t.end] == t.text for t in tokens)
     assert tokens[-1].norm == "2023"
+
+
+@pytest.mark.parametrize(
+    ("word", "stem"),
+    [
+        ("زيارته", "زياره"),  # ta marbuta + pronoun
+        ("حكومتهم", "حكومه"),
+        ("سيارتكم", "سياره"),
+        ("رئيسها", "رئيس"),
+        ("أبناءهم", "ابناء"),
+        ("تفاهم", "تفاهم"),  # too little would remain
+        ("كورونا", "كورونا"),  # نا is not stripped
+        ("بوتين", "بوتين"),
+    ],
+)
+def test_pronoun_suffixes(word: str, stem: str) -> None:
+    assert Analyzer().terms(word) == [stem]
+
+
+def test_suffix_stripping_spares_protected_names() -> None:
+    assert Analyzer(["أستانها"]).terms("أستانها") == ["استانها"]
+    assert Analyzer().terms("أستانها") == ["استان"]
+
+
+def test_token_prefix_is_what_was_stripped_in_front() -> None:
+    [tok] = Analyzer(["بوتين"]).tokens("وبوتين")
+    assert (tok.prefix, tok.stem) == ("و", "بوتين")
+    [tok] = Analyzer().tokens("بزيارته")
+    assert tok.prefix == "" and tok.stem == "بزياره"
