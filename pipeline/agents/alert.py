@@ -41,11 +41,13 @@ async def _alert_one(raw_key: bytes | None, payload: Any, topics: Topics, runtim
         key = article.id
         for cw in runtime.watches:
             alert = match_watch(cw, article, runtime.enricher.analyzer)
-            if alert is None or not runtime.alert_store.add(alert):
+            if alert is None or runtime.alert_store.has(alert.id):
                 continue  # no match, or already fired for this (watch, article)
+            # record only after delivery: a crash in between re-delivers (same alert id), never loses
             deliver(alert, cw.watch.channels, runtime.settings.alerts_path)
             await topics.alerts.send(key=alert.id.encode(), value=alert.to_json())
-            runtime.counters.alerted += 1
+            if runtime.alert_store.add(alert):
+                runtime.counters.alerted += 1
     except (ValidationError, ValueError) as exc:
         await dead_letter(topics.dlq, runtime, stage="alert-decode", exc=exc, key=key, payload=payload)
     except Exception as exc:

@@ -52,6 +52,11 @@ class AlertStore:
             )
             return cur.rowcount == 1
 
+    def has(self, alert_id: str) -> bool:
+        """Whether this (watch, article) alert was already recorded."""
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM alerts WHERE id = ?", (alert_id,)).fetchone() is not None
+
     def recent(self, limit: int = 20, watch_id: str | None = None) -> list[Alert]:
         """Newest first."""
         sql = "SELECT body FROM alerts"
