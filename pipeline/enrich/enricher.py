@@ -33,10 +33,9 @@ class Enricher:
     def enrich(self, article: Article) -> Article:
         """A copy of `article` with entities, topics, keywords and language filled in."""
         fields = [(f, article.text_of(f)) for f in _FIELDS if article.text_of(f)]
-        entities = article_mentions(fields, self.registry)
-        stems: dict[TextField, list[str]] = {f: [] for f in _FIELDS}
-        for field, text in fields:
-            stems[field] = self.analyzer.terms(text)
+        tokens = {f: self.analyzer.tokens(text) for f, text in fields}  # tokenised once, used by all
+        entities = article_mentions(fields, self.registry, tokenized=tokens)
+        stems: dict[TextField, list[str]] = {f: [t.stem for t in tokens.get(f, ())] for f in _FIELDS}
         body_stems = stems["summary"] + stems["body"]
         all_text = " ".join(article.text_of(f) for f in _FIELDS)
         return article.model_copy(

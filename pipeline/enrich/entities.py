@@ -8,7 +8,7 @@ part of it (كيم after كيم جونغ أون, بوتين after فلاديمي
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from pipeline.enrich.gazetteer import tag_entities, trim_prefix
@@ -56,12 +56,23 @@ def _span_mention(
     surface = text[start : span.end]
     if ent is not None and ent.type == span.type:
         return EntityMention(
-            type=ent.type, surface=surface, canonical_id=ent.id, canonical_name=ent.name_ar, field=field,
-            start=start, end=span.end, confidence=span.confidence,
+            type=ent.type,
+            surface=surface,
+            canonical_id=ent.id,
+            canonical_name=ent.name_ar,
+            field=field,
+            start=start,
+            end=span.end,
+            confidence=span.confidence,
         )
     return EntityMention(
-        type=span.type, surface=surface, canonical_id=unknown_entity_id(span.type, stems),
-        canonical_name=" ".join(surface.split()), field=field, start=start, end=span.end,
+        type=span.type,
+        surface=surface,
+        canonical_id=unknown_entity_id(span.type, stems),
+        canonical_name=" ".join(surface.split()),
+        field=field,
+        start=start,
+        end=span.end,
         confidence=span.confidence,
     )
 
@@ -85,14 +96,18 @@ def _partial_names(mentions: Sequence[EntityMention], registry: EntityRegistry) 
 def article_mentions(
     fields: Sequence[tuple[TextField, str]],
     registry: EntityRegistry,
-    spans: dict[TextField, Sequence[TypedSpan]] | None = None,
+    spans: Mapping[TextField, Sequence[TypedSpan]] | None = None,
+    tokenized: Mapping[TextField, Sequence[Token]] | None = None,
 ) -> list[EntityMention]:
-    """All mentions over the article's fields: registry names, then tagger spans, then partial names."""
+    """All mentions over the article's fields: registry names, then tagger spans, then partial names.
+
+    `tokenized` passes the fields' tokens when the caller has them already.
+    """
     per_field: dict[TextField, list[EntityMention]] = {}
-    tokens: dict[TextField, list[Token]] = {}
+    tokens: dict[TextField, Sequence[Token]] = {}
     for field, text in fields:
-        tokens[field] = registry.analyzer.tokens(text)
-        found = tag_entities(text, field, registry)
+        tokens[field] = tokenized[field] if tokenized else registry.analyzer.tokens(text)
+        found = tag_entities(text, field, registry, tokens[field])
         for span in (spans or {}).get(field, ()):
             if not _overlaps(span.start, span.end, found):
                 m = _span_mention(text, field, span, tokens[field], registry)
@@ -111,8 +126,13 @@ def article_mentions(
                 start = trim_prefix(text, tok)
                 found.append(
                     ref.model_copy(
-                        update={"surface": text[start : tok.end], "field": field, "start": start, "end": tok.end,
-                                "confidence": PARTIAL_CONFIDENCE}
+                        update={
+                            "surface": text[start : tok.end],
+                            "field": field,
+                            "start": start,
+                            "end": tok.end,
+                            "confidence": PARTIAL_CONFIDENCE,
+                        }
                     )
                 )
     out = [m for field, _ in fields for m in sorted(per_field[field], key=lambda m: m.start)]

@@ -6,7 +6,10 @@ A first, measured-later tagger: it finds the entities the registry knows, with t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pipeline.enrich.registry import EntityRegistry
+from pipeline.enrich.variants import skeleton_key
 from pipeline.models import EntityMention, TextField
 from pipeline.text.normalise import normalise
 from pipeline.text.tokenize import Token
@@ -31,37 +34,61 @@ def trim_prefix(text: str, token: Token) -> int:
     return pos
 
 
-def tag_entities(text: str, field: TextField, registry: EntityRegistry) -> list[EntityMention]:
-    """Every registry name found in `text`, longest match first, non-overlapping."""
-    tokens = registry.analyzer.tokens(text)
+def tag_entities(
+    text: str, field: TextField, registry: EntityRegistry, tokens: Sequence[Token] | None = None
+) -> list[EntityMention]:
+    """Every registry name found in `text`, longest match first, non-overlapping.
+
+    Only name lengths that some registry name starting with this word has are tried, so the
+    scan costs about one dictionary lookup per word.
+    """
+    if tokens is None:
+        tokens = registry.analyzer.tokens(text)
     stems = [t.stem for t in tokens]
     mentions: list[EntityMention] = []
     i = 0
-    longest = registry.max_name_tokens
     while i < len(tokens):
-        for n in range(min(longest, len(tokens) - i), 0, -1):
-            key = tuple(stems[i : i + n])
-            # spelling variants only for multi-word names: one word alone is too easily a common word
-            ent_id = registry.lookup(key, variants=n > 1 and sum(map(len, key)) >= 6)
-            if ent_id is None:
-                continue
-            ent = registry.entities[ent_id]
-            start = trim_prefix(text, tokens[i])
-            end = tokens[i + n - 1].end
-            mentions.append(
-                EntityMention(
-                    type=ent.type,
-                    surface=text[start:end],
-                    canonical_id=ent.id,
-                    canonical_name=ent.name_ar,
-                    field=field,
-                    start=start,
-                    end=end,
-                    confidence=0.9 if n > 1 else 0.75,
-                )
-            )
-            i += n
-            break
-        else:
+        match = _match_at(stems, i, registry)
+        if match is None:
             i += 1
+            continue
+        n, ent_id = match
+        ent = registry.entities[ent_id]
+        start = trim_prefix(text, tokens[i])
+        end = tokens[i + n - 1].end
+        mentions.append(
+            EntityMention(
+                type=ent.type,
+                surface=text[start:end],
+                canonical_id=ent.id,
+                canonical_name=ent.name_ar,
+                field=field,
+                start=start,
+                end=end,
+                confidence=0.9 if n > 1 else 0.75,
+            )
+        )
+        i += n
     return mentions
+
+
+def _match_at(stems: Sequence[str], i: int, registry: EntityRegistry) -> tuple[int, str] | None:
+    """(length, entity id) of the longest registry name starting at word i, exact spelling first."""
+    exact, variant = registry.candidate_lengths(stems[i])
+    if not exact and not variant:
+        return None
+    left = len(stems) - i
+    for n in exact:
+        if n <= left:
+            ent_id = registry.names.get(tuple(stems[i : i + n]))
+            if ent_id is not None:
+                return n, ent_id
+    # spelling variants only for multi-word names: one word alone is too easily a common word
+    for n in variant:
+        if n <= left:
+            key = skeleton_key(stems[i : i + n])
+            if sum(map(len, key)) >= 5:
+                ent_id = registry.variants.get(key)
+                if ent_id is not None:
+                    return n, ent_id
+    return None

@@ -24,13 +24,13 @@ def load_stopwords(path: Path, analyzer: Analyzer) -> frozenset[str]:
 def extract_keywords(
     title_stems: Sequence[str], body_stems: Sequence[str], stopwords: frozenset[str], limit: int = 10
 ) -> list[str]:
-    """Top stems by weighted frequency, ties broken by first appearance."""
-    counts: Counter[str] = Counter()
-    first: dict[str, int] = {}
-    for pos, (stem, weight) in enumerate([(s, 2) for s in title_stems] + [(s, 1) for s in body_stems]):
-        if len(stem) < 3 or stem.isdigit() or stem in stopwords:
-            continue
-        counts[stem] += weight
-        first.setdefault(stem, pos)
-    ranked = sorted(counts, key=lambda s: (-counts[s], first[s]))
-    return ranked[:limit]
+    """Top stems by weighted frequency (title words count double), ties broken by first appearance."""
+
+    def keep(stem: str) -> bool:
+        return len(stem) >= 3 and stem not in stopwords and not stem.isdigit()
+
+    counts: Counter[str] = Counter(filter(keep, title_stems))
+    counts.update(counts)  # title weight 2
+    counts.update(filter(keep, body_stems))
+    # Counter keeps first-insertion order, so a stable sort by count breaks ties by first appearance
+    return [stem for stem, _ in sorted(counts.items(), key=lambda kv: -kv[1])[:limit]]

@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.config import load_list
-from pipeline.enrich.variants import skeleton_key
+from pipeline.enrich.variants import skeleton, skeleton_key
 from pipeline.errors import ConfigError
 from pipeline.models import EntityType
 from pipeline.text.normalise import normalise
@@ -66,6 +66,12 @@ class EntityRegistry:
     variants: dict[tuple[str, ...], str] = field(default_factory=dict)
     common_given_names: frozenset[str] = frozenset()
     max_name_tokens: int = 1
+    # first word -> lengths (longest first) of the names that start with it, exact and variant keys
+    name_lengths: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    variant_lengths: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    _lengths_memo: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = field(
+        default_factory=dict, repr=False
+    )
 
     @classmethod
     def build(cls, entities: Iterable[Entity]) -> EntityRegistry:
@@ -104,6 +110,17 @@ class EntityRegistry:
                 clash.add(vkey)
         for vkey in clash:
             self.variants.pop(vkey, None)
+        self.name_lengths = _lengths_by_first(self.names)
+        self.variant_lengths = _lengths_by_first({k: v for k, v in self.variants.items() if len(k) > 1})
+
+    def candidate_lengths(self, first: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """Lengths of the names (exact, then spelling variants) that may start with this word."""
+        hit = self._lengths_memo.get(first)
+        if hit is None:
+            hit = (self.name_lengths.get(first, ()), self.variant_lengths.get(skeleton(first), ()))
+            if len(self._lengths_memo) < 300_000:
+                self._lengths_memo[first] = hit
+        return hit
 
     def lookup(self, stems: tuple[str, ...], *, variants: bool = False) -> str | None:
         """Entity id for a name given as analyzer stems; optionally through its spelling-variant key."""
@@ -121,6 +138,13 @@ class EntityRegistry:
 
     def __len__(self) -> int:
         return len(self.entities)
+
+
+def _lengths_by_first(keys: Iterable[tuple[str, ...]]) -> dict[str, tuple[int, ...]]:
+    lengths: dict[str, set[int]] = {}
+    for key in keys:
+        lengths.setdefault(key[0], set()).add(len(key))
+    return {first: tuple(sorted(ns, reverse=True)) for first, ns in lengths.items()}
 
 
 def load_registry(directory: Path) -> EntityRegistry:

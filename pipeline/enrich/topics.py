@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -41,6 +41,7 @@ class TopicLexicon:
     topics: dict[str, TopicDef]
     terms: dict[tuple[str, ...], list[tuple[str, float]]]
     max_len: int
+    lengths: dict[str, tuple[int, ...]] = field(default_factory=dict)  # first stem -> term lengths
     threshold: float = 3.0
     max_topics: int = 4
 
@@ -55,22 +56,33 @@ class TopicLexicon:
                     per_topic = best.setdefault(key, {})
                     per_topic[topic.id] = max(per_topic.get(topic.id, 0.0), float(weight))
         table = {key: sorted(per_topic.items()) for key, per_topic in best.items()}
-        return cls({t.id: t for t in topics}, table, max((len(k) for k in table), default=1))
+        lengths: dict[str, set[int]] = {}
+        for key in table:
+            lengths.setdefault(key[0], set()).add(len(key))
+        return cls(
+            {t.id: t for t in topics},
+            table,
+            max((len(k) for k in table), default=1),
+            {first: tuple(sorted(ns, reverse=True)) for first, ns in lengths.items()},
+        )
 
     def raw_scores(self, stems: Sequence[str], weight: float = 1.0) -> dict[str, float]:
         """Sum of term weights per topic over a stem sequence (multiword terms matched first)."""
         scores: dict[str, float] = {}
+        lengths = self.lengths
+        terms = self.terms
         i = 0
-        while i < len(stems):
-            for n in range(min(self.max_len, len(stems) - i), 0, -1):
-                hits = self.terms.get(tuple(stems[i : i + n]))
+        n_stems = len(stems)
+        while i < n_stems:
+            step = 1
+            for n in lengths.get(stems[i], ()):
+                hits = terms.get(tuple(stems[i : i + n])) if i + n <= n_stems else None
                 if hits:
                     for topic_id, w in hits:
                         scores[topic_id] = scores.get(topic_id, 0.0) + w * weight
-                    i += n
+                    step = n
                     break
-            else:
-                i += 1
+            i += step
         return scores
 
     def classify(

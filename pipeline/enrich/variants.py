@@ -9,6 +9,7 @@ already typed as a name.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 __all__ = ["skeleton", "skeleton_key"]
 
@@ -16,6 +17,7 @@ _CLASS = {"ط": "ت", "ث": "ت", "غ": "ج", "ق": "ج", "ذ": "ز", "ظ": "ز"
 _VOWELS = frozenset("اويىءأإآئؤ")
 
 
+@lru_cache(maxsize=100_000)
 def skeleton(word: str) -> str:
     """First letter (by class) plus the consonant classes that follow; Latin words are kept."""
     if not word or not ("\u0600" <= word[0] <= "\u06ff"):

@@ -7,6 +7,7 @@ normalised character back to its position in the original.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 
@@ -148,6 +149,17 @@ def _map_char(c: str, opts: NormaliseOptions) -> str:
 
 _FAST_CACHE: dict[tuple[str, NormaliseOptions], str] = {}
 
+# Fast path for the default options: one str.translate for text with no character that needs
+# NFKC or a non-ASCII case fold (presentation forms, Latin-1 and other scripts' letters).
+_TABLE: dict[int, str | None] = {ord(c): None for c in (*_TASHKEEL, *_INVISIBLE, TATWEEL)}
+_TABLE.update({ord(k): v for k, v in (_ALEF_FORMS | _LETTER_FORMS | _DIGITS).items()})
+_TABLE.update({c: chr(c).lower() for c in range(ord("A"), ord("Z") + 1)})
+_NEEDS_SLOW = re.compile("[\u00c0-\u05ff\u0700-\u074f\u0780-\u1fff\u2c00-\ufeff\uff00-\uffff]")
+
+
+def _fast(text: str, opts: NormaliseOptions) -> bool:
+    return opts is DEFAULT and _NEEDS_SLOW.search(text) is None
+
 
 def _mapped(c: str, opts: NormaliseOptions) -> str:
     key = (c, opts)
@@ -161,11 +173,18 @@ def _mapped(c: str, opts: NormaliseOptions) -> str:
 
 def normalise(text: str, opts: NormaliseOptions = DEFAULT) -> str:
     """Matching form of `text`: the composition of every enabled step."""
+    if _fast(text, opts):
+        return text.translate(_TABLE)
     return "".join(_mapped(c, opts) for c in text)
 
 
 def normalise_with_offsets(text: str, opts: NormaliseOptions = DEFAULT) -> tuple[str, list[int]]:
     """Normalised text plus, for each of its characters, the index of the original character."""
+    if _fast(text, opts):
+        normed = text.translate(_TABLE)
+        if len(normed) == len(text):
+            return normed, list(range(len(text)))
+        return normed, [i for i, c in enumerate(text) if _TABLE.get(ord(c), c) is not None]
     chars: list[str] = []
     origin: list[int] = []
     for i, c in enumerate(text):

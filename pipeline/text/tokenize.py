@@ -12,12 +12,19 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from pipeline.text.normalise import is_ignorable, normalise, normalise_with_offsets
+from pipeline.text.normalise import normalise, normalise_with_offsets
 
 __all__ = ["Analyzer", "Token", "stem", "strip_prefix", "strip_suffix", "tokenize"]
 
-# words: letters, digits and combining marks; Arabic and Latin alike
+# words in normalised text: letters and digits; Arabic and Latin alike
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
+_MARKS = "\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06dc\u06df-\u06e8\u06ea-\u06ed"
+_INVISIBLE = "\u00ad\u061c\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff"
+# words in original text: diacritics inside/after a word, invisible marks only between its letters
+_WORD_ORIGINAL = re.compile(
+    rf"[^\W_](?:[^\W_]|[{_MARKS}]|[{_INVISIBLE}]+(?=[^\W_]|[{_MARKS}]))*"
+    rf"(?:['’][^\W_](?:[^\W_]|[{_MARKS}])*)?"
+)
 
 # the article and its combinations: stripped when at least two letters remain
 _ARTICLE_PREFIXES = ("وبال", "وكال", "وال", "فال", "بال", "كال", "ولل", "فلل", "لل", "ال")
@@ -28,6 +35,9 @@ _LETTER_PREFIXES = ("و", "ف", "ب", "ل", "ك", "س", "وب", "ول", "وك", 
 _TA_SUFFIXES = ("تهما", "تكما", "تهم", "تهن", "تها", "تنا", "تكم", "ته", "تك")
 # other attached pronouns, stripped only when at least four letters remain (تفاهم stays whole)
 _PRONOUN_SUFFIXES = ("هما", "كما", "هم", "هن", "ها", "كم")  # not نا: كورونا، غانا، فيينا
+
+
+_CACHE_LIMIT = 300_000  # distinct word forms remembered per analyzer (news vocabulary is Zipfian)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,19 +91,52 @@ def stem(norm: str, protected: Collection[str] = ()) -> tuple[str, str]:
     return norm[: len(norm) - len(without_prefix)], strip_suffix(without_prefix, protected)
 
 
-def tokenize(text: str, protected: Collection[str] = ()) -> list[Token]:
-    """Split `text` into tokens whose offsets point into `text` itself."""
-    normed, origin = normalise_with_offsets(text)
+def tokenize(
+    text: str, protected: Collection[str] = (), cache: dict[str, tuple[str, str, str]] | None = None
+) -> list[Token]:
+    """Split `text` into tokens whose offsets point into `text` itself.
+
+    Words are found in the original text (diacritics and tatweel stay inside their word, invisible
+    marks too when a letter follows), then each word is normalised and stemmed on its own;
+    `cache` (word -> norm, prefix, stem) saves that work for words seen before.
+    """
     tokens: list[Token] = []
+    memo = {} if cache is None else cache
+    for m in _WORD_ORIGINAL.finditer(text):
+        original = m.group()
+        hit = memo.get(original)
+        if hit is None:
+            norm = normalise(original)
+            if not norm or not _WORD.fullmatch(norm):
+                if norm:  # a presentation form or case fold split the word: rare
+                    tokens.extend(_split_normalised(original, m.start(), protected))
+                continue
+            hit = (norm, *stem(norm, protected))
+            if len(memo) < _CACHE_LIMIT:
+                memo[original] = hit
+        norm, prefix, word = hit
+        tokens.append(Token(original, m.start(), m.end(), norm, word, prefix))
+    return tokens
+
+
+def _split_normalised(original: str, offset: int, protected: Collection[str]) -> list[Token]:
+    normed, origin = normalise_with_offsets(original)
+    out = []
     for m in _WORD.finditer(normed):
-        norm = m.group()
         start = origin[m.start()]
         end = origin[m.end() - 1] + 1
-        while end < len(text) and is_ignorable(text[end]) and not text[end].isspace():
-            end += 1  # keep trailing diacritics with their word
-        prefix, word = stem(norm, protected)
-        tokens.append(Token(text=text[start:end], start=start, end=end, norm=norm, stem=word, prefix=prefix))
-    return tokens
+        prefix, word = stem(m.group(), protected)
+        out.append(
+            Token(
+                text=original[start:end],
+                start=offset + start,
+                end=offset + end,
+                norm=m.group(),
+                stem=word,
+                prefix=prefix,
+            )
+        )
+    return out
 
 
 class Analyzer:
@@ -101,10 +144,11 @@ class Analyzer:
 
     def __init__(self, protected: Collection[str] = ()) -> None:
         self.protected = frozenset(normalise(p) for p in protected)
+        self._cache: dict[str, tuple[str, str, str]] = {}
 
     def tokens(self, text: str) -> list[Token]:
         """Tokens of `text` with stems computed against the protected lexicon."""
-        return tokenize(text, self.protected)
+        return tokenize(text, self.protected, self._cache)
 
     def terms(self, text: str) -> list[str]:
         """The matching terms of `text` (stems), in order."""
