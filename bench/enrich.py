@@ -63,9 +63,8 @@ def rate(label: str, fn: Callable[[Article], object], articles: list[Article]) -
         fn(a)
     elapsed = time.perf_counter() - start
     figures = {"articles_per_s": len(articles) / elapsed, "ms_per_article": 1000 * elapsed / len(articles)}
-    print(
-        f"  {label:<14} {figures['articles_per_s']:>9.0f} articles/s   {figures['ms_per_article']:>7.3f} ms/article"
-    )
+    per_s, ms = figures["articles_per_s"], figures["ms_per_article"]
+    print(f"  {label:<14} {per_s:>9.0f} articles/s   {ms:>7.3f} ms/article")
     return figures
 
 

