@@ -100,7 +100,9 @@ class Article(_Message):
     topics: list[TopicScore] = Field(default_factory=list)
     keywords: list[str] = Field(default_factory=list)
     story_id: str | None = Field(default=None, description="cluster of near-duplicate copies of one story")
-    duplicate_of: str | None = Field(default=None, description="id of the first-seen copy, when a duplicate")
+    duplicate_of: str | None = Field(
+        default=None, description="id of the closest earlier copy, when a duplicate"
+    )
     enriched_at: AwareDatetime | None = None
 
     def text_of(self, field: TextField) -> str:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pipeline.alerts.rules import CompiledWatch, compile_watches
 from pipeline.alerts.store import AlertStore
 from pipeline.config import load_watches
+from pipeline.enrich.dedupe_store import StoryIndex
 from pipeline.enrich.enricher import Enricher, load_enricher
 from pipeline.search import open_backend
 from pipeline.search.base import SearchBackend
@@ -43,6 +44,7 @@ class Runtime:
     backend: SearchBackend
     watches: list[CompiledWatch]
     alert_store: AlertStore
+    stories: StoryIndex
     counters: Counters = field(default_factory=Counters)
 
     @classmethod
@@ -54,12 +56,14 @@ class Runtime:
             enricher.registry,
             enricher.topics.topics,
         )
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
         backend = open_backend(settings, enricher.analyzer)
         store = AlertStore(settings.data_dir / "alerts.sqlite3")
+        stories = StoryIndex.open(settings.data_dir / "stories.sqlite3")
         log.info(
             "runtime ready: %d entities, %d topics, %d watches",
             len(enricher.registry),
             len(enricher.topics.topics),
             len(watches),
         )
-        return cls(settings, enricher, backend, watches, store)
+        return cls(settings, enricher, backend, watches, store, stories)

@@ -38,6 +38,10 @@ async def _enrich_one(raw_key: bytes | None, payload: Any, topics: Topics, runti
         article = Article.model_validate_json(payload)
         key = article.id
         enriched = runtime.enricher.enrich(article)
+        story = runtime.stories.assign(enriched)  # syndicated copies share one story id
+        enriched = enriched.model_copy(
+            update={"story_id": story.story_id, "duplicate_of": story.duplicate_of}
+        )
     except (ValidationError, ValueError, UnicodeDecodeError) as exc:
         await dead_letter(topics.dlq, runtime, stage="decode", exc=exc, key=key, payload=payload)
         return

@@ -1,4 +1,4 @@
-"""`rasd enrich FILE|-`: run the pipeline's enrichment on a text or feed file and print the JSON."""
+"""`rasd enrich FILE|-`: the pipeline's enrichment of a text, feed (RSS/Atom) or ANT document, as JSON."""
 
 from __future__ import annotations
 
@@ -8,26 +8,49 @@ import sys
 from pathlib import Path
 
 from pipeline.enrich.enricher import load_enricher
+from pipeline.errors import ConfigError
 from pipeline.ids import article_id
 from pipeline.models import Article
 from pipeline.settings import Settings
 
-__all__ = ["add_parser", "run_enrich"]
+__all__ = ["add_parser", "read_articles", "run_enrich"]
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("enrich", help="enrich a plain-text article (or - for stdin) and print JSON")
+    p = sub.add_parser("enrich", help="enrich a text, feed or ANT document (or - for stdin) and print JSON")
     p.add_argument("file", help="path or -")
 
 
-def run_enrich(settings: Settings, args: argparse.Namespace) -> int:
-    text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
+def read_articles(data: bytes, name: str) -> list[Article]:
+    """Articles in a document: every entry of a feed, the ANT document, or a text (first line = title)."""
+    head = data[:2048].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if head.startswith(b"<?xml") or b"<rss" in head or b"<feed" in head or b"<rdf" in head:
+        from connectors import parse_feed
+
+        return parse_feed(data, source="cli").articles
+    text = data.decode("utf-8", errors="replace")
+    if b"<doc>" in head:
+        from pipeline.eval.ant import parse_ant
+
+        doc = parse_ant(text, name)
+        if isinstance(doc, str):
+            raise ConfigError(f"{name}: not a usable ANT document ({doc})")
+        return [
+            Article(
+                id=article_id(None, doc.docno, source="ant"), source="ant", title=doc.title, body=doc.body
+            )
+        ]
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    title = lines[0] if lines else ""
-    body = "\n".join(lines[1:])
-    article = Article(
-        id=article_id(None, guid=args.file, source="cli"), source="cli", title=title, body=body, language=None
-    )
-    enriched = load_enricher(settings).enrich(article)
-    print(json.dumps(enriched.model_dump(mode="json"), ensure_ascii=False, indent=2))
+    title, body = (lines[0], "\n".join(lines[1:])) if lines else ("", "")
+    return [Article(id=article_id(None, guid=name, source="cli"), source="cli", title=title, body=body)]
+
+
+def run_enrich(settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        data = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{args.file}: {exc.strerror}") from exc
+    enricher = load_enricher(settings)
+    enriched = [enricher.enrich(a).model_dump(mode="json") for a in read_articles(data, args.file)]
+    print(json.dumps(enriched[0] if len(enriched) == 1 else enriched, ensure_ascii=False, indent=2))
     return 0

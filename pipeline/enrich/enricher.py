@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
+from pipeline.enrich.classifier import SectionClassifier
 from pipeline.enrich.entities import article_mentions
 from pipeline.enrich.keywords import extract_keywords, load_stopwords
 from pipeline.enrich.language import detect_language
+from pipeline.enrich.ner import NerTagger, Span
 from pipeline.enrich.registry import EntityRegistry, load_registry
 from pipeline.enrich.topics import TopicLexicon, load_topics
 from pipeline.models import Article, TextField, utcnow
@@ -14,6 +17,8 @@ from pipeline.settings import Settings
 from pipeline.text.tokenize import Analyzer
 
 __all__ = ["Enricher", "load_enricher"]
+
+log = logging.getLogger(__name__)
 
 _FIELDS: tuple[TextField, ...] = ("title", "summary", "body")
 
@@ -25,6 +30,8 @@ class Enricher:
     registry: EntityRegistry
     topics: TopicLexicon
     stopwords: frozenset[str]
+    classifier: SectionClassifier | None = None
+    ner: NerTagger | None = None
 
     @property
     def analyzer(self) -> Analyzer:
@@ -34,7 +41,10 @@ class Enricher:
         """A copy of `article` with entities, topics, keywords and language filled in."""
         fields = [(f, article.text_of(f)) for f in _FIELDS if article.text_of(f)]
         tokens = {f: self.analyzer.tokens(text) for f, text in fields}  # tokenised once, used by all
-        entities = article_mentions(fields, self.registry, tokenized=tokens)
+        spans: dict[str, list[Span]] | None = (
+            {f: self.ner.spans(text) for f, text in fields} if self.ner else None
+        )
+        entities = article_mentions(fields, self.registry, spans, tokenized=tokens)
         stems: dict[TextField, list[str]] = {f: [t.stem for t in tokens.get(f, ())] for f in _FIELDS}
         body_stems = stems["summary"] + stems["body"]
         all_text = " ".join(article.text_of(f) for f in _FIELDS)
@@ -42,11 +52,21 @@ class Enricher:
             update={
                 "language": detect_language(all_text, article.language),
                 "entities": entities,
-                "topics": self.topics.classify(stems["title"], body_stems),
+                "topics": self.topics.classify(stems["title"], body_stems, self._sections(article)),
                 "keywords": extract_keywords(stems["title"], body_stems, self.stopwords),
                 "enriched_at": utcnow(),
             }
         )
+
+    def extract_entities(self, text: str) -> list[tuple[int, int, str]]:
+        """(start, end, type) of the entity mentions the pipeline finds in one text (for evaluation)."""
+        spans = {"body": self.ner.spans(text)} if self.ner else None
+        return [(m.start, m.end, m.type) for m in article_mentions([("body", text)], self.registry, spans)]
+
+    def _sections(self, article: Article) -> dict[str, float] | None:
+        if self.classifier is None:
+            return None
+        return self.classifier.scores(article.title, f"{article.summary}\n{article.body}")
 
 
 def load_enricher(settings: Settings) -> Enricher:
@@ -54,4 +74,12 @@ def load_enricher(settings: Settings) -> Enricher:
     registry = load_registry(settings.entities_dir)
     lexicon = TopicLexicon.build(load_topics(settings.topics_file), registry.analyzer)
     stopwords = load_stopwords(settings.config_dir / "stopwords" / "ar.txt", registry.analyzer)
-    return Enricher(registry=registry, topics=lexicon, stopwords=stopwords)
+    ner_path = settings.config_dir / "models" / "ner-crf.crfsuite"
+    ner = NerTagger.load(ner_path, registry, settings.config_dir / "ner") if ner_path.is_file() else None
+    if ner is None:
+        log.warning("no NER model at %s: entities from the registry gazetteer only", ner_path)
+    classifier_path = settings.config_dir / "models" / "topics-ant.npz"
+    classifier = SectionClassifier.load(classifier_path) if classifier_path.is_file() else None
+    if classifier is None:
+        log.warning("no section classifier at %s: topics from the term lexicons only", classifier_path)
+    return Enricher(registry=registry, topics=lexicon, stopwords=stopwords, classifier=classifier, ner=ner)

@@ -44,42 +44,41 @@ def _overlaps(start: int, end: int, taken: Sequence[EntityMention]) -> bool:
 
 
 def _span_mention(
-    text: str, field: TextField, span: TypedSpan, tokens: Sequence[Token], registry: EntityRegistry
+    text: str,
+    field: TextField,
+    span: TypedSpan,
+    tokens: Sequence[Token],
+    registry: EntityRegistry,
 ) -> EntityMention | None:
-    inside = [t for t in tokens if t.start >= span.start and t.end <= span.end]
+    """Canonicalise a tagger span: a registry name (any spelling), else a stable id from its name."""
+    inside = [t for t in tokens if t.end > span.start and t.start < span.end]
     if not inside:
         return None
     stems = tuple(t.stem for t in inside)
+    start = span.start  # the tagger trimmed clitics already
+    surface = text[start : span.end]
     ent_id = registry.lookup(stems, variants=True)
     ent = registry.entities.get(ent_id) if ent_id else None
-    start = trim_prefix(text, inside[0])
-    surface = text[start : span.end]
     if ent is not None and ent.type == span.type:
-        return EntityMention(
-            type=ent.type,
-            surface=surface,
-            canonical_id=ent.id,
-            canonical_name=ent.name_ar,
-            field=field,
-            start=start,
-            end=span.end,
-            confidence=span.confidence,
-        )
+        type_, canonical_id, name, confidence = ent.type, ent.id, ent.name_ar, span.confidence
+    else:
+        type_, canonical_id = span.type, unknown_entity_id(span.type, stems)
+        name, confidence = " ".join(surface.split()), span.confidence
     return EntityMention(
-        type=span.type,
+        type=type_,
         surface=surface,
-        canonical_id=unknown_entity_id(span.type, stems),
-        canonical_name=" ".join(surface.split()),
+        canonical_id=canonical_id,
+        canonical_name=name,
         field=field,
         start=start,
         end=span.end,
-        confidence=span.confidence,
+        confidence=confidence,
     )
 
 
-def _partial_names(mentions: Sequence[EntityMention], registry: EntityRegistry) -> dict[str, str]:
-    """Single name words of persons mentioned in full, each pointing to one person only."""
-    owners: dict[str, set[str]] = {}
+def _partial_names(mentions: Sequence[EntityMention], registry: EntityRegistry) -> dict[str, EntityMention]:
+    """Single name words of persons mentioned in full, each pointing to (a mention of) one person only."""
+    owners: dict[str, dict[str, EntityMention]] = {}
     common = registry.common_given_names
     for m in mentions:
         if m.type != "PER":
@@ -89,17 +88,18 @@ def _partial_names(mentions: Sequence[EntityMention], registry: EntityRegistry) 
             continue
         for word in words:
             if len(word) >= 3 and not word.isdigit() and word not in common:
-                owners.setdefault(word, set()).add(m.canonical_id)
-    return {w: next(iter(ids)) for w, ids in owners.items() if len(ids) == 1}
+                owners.setdefault(word, {}).setdefault(m.canonical_id, m)
+    return {w: next(iter(refs.values())) for w, refs in owners.items() if len(refs) == 1}
 
 
 def article_mentions(
     fields: Sequence[tuple[TextField, str]],
     registry: EntityRegistry,
-    spans: Mapping[TextField, Sequence[TypedSpan]] | None = None,
+    spans: Mapping[str, Sequence[TypedSpan]] | None = None,
     tokenized: Mapping[TextField, Sequence[Token]] | None = None,
 ) -> list[EntityMention]:
-    """All mentions over the article's fields: registry names, then tagger spans, then partial names.
+    """All mentions over the article's fields: the tagger's spans canonicalised (or, without a tagger,
+    the registry's names), then partial mentions of persons named in full.
 
     `tokenized` passes the fields' tokens when the caller has them already.
     """
@@ -107,33 +107,52 @@ def article_mentions(
     tokens: dict[TextField, Sequence[Token]] = {}
     for field, text in fields:
         tokens[field] = tokenized[field] if tokenized else registry.analyzer.tokens(text)
-        found = tag_entities(text, field, registry, tokens[field])
-        for span in (spans or {}).get(field, ()):
-            if not _overlaps(span.start, span.end, found):
-                m = _span_mention(text, field, span, tokens[field], registry)
-                if m is not None:
-                    found.append(m)
-        per_field[field] = found
+        if spans is None:
+            per_field[field] = tag_entities(text, field, registry, tokens[field])
+        else:  # the tagger's spans already include the registry's names, with its boundaries
+            candidates = (
+                _span_mention(text, field, sp, tokens[field], registry) for sp in spans.get(field, ())
+            )
+            per_field[field] = [m for m in candidates if m is not None]
     partial = _partial_names([m for ms in per_field.values() for m in ms], registry)
-    if partial:
-        for field, text in fields:
-            found = per_field[field]
-            for tok in tokens[field]:
-                ent_id = partial.get(tok.stem)
-                if ent_id is None or _overlaps(tok.start, tok.end, found):
-                    continue
-                ref = next(m for ms in per_field.values() for m in ms if m.canonical_id == ent_id)
-                start = trim_prefix(text, tok)
-                found.append(
-                    ref.model_copy(
-                        update={
-                            "surface": text[start : tok.end],
-                            "field": field,
-                            "start": start,
-                            "end": tok.end,
-                            "confidence": PARTIAL_CONFIDENCE,
-                        }
-                    )
+    if not partial:
+        return [m for field, _ in fields for m in per_field[field]]
+    for field, text in fields:
+        found = [_resolve_partial(m, registry, partial) for m in per_field[field]]
+        for tok in tokens[field]:
+            ref = partial.get(tok.stem)
+            if ref is None or _overlaps(tok.start, tok.end, found):
+                continue
+            start = trim_prefix(text, tok)
+            found.append(
+                ref.model_copy(
+                    update={
+                        "surface": text[start : tok.end],
+                        "field": field,
+                        "start": start,
+                        "end": tok.end,
+                        "confidence": PARTIAL_CONFIDENCE,
+                    }
                 )
-    out = [m for field, _ in fields for m in sorted(per_field[field], key=lambda m: m.start)]
-    return out
+            )
+        per_field[field] = sorted(found, key=lambda m: m.start)
+    return [m for field, _ in fields for m in per_field[field]]
+
+
+def _resolve_partial(
+    m: EntityMention, registry: EntityRegistry, partial: Mapping[str, EntityMention]
+) -> EntityMention:
+    """A one-word person the registry did not know may be part of a person named in full."""
+    if m.type != "PER" or not m.canonical_id.startswith("u:"):
+        return m
+    words = registry.analyzer.terms(m.surface)
+    ref = partial.get(words[0]) if len(words) == 1 else None
+    if ref is None:
+        return m
+    return m.model_copy(
+        update={
+            "canonical_id": ref.canonical_id,
+            "canonical_name": ref.canonical_name,
+            "confidence": PARTIAL_CONFIDENCE,
+        }
+    )

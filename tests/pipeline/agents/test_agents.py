@@ -142,3 +142,22 @@ async def test_alert_fires_once_per_watch_and_article(runtime: Runtime, topics: 
     assert alert.evidence[0].surface == "بوتين"
     lines = runtime.settings.alerts_path.read_text(encoding="utf-8").splitlines()
     assert len(lines) == 1 and json.loads(lines[0])["id"] == alert.id
+
+
+async def test_syndicated_copy_joins_the_first_story(runtime: Runtime, topics: Topics) -> None:
+    body = (
+        "تعهد الرئيس الروسي فلاديمير بوتين بمساعدة كوريا الشمالية في بناء أقمار صناعية، بينما اصطحب الزعيم "
+        "الكوري الشمالي في جولة لاستعراض أحدث منشأة إطلاق فضائية روسية قبل بدء محادثات من المتوقع أن تشمل "
+        "قضايا عسكرية. ووصل الزعيم إلى القاعدة مستقلا القطار بعد العبور إلى روسيا أمس الثلاثاء."
+    )
+    first = Article(id=article_id("https://a.example/1"), source="a", title="بوتين وكيم", body=body)
+    copy = Article(
+        id=article_id("https://b.example/9"), source="b", title="عنوان آخر", body="(رويترز) " + body
+    )
+    other = _article(3)
+    for a in (first, copy, other):
+        await _enrich_one(None, a.to_json(), topics, runtime)
+    out = {e.id: e for e in (Article.model_validate_json(v) for _, v in topics.enriched.sent)}
+    assert out[first.id].story_id == first.id and out[first.id].duplicate_of is None
+    assert out[copy.id].story_id == first.id and out[copy.id].duplicate_of == first.id
+    assert out[other.id].story_id == other.id

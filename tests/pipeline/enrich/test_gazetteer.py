@@ -117,9 +117,15 @@ def test_tagger_spans_outside_the_registry_get_stable_ids(registry: EntityRegist
         type: str
         confidence: float
 
-    text = "قال وزير الخارجية وفلان الفلاني إن روسيا"
-    start = text.index("وفلان")
-    spans = {"body": [Span(start, start + len("وفلان الفلاني"), "PER", 0.8)]}
-    [person, russia] = article_mentions([("body", text)], registry, spans)  # type: ignore[arg-type]
-    assert person.canonical_id == "u:per:فلان_فلاني" and person.surface == "فلان الفلاني"
-    assert russia.canonical_id == "Q159"
+    text = "قال وزير الخارجية وفلان الفلاني إن بوطين في روسيا"
+    person = text.index("فلان")
+    putin = text.index("بوطين")
+    spans = {
+        "body": [Span(person, person + len("فلان الفلاني"), "PER", 0.8), Span(putin, putin + 5, "PER", 0.7)]
+    }
+    found = article_mentions([("body", text)], registry, spans)  # type: ignore[arg-type]
+    # with a tagger, its spans are the mentions (روسيا was not tagged), canonicalised
+    assert [(m.canonical_id, m.surface) for m in found] == [
+        ("u:per:فلان_فلاني", "فلان الفلاني"),
+        ("Q7747", "بوطين"),
+    ]

@@ -47,7 +47,11 @@ def test_keywords_skip_stopwords_and_prefer_title() -> None:
 
 def test_section_classifier_adds_evidence_through_the_mapping() -> None:
     lexicon = TopicLexicon.build(
-        [TopicDef(id="sport", label_ar="رياضة", label_en="Sport", terms={"مباراة": 3}, sections={"sport": 1.0})],
+        [
+            TopicDef(
+                id="sport", label_ar="رياضة", label_en="Sport", terms={"مباراة": 3}, sections={"sport": 1.0}
+            )
+        ],
         ANALYZER,
     )
     body = ANALYZER.terms("فاز الفريق")  # no lexicon term

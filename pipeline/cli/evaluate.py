@@ -1,0 +1,44 @@
+"""`rasd eval ner|topics`: score the pipeline's own extraction on annotated data (offline)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from pipeline.errors import ConfigError
+from pipeline.settings import Settings
+
+__all__ = ["add_parser", "run_eval"]
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("eval", help="evaluate NER or topics on annotated data")
+    what = p.add_subparsers(dest="what", required=True)
+    ner = what.add_parser("ner", help="CoNLL-style file: per-type P/R/F1, last line micro-F1")
+    ner.add_argument("file", type=Path)
+    ner.add_argument("--scheme", choices=["anercorp", "wojood", "newsfane"], required=True)
+    topics = what.add_parser("topics", help="ANT documents below DIR: accuracy, last line macro-F1")
+    topics.add_argument("dir", type=Path)
+    topics.add_argument("--scheme", choices=["ant"], default="ant")
+
+
+def run_eval(settings: Settings, args: argparse.Namespace) -> int:
+    if args.what == "ner":
+        from pipeline.enrich.enricher import load_enricher
+        from pipeline.eval.ner import evaluate_ner
+
+        if not args.file.is_file():
+            raise ConfigError(f"{args.file}: no such file")
+        enricher = load_enricher(settings)
+        print(evaluate_ner(args.file, args.scheme, enricher.extract_entities).format())
+        return 0
+    from pipeline.enrich.classifier import SectionClassifier
+    from pipeline.eval.topics import evaluate_topics
+
+    model = settings.config_dir / "models" / "topics-ant.npz"
+    if not model.is_file():
+        raise ConfigError(f"{model}: no section classifier; run `rasd train topics --holdout 0`")
+    if not args.dir.is_dir():
+        raise ConfigError(f"{args.dir}: no such directory")
+    print(evaluate_topics(args.dir, args.scheme, SectionClassifier.load(model).predict).format())
+    return 0

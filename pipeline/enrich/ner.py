@@ -1,0 +1,210 @@
+"""Hybrid named-entity recogniser: CRF over project tokens + registry gazetteer + title rules.
+
+`NerTagger.spans(text)` takes a whole article field, splits it into sentences, tags each with the
+CRF (`config/models/ner-crf.crfsuite`, trained by `pipeline.enrich.ner_train`), overlays the
+registry's longest matches (a registry match at least as long as the CRF span wins: the registry
+is curated, the CRF is statistical), and adds persons found by the title rule. Spans are character
+offsets into the original text, start after any attached clitic (و، ب، ل …) but keep the article
+ال when it is part of the name, and carry a confidence (CRF marginals for CRF spans).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import cast
+
+import pycrfsuite  # type: ignore[import-untyped]
+
+from pipeline.enrich.gazetteer import trim_prefix
+from pipeline.enrich.ner_features import Featurizer, NerResources, load_resources
+from pipeline.enrich.ner_rules import org_from_trigger, title_persons
+from pipeline.enrich.registry import EntityRegistry
+from pipeline.models import EntityType
+from pipeline.text.normalise import normalise
+from pipeline.text.tokenize import Analyzer, Token, strip_prefix
+
+__all__ = ["DEFAULT_MODEL", "NerTagger", "Span", "ner_analyzer", "split_sentences"]
+
+DEFAULT_MODEL = Path("config/models/ner-crf.crfsuite")
+_BREAK_RE = re.compile(r"[.!?؟\n؛;:]")
+# a CRF span whose mean marginal is below this yields to an overlapping registry match
+_UNSURE = 0.7
+# lexicon classes (see `Featurizer.word_classes`) that make a word plausibly part of a name
+_NAME_EVIDENCE = frozenset({"GN", "FE", "RPER", "RORG", "RLOC", "OT", "LT", "T"})
+_MAX_SENTENCE = 150  # very long "sentences" (lists, tables) are cut so one bad split stays local
+
+
+@dataclass(frozen=True)
+class Span:
+    """An entity mention: [start, end) in the original text, its type, confidence and source."""
+
+    start: int
+    end: int
+    type: EntityType
+    confidence: float
+    source: str  # "crf", "gazetteer" or "rule"
+
+
+@dataclass(frozen=True)
+class _TokSpan:
+    """A mention over token indices [i, j) of one sentence."""
+
+    i: int
+    j: int
+    type: EntityType
+    confidence: float
+    source: str
+
+
+def ner_analyzer(registry: EntityRegistry, resources: NerResources) -> Analyzer:
+    """The registry's analyzer, also protecting given names (وليد is not و + ليد); used for training too."""
+    extra = {w for w in resources.given_names if len(w) >= 3 and not w.startswith("ال")}
+    return Analyzer(registry.analyzer.protected | extra)
+
+
+def _article_stems(registry: EntityRegistry) -> frozenset[str]:
+    """Stems of registry name words that are written with the article (العراق، البيت الأبيض)."""
+    protected = registry.analyzer.protected
+    out: set[str] = set()
+    for ent in registry.entities.values():
+        for name in ent.names():
+            for word in normalise(name).split():
+                if word.startswith("ال"):
+                    out.add(strip_prefix(word, protected))
+    return frozenset(out)
+
+
+def split_sentences(text: str, tokens: Sequence[Token]) -> list[list[Token]]:
+    """Group tokens into sentences at final punctuation and line breaks between them."""
+    breaks = [m.start() for m in _BREAK_RE.finditer(text)]
+    sentences: list[list[Token]] = []
+    current: list[Token] = []
+    b = 0  # next break position not yet passed
+    for tok in tokens:
+        crossed = False
+        while b < len(breaks) and breaks[b] < tok.start:
+            crossed = True
+            b += 1
+        if current and (crossed or len(current) >= _MAX_SENTENCE):
+            sentences.append(current)
+            current = []
+        current.append(tok)
+    if current:
+        sentences.append(current)
+    return sentences
+
+
+def _bio_spans(labels: Sequence[str]) -> list[tuple[int, int, EntityType]]:
+    """(first, last + 1, type) of every entity in a BIO label sequence."""
+    out: list[tuple[int, int, EntityType]] = []
+    start = -1
+    etype = ""
+    for k, lab in enumerate([*labels, "O"]):
+        if lab.startswith("I-") and start >= 0 and lab[2:] == etype:
+            continue
+        if start >= 0:
+            out.append((start, k, cast(EntityType, etype)))
+            start = -1
+        if lab != "O":
+            start, etype = k, lab[2:]
+    return out
+
+
+def _merge(
+    crf: list[_TokSpan], gaz: list[_TokSpan], rules: list[_TokSpan], loose: Sequence[bool]
+) -> list[_TokSpan]:
+    """Registry matches beat overlapping CRF spans that are shorter or unsure; rules only fill gaps.
+
+    A CRF span of the same type that swallows a registry match plus words outside any registry
+    match is also cut back to the match when those words are `loose` (no lexicon evidence of a
+    name: دعم بيونغ يانغ → بيونغ يانغ, كيم سيناقشان → كيم).
+    """
+    chosen = list(crf)
+    for g in gaz:
+        overlapping = [c for c in chosen if c.i < g.j and g.i < c.j]
+        if all((g.j - g.i) >= (c.j - c.i) or c.confidence < _UNSURE for c in overlapping) or (
+            len(overlapping) == 1
+            and overlapping[0].type == g.type
+            and overlapping[0].i <= g.i
+            and g.j <= overlapping[0].j
+            and all(loose[k] for k in range(overlapping[0].i, overlapping[0].j) if not g.i <= k < g.j)
+        ):
+            chosen = [c for c in chosen if c not in overlapping]
+            chosen.append(g)
+    for r in rules:
+        if not any(c.i < r.j and r.i < c.j for c in chosen):
+            chosen.append(r)
+    return sorted(chosen, key=lambda s: s.i)
+
+
+class NerTagger:
+    """The hybrid recogniser, loaded once and shared; `spans` is pure given the loaded model."""
+
+    def __init__(self, tagger: pycrfsuite.Tagger, registry: EntityRegistry, resources: NerResources) -> None:
+        self._tagger = tagger
+        self.registry = registry
+        self.resources = resources
+        self.analyzer = ner_analyzer(registry, resources)
+        # only attributes with a weight reach crfsuite: the rest cost lookups and change nothing
+        active = frozenset(attr for attr, _label in tagger.info().state_features)
+        self.featurizer = Featurizer(resources, registry, active)
+        self._article_stems = _article_stems(registry)
+
+    def _article_mismatch(self, token: Token) -> bool:
+        """A one-word registry match written with ال although the name never takes it (الحماة ≠ حماة)."""
+        prefix = token.norm[: len(token.norm) - len(token.stem)]
+        return prefix.endswith(("ال", "لل")) and token.stem not in self._article_stems
+
+    @classmethod
+    def load(
+        cls, model_path: Path, registry: EntityRegistry, resources_dir: Path = Path("config/ner")
+    ) -> NerTagger:
+        """Open the CRF model and the word lists."""
+        tagger = pycrfsuite.Tagger()
+        tagger.open(str(model_path))
+        return cls(tagger, registry, load_resources(resources_dir, registry))
+
+    def _sentence(self, tokens: list[Token]) -> list[_TokSpan]:
+        """Hybrid mentions of one sentence, over token indices."""
+        feats, gaz_tags = self.featurizer.sentence_and_gazetteer(tokens)
+        tagger = self._tagger
+        tagger.set(feats)
+        labels: list[str] = tagger.tag()
+        crf: list[_TokSpan] = []
+        for i, j, etype in _bio_spans(labels):
+            conf = sum(tagger.marginal(labels[k], k) for k in range(i, j)) / (j - i)
+            crf.append(_TokSpan(i, j, etype, round(float(conf), 3), "crf"))
+        gaz = [
+            _TokSpan(i, j, etype, 0.9 if j - i > 1 else 0.8, "gazetteer")
+            for i, j, etype in _bio_spans(gaz_tags)
+            if j - i > 1 or not self._article_mismatch(tokens[i])
+        ]
+        rules = [
+            _TokSpan(i, j, "PER", 0.6, "rule")
+            for i, j in title_persons(tokens, labels, gaz_tags, self.featurizer)
+        ]
+        classes = self.featurizer.classes
+        loose = [gaz_tags[k] != "O" or not (classes(tok) & _NAME_EVIDENCE) for k, tok in enumerate(tokens)]
+        merged = _merge(crf, gaz, rules, loose)
+        triples = [(m.i, m.j, m.type) for m in merged]
+        for idx, i, j in org_from_trigger(tokens, triples, self.featurizer):
+            merged[idx] = _TokSpan(i, j, "ORG", merged[idx].confidence, "rule")
+        return merged
+
+    def spans(self, text: str) -> list[Span]:
+        """Entity mentions of a whole text (an article field), sorted and non-overlapping."""
+        out: list[Span] = []
+        for sentence in split_sentences(text, self.analyzer.tokens(text)):
+            for s in self._sentence(sentence):
+                start = trim_prefix(text, sentence[s.i])
+                end = sentence[s.j - 1].end
+                if start < end:
+                    out.append(Span(start, end, s.type, s.confidence, s.source))
+        return out
+
+    def extract(self, text: str) -> list[tuple[int, int, str]]:
+        """(start, end, type) triples: the `extract` callable `pipeline.eval.ner.evaluate_ner` takes."""
+        return [(s.start, s.end, s.type) for s in self.spans(text)]

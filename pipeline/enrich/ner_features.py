@@ -1,0 +1,274 @@
+"""CRF features for Arabic NER over the project's tokens (normalised word, clitic-free stem).
+
+Word-level features depend only on a token's normalised form, so they are computed once per
+distinct word and cached, already prefixed for each window position: building a sentence's
+features is then list concatenation, not per-token string work. Context features come from the
+entity registry (longest-match B/I of registry names, by type) and from the curated word lists in
+`config/ner/` (titles, organisation and place triggers, given names, foreign-name endings).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.enrich.registry import EntityRegistry
+from pipeline.models import EntityType
+from pipeline.text.normalise import normalise
+from pipeline.text.tokenize import Token, strip_prefix
+
+__all__ = ["Featurizer", "NerResources", "gazetteer_tags", "load_resources", "name_starts", "read_word_list"]
+
+_WINDOW = (-2, -1, 1, 2)
+# a word's own features, its features as seen from each window offset, and its lexicon classes
+_WordFeatures = tuple[list[str], dict[int, list[str]], frozenset[str]]
+_CACHE_LIMIT = 200_000
+
+
+def read_word_list(path: Path) -> list[str]:
+    """Entries of a `config/ner/` list: whitespace-separated words, `#` comments ignored."""
+    words: list[str] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        words.extend(line.split("#", 1)[0].split())
+    return words
+
+
+def _forms(words: Iterable[str], protected: frozenset[str]) -> frozenset[str]:
+    """Normalised and clitic-stripped forms of list entries, so الرئيس and رئيس both match."""
+    out: set[str] = set()
+    for word in words:
+        norm = normalise(word)
+        out.add(norm)
+        out.add(strip_prefix(norm, protected))
+    return frozenset(out)
+
+
+@dataclass(frozen=True)
+class NerResources:
+    """The curated word lists, normalised, plus registry name words by entity type."""
+
+    titles: frozenset[str]
+    org_triggers: frozenset[str]
+    loc_triggers: frozenset[str]
+    given_names: frozenset[str]
+    person_verbs: frozenset[str]
+    foreign_endings: tuple[str, ...]
+    registry_words: dict[str, frozenset[EntityType]]
+
+
+def load_resources(directory: Path, registry: EntityRegistry) -> NerResources:
+    """Load the word lists under `directory` (`config/ner/`) and index the registry's name words."""
+    protected = registry.analyzer.protected
+
+    def load(name: str) -> frozenset[str]:
+        return _forms(read_word_list(directory / name), protected)
+
+    by_word: dict[str, set[EntityType]] = {}
+    for key, ent_id in registry.names.items():
+        etype = registry.entities[ent_id].type
+        for word in key:
+            if len(word) >= 2 and not word.isascii():
+                by_word.setdefault(word, set()).add(etype)
+    endings = tuple(sorted({normalise(e) for e in read_word_list(directory / "foreign_name_endings.txt")}))
+    return NerResources(
+        titles=load("person_titles.txt"),
+        org_triggers=load("org_triggers.txt"),
+        loc_triggers=load("loc_triggers.txt"),
+        given_names=load("given_names.txt"),
+        person_verbs=load("person_verbs.txt"),
+        foreign_endings=endings,
+        registry_words={w: frozenset(t) for w, t in by_word.items()},
+    )
+
+
+def name_starts(registry: EntityRegistry) -> dict[str, int]:
+    """First stem of every registry name → the longest name (in tokens) starting with it."""
+    out: dict[str, int] = {}
+    for key in registry.names:
+        out[key[0]] = max(out.get(key[0], 0), len(key))
+    return out
+
+
+def gazetteer_tags(
+    stems: Sequence[str], registry: EntityRegistry, starts: dict[str, int] | None = None
+) -> list[str]:
+    """BIO tags of the registry's longest name matches over a stem sequence (``O`` elsewhere)."""
+    if starts is None:
+        starts = name_starts(registry)
+    tags = ["O"] * len(stems)
+    names = registry.names
+    i = 0
+    n_tokens = len(stems)
+    while i < n_tokens:
+        longest = starts.get(stems[i], 0)
+        for n in range(min(longest, n_tokens - i), 0, -1):
+            ent_id = names.get(tuple(stems[i : i + n]))
+            if ent_id is None:
+                continue
+            etype = registry.entities[ent_id].type
+            tags[i] = f"B-{etype}"
+            for j in range(i + 1, i + n):
+                tags[j] = f"I-{etype}"
+            i += n
+            break
+        else:
+            i += 1
+    return tags
+
+
+_LONG_VOWELS = frozenset("اوي")
+
+
+def _skeleton(word: str) -> str:
+    """Consonant/long-vowel pattern (محمد → CCCC, نيستلروي → CVCCCCVV): foreign names are vowel-rich."""
+    return "".join("V" if c in _LONG_VOWELS else "C" for c in word[:8])
+
+
+def _vowel_ratio(word: str) -> str:
+    """Share of long-vowel letters (ا و ي), bucketed; transliterations spell every vowel out."""
+    if not word:
+        return "0"
+    return str(min(4, int(5 * sum(c in _LONG_VOWELS for c in word) / len(word))))
+
+
+def _shape(word: str) -> str:
+    """Coarse word shape: digits, Latin, Arabic, or mixed."""
+    if word.isdigit():
+        return "num"
+    if any(c.isdigit() for c in word):
+        return "hasdig"
+    if word.isascii():
+        return "lat"
+    if all("\u0600" <= c <= "\u06ff" for c in word):
+        return "ar"
+    return "other"
+
+
+class Featurizer:
+    """Turns a sentence of project tokens into crfsuite feature lists, with a per-word cache."""
+
+    def __init__(
+        self, resources: NerResources, registry: EntityRegistry, active: frozenset[str] | None = None
+    ) -> None:
+        """`active`: the attributes a trained model has weights for; others are dropped (tagging speed)."""
+        self.res = resources
+        self.registry = registry
+        self.active = active
+        self.use_registry = bool(resources.registry_words)
+        self._starts = name_starts(registry)
+        self._cache: dict[str, _WordFeatures] = {}
+
+    def word_classes(self, norm: str, stem: str) -> list[str]:
+        """Lexicon classes of one word: title, triggers, given name, registry types, foreign ending."""
+        res = self.res
+        classes: list[str] = []
+        if stem in res.titles or norm in res.titles:
+            classes.append("T")
+        if stem in res.org_triggers or norm in res.org_triggers:
+            classes.append("OT")
+        if stem in res.loc_triggers or norm in res.loc_triggers:
+            classes.append("LT")
+        if norm in res.given_names or stem in res.given_names:
+            classes.append("GN")
+        if stem in res.person_verbs or norm in res.person_verbs:
+            classes.append("PV")
+        for etype in sorted(res.registry_words.get(stem, ())):
+            classes.append(f"R{etype}")
+        if len(stem) >= 4 and norm == stem and stem.endswith(res.foreign_endings):
+            classes.append("FE")
+        return classes
+
+    def _word(self, norm: str, stem: str) -> _WordFeatures:
+        """Features of a word at position 0, and the prefixed subset used at each window offset."""
+        hit = self._cache.get(norm)
+        if hit is not None:
+            return hit
+        prefix = norm[: len(norm) - len(stem)]
+        classes = self.word_classes(norm, stem)
+        own = [
+            "bias",
+            f"w={norm}",
+            f"s={stem}",
+            f"pre={prefix}",
+            f"sh={_shape(stem)}",
+            f"len={min(len(stem), 9)}",
+            f"cv={_skeleton(stem)}",
+            f"vr={_vowel_ratio(stem)}",
+            f"p1={stem[:1]}",
+            f"p2={stem[:2]}",
+            f"p3={stem[:3]}",
+            f"x1={stem[-1:]}",
+            f"x2={stem[-2:]}",
+            f"x3={stem[-3:]}",
+        ]
+        if prefix.endswith(("ال", "لل")):
+            own.append("al")
+        own.extend(f"c={c}" for c in classes)
+        context: dict[int, list[str]] = {}
+        for off in _WINDOW:
+            feats = [f"{off}s={stem}"]
+            if off in (-1, 1):
+                feats.append(f"{off}w={norm}")
+                feats.append(f"{off}x2={stem[-2:]}")
+                if prefix.endswith(("ال", "لل")):
+                    feats.append(f"{off}al")
+            feats.extend(f"{off}c={c}" for c in classes)
+            context[off] = feats
+        active = self.active
+        if active is not None:
+            own = [f for f in own if f in active]
+            context = {off: [f for f in feats if f in active] for off, feats in context.items()}
+        entry = (own, context, frozenset(classes))
+        if len(self._cache) < _CACHE_LIMIT:
+            self._cache[norm] = entry
+        return entry
+
+    def without_registry(self) -> Featurizer:
+        """The same features with every registry-derived one off (training-time dropout)."""
+        res = dataclasses.replace(self.res, registry_words={})
+        return Featurizer(res, self.registry, self.active)
+
+    def classes(self, token: Token) -> frozenset[str]:
+        """Lexicon classes of a token (cached with its features)."""
+        return self._word(token.norm, token.stem)[2]
+
+    def sentence(self, tokens: Sequence[Token]) -> list[list[str]]:
+        """Feature lists for every token of one sentence."""
+        return self.sentence_and_gazetteer(tokens)[0]
+
+    def sentence_and_gazetteer(self, tokens: Sequence[Token]) -> tuple[list[list[str]], list[str]]:
+        """Feature lists for every token of one sentence, and the registry's BIO tags."""
+        n = len(tokens)
+        words = [self._word(t.norm, t.stem) for t in tokens]
+        stems = [t.stem for t in tokens]
+        gaz = gazetteer_tags(stems, self.registry, self._starts) if self.use_registry else ["O"] * n
+        active = self.active
+        out: list[list[str]] = []
+        for i in range(n):
+            feats = list(words[i][0])
+            for off in _WINDOW:
+                j = i + off
+                if 0 <= j < n:
+                    feats.extend(words[j][1][off])
+            # features of the token's neighbourhood, not cacheable per word
+            extra: list[str] = []
+            if i == 0:
+                extra.append("BOS")
+            if i == n - 1:
+                extra.append("EOS")
+            g = gaz[i]
+            if g != "O":
+                extra.append(f"g={g}")
+            if i > 0:
+                extra.append(f"b-={stems[i - 1]}|{stems[i]}")
+                if gaz[i - 1] != "O":
+                    extra.append(f"-1g={gaz[i - 1]}")
+            if i + 1 < n:
+                extra.append(f"b+={stems[i]}|{stems[i + 1]}")
+                if gaz[i + 1] != "O":
+                    extra.append(f"1g={gaz[i + 1]}")
+            feats.extend(extra if active is None else [f for f in extra if f in active])
+            out.append(feats)
+        return out, gaz

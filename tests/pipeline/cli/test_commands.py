@@ -1,0 +1,80 @@
+"""The offline commands, end to end through `main` (no broker): enrich and the two evaluations."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from pipeline.cli.main import main
+
+REPO = Path(__file__).resolve().parents[3]
+SEED_FEED = REPO / "tests" / "fixtures" / "feeds" / "seed" / "seed-article.xml"
+
+
+@pytest.fixture(autouse=True)
+def _repo_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("RASD_CONFIG_DIR", str(REPO / "config"))
+    monkeypatch.setenv("RASD_DATA_DIR", str(tmp_path / "data"))
+
+
+def test_enrich_a_feed_file(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["enrich", str(SEED_FEED)]) == 0
+    article = json.loads(capsys.readouterr().out)
+    ids = {m["canonical_id"] for m in article["entities"]}
+    assert {"Q7747", "Q56226", "Q159", "Q423"} <= ids
+    assert article["language"] == "ar" and article["keywords"]
+    for m in article["entities"]:
+        assert article[m["field"]][m["start"] : m["end"]] == m["surface"]
+
+
+def test_enrich_plain_text_from_stdin(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import io
+    import sys
+
+    text = "بوتين يستقبل أردوغان في موسكو\nوبحث الرئيسان الحرب في أوكرانيا."
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(text.encode())))
+    assert main(["enrich", "-"]) == 0
+    article = json.loads(capsys.readouterr().out)
+    assert article["title"] == "بوتين يستقبل أردوغان في موسكو"
+    assert {"Q7747", "Q649", "Q212"} <= {m["canonical_id"] for m in article["entities"]}
+
+
+def test_eval_ner_prints_per_type_scores_and_micro_f1_last(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    conll = tmp_path / "mini.txt"
+    conll.write_text(
+        "قال O\nالرئيس O\nالروسي O\nفلاديمير B-PERS\nبوتين I-PERS\nإن O\nروسيا B-LOC\nستساعد O\n"
+        "كوريا B-LOC\nالشمالية I-LOC\n. O\n\n"
+        "وحذر O\nالبيت B-ORG\nالأبيض I-ORG\nموسكو B-LOC\n. O\n",
+        encoding="utf-8",
+    )
+    assert main(["eval", "ner", str(conll), "--scheme", "anercorp"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert re.fullmatch(r"micro-F1 \d\.\d{3}", lines[-1])
+    assert any(line.startswith("PER") for line in lines) and any(line.startswith("ORG") for line in lines)
+    assert float(lines[-1].split()[1]) > 0.5
+
+
+def test_eval_topics_prints_macro_f1_last(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    doc = tmp_path / "sport" / "a.txt"
+    doc.parent.mkdir()
+    doc.write_text(
+        "<DOC>\n<CAT>sport</CAT>\n<TITLE>الترجي يفوز على النجم في الدربي</TITLE>\n"
+        "<TEXT>فاز فريق الترجي الرياضي على النجم الساحلي بهدفين مقابل هدف في مباراة الدربي.</TEXT>\n"
+        "</DOC>",
+        encoding="utf-8",
+    )
+    assert main(["eval", "topics", str(tmp_path), "--scheme", "ant"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[-1] == "macro-F1 1.000"
+
+
+def test_eval_of_a_missing_file_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval", "ner", "/nonexistent/x.txt", "--scheme", "wojood"]) == 1
+    assert "no such file" in capsys.readouterr().err

@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+
+from pipeline.enrich.ner import NerTagger, Span
+from pipeline.enrich.registry import EntityRegistry, load_registry
+
+ROOT = Path(__file__).resolve().parents[3]
+MODEL = ROOT / "config" / "models" / "ner-crf.crfsuite"
+SEED = ROOT.parent / "shared" / "samples" / "seed-article-ar.txt"
+
+
+@pytest.fixture(scope="module")
+def registry() -> EntityRegistry:
+    return load_registry(ROOT / "config" / "entities")
+
+
+@pytest.fixture(scope="module")
+def tagger(registry: EntityRegistry) -> NerTagger:
+    return NerTagger.load(MODEL, registry, ROOT / "config" / "ner")
+
+
+def _found(text: str, spans: list[Span]) -> set[tuple[str, str]]:
+    return {(text[s.start : s.end], s.type) for s in spans}
+
+
+def test_model_is_small() -> None:
+    assert MODEL.stat().st_size < 10_000_000
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "تعهد الرئيس الروسي فلاديمير بوتين بمساعدة كوريا الشمالية.",
+            {("فلاديمير بوتين", "PER"), ("كوريا الشمالية", "LOC")},
+        ),
+        (
+            "ويحضر وزير الدفاع الروسي سيرغي شويغو المناقشات في روسيا.",
+            {("سيرغي شويغو", "PER"), ("روسيا", "LOC")},
+        ),
+        ("وكان البيت الأبيض قد حذر كوريا الشمالية.", {("البيت الأبيض", "ORG"), ("كوريا الشمالية", "LOC")}),
+        # names outside the registry: the CRF and the word lists must carry them
+        (
+            "وقال المتحدث باسم وزارة الخارجية المصرية أحمد أبو زيد إن الوفد وصل إلى مدينة الإسكندرية.",
+            {("أحمد أبو زيد", "PER"), ("وزارة الخارجية المصرية", "ORG"), ("الإسكندرية", "LOC")},
+        ),
+    ],
+)
+def test_finds_entities(tagger: NerTagger, text: str, expected: set[tuple[str, str]]) -> None:
+    assert expected <= _found(text, tagger.spans(text))
+
+
+def test_offsets_index_original_text_and_skip_clitics(tagger: NerTagger) -> None:
+    text = "\u200fوأشاد بوتينُ بـ«دعم» لروسيا، وقال لبوتين وبوتين."
+    spans = tagger.spans(text)
+    assert spans == sorted(spans, key=lambda s: s.start)
+    assert all(a.end <= b.start for a, b in itertools.pairwise(spans))
+    surfaces = [text[s.start : s.end] for s in spans]
+    assert "روسيا" in surfaces
+    assert surfaces.count("بوتين") == 2
+    assert "بوتينُ" in surfaces  # trailing diacritic kept with its word
+    assert all(0.0 < s.confidence <= 1.0 for s in spans)
+
+
+def test_seed_article(tagger: NerTagger) -> None:
+    if not SEED.exists():
+        pytest.skip(f"{SEED} not available")
+    text = SEED.read_text(encoding="utf-8")
+    found = _found(text, tagger.spans(text))
+    for item in [
+        ("فلاديمير بوتين", "PER"),
+        ("سيرغي شويغو", "PER"),
+        ("روسيا", "LOC"),
+        ("البيت الأبيض", "ORG"),
+    ]:
+        assert item in found
