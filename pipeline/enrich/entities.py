@@ -81,8 +81,8 @@ def _partial_names(mentions: Sequence[EntityMention], registry: EntityRegistry) 
     owners: dict[str, dict[str, EntityMention]] = {}
     common = registry.common_given_names
     for m in mentions:
-        if m.type != "PER":
-            continue
+        if m.type != "PER" or m.canonical_id.startswith("u:"):
+            continue  # only persons the registry knows: a tagger's stray span must not claim a name
         words = registry.analyzer.terms(m.surface)
         if len(words) < 2:
             continue

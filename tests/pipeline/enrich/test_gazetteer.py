@@ -129,3 +129,28 @@ def test_tagger_spans_outside_the_registry_get_stable_ids(registry: EntityRegist
         ("u:per:فلان_فلاني", "فلان الفلاني"),
         ("Q7747", "بوطين"),
     ]
+
+
+def test_stray_tagger_spans_do_not_block_partial_names(registry: EntityRegistry) -> None:
+    from dataclasses import dataclass
+
+    from pipeline.enrich.entities import article_mentions
+
+    @dataclass(frozen=True)
+    class Span:
+        start: int
+        end: int
+        type: str
+        confidence: float
+
+    text = "استقبل بوتين كيم جونغ أون. ثم قال كيم سيناقشان كل شيء. وأضاف كيم"
+    full, stray, alone = text.index("كيم جونغ"), text.index("كيم سيناقشان"), text.rindex("كيم")
+    spans = {
+        "body": [
+            Span(full, full + len("كيم جونغ أون"), "PER", 0.9),
+            Span(stray, stray + len("كيم سيناقشان"), "PER", 0.5),  # a tagger error: an unknown two-word name
+            Span(alone, alone + 3, "PER", 0.6),
+        ]
+    }
+    found = article_mentions([("body", text)], registry, spans)  # type: ignore[arg-type]
+    assert [m.canonical_id for m in found] == ["Q56226", "u:per:كيم_سيناقشان", "Q56226"]
