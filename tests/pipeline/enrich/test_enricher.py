@@ -1,0 +1,64 @@
+"""The full enrichment with the shipped config and models: what an analyst following an actor relies on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.enrich.enricher import Enricher, load_enricher
+from pipeline.ids import article_id
+from pipeline.models import Article
+from pipeline.settings import Settings
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture(scope="module")
+def enricher() -> Enricher:
+    return load_enricher(Settings(config_dir=REPO / "config"))
+
+
+def _article(title: str, body: str = "") -> Article:
+    return Article(id=article_id(None, title, source="t"), source="t", title=title, body=body)
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "بوتين يصل إلى بكين في زيارة رسمية",
+        "لقاء مرتقب بين شي جين بينغ وبوتين الأسبوع المقبل",
+        "الكرملين: فلاديمير بوتين سيلقي خطابا غدا",
+        "رسالة من بوطين إلى القمة الأفريقية",
+        "الرئيس الروسي (Putin) يلتقي نظيره الصيني",
+        "مكالمة هاتفية لبوتين مع أردوغان",
+    ],
+)
+def test_every_spelling_of_putin_resolves_to_one_id(enricher: Enricher, title: str) -> None:
+    ids = {m.canonical_id for m in enricher.enrich(_article(title)).entities}
+    assert "Q7747" in ids
+
+
+def test_a_cat_called_but_is_not_putin(enricher: Enricher) -> None:
+    article = _article(
+        "قطة اسمها بوت تفوز بمسابقة", "فازت القطة بوت بالجائزة الأولى في معرض الحيوانات الأليفة."
+    )
+    assert "Q7747" not in {m.canonical_id for m in enricher.enrich(article).entities}
+
+
+def test_english_article_is_tagged_english(enricher: Enricher) -> None:
+    article = _article(
+        "Putin hosts Kim at the Vostochny cosmodrome", "Russia pledged to help North Korea build satellites."
+    )
+    enriched = enricher.enrich(article)
+    assert enriched.language == "en"
+    assert "Q7747" in {m.canonical_id for m in enriched.entities}
+
+
+def test_offsets_index_the_original_text_of_each_field(enricher: Enricher) -> None:
+    article = _article("وبوتينُ يستقبل كيم جونغ أون", "قال الرئيسُ الروسيّ فلاديمير بوتين إنّ كيم سيزور موسكو.")
+    enriched = enricher.enrich(article)
+    assert enriched.entities
+    for m in enriched.entities:
+        assert enriched.text_of(m.field)[m.start : m.end] == m.surface
+        assert not m.surface.startswith("و")  # the clitic is not part of the name
