@@ -42,7 +42,7 @@ class Enricher:
         fields = [(f, article.text_of(f)) for f in _FIELDS if article.text_of(f)]
         tokens = {f: self.analyzer.tokens(text) for f, text in fields}  # tokenised once, used by all
         spans: dict[str, list[Span]] | None = (
-            {f: self.ner.spans(text) for f, text in fields} if self.ner else None
+            {f: self.ner.spans(text, tokens[f]) for f, text in fields} if self.ner else None
         )
         entities = article_mentions(fields, self.registry, spans, tokenized=tokens)
         stems: dict[TextField, list[str]] = {f: [t.stem for t in tokens.get(f, ())] for f in _FIELDS}

@@ -24,7 +24,7 @@ from pipeline.enrich.ner_rules import org_from_trigger, title_persons
 from pipeline.enrich.registry import EntityRegistry
 from pipeline.models import EntityType
 from pipeline.text.normalise import normalise
-from pipeline.text.tokenize import Analyzer, Token, strip_prefix
+from pipeline.text.tokenize import Analyzer, Token, stem, strip_prefix
 
 __all__ = ["DEFAULT_MODEL", "NerTagger", "Span", "ner_analyzer", "split_sentences"]
 
@@ -148,6 +148,7 @@ class NerTagger:
         self.registry = registry
         self.resources = resources
         self.analyzer = ner_analyzer(registry, resources)
+        self._restemmed: dict[str, tuple[str, str]] = {}
         # only attributes with a weight reach crfsuite: the rest cost lookups and change nothing
         active = frozenset(attr for attr, _label in tagger.info().state_features)
         self.featurizer = Featurizer(resources, registry, active)
@@ -194,10 +195,31 @@ class NerTagger:
             merged[idx] = _TokSpan(i, j, "ORG", merged[idx].confidence, "rule")
         return merged
 
-    def spans(self, text: str) -> list[Span]:
-        """Entity mentions of a whole text (an article field), sorted and non-overlapping."""
+    def tokens(self, text: str, tokens: Sequence[Token] | None = None) -> list[Token]:
+        """The tagger's tokens of `text`; given another analyzer's tokens of the same text, only their
+        stems are recomputed (word boundaries and normalised forms do not depend on the lexicon)."""
+        if tokens is None:
+            return self.analyzer.tokens(text)
+        memo = self._restemmed
+        out = []
+        for t in tokens:
+            hit = memo.get(t.norm)
+            if hit is None:
+                hit = stem(t.norm, self.analyzer.protected)
+                if len(memo) < 300_000:
+                    memo[t.norm] = hit
+            out.append(
+                t if (t.prefix, t.stem) == hit else Token(t.text, t.start, t.end, t.norm, hit[1], hit[0])
+            )
+        return out
+
+    def spans(self, text: str, tokens: Sequence[Token] | None = None) -> list[Span]:
+        """Entity mentions of a whole text (an article field), sorted and non-overlapping.
+
+        Pass the text's tokens when the caller has them, to save tokenising it again.
+        """
         out: list[Span] = []
-        for sentence in split_sentences(text, self.analyzer.tokens(text)):
+        for sentence in split_sentences(text, self.tokens(text, tokens)):
             for s in self._sentence(sentence):
                 start = trim_prefix(text, sentence[s.i])
                 end = sentence[s.j - 1].end

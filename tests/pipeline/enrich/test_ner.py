@@ -78,3 +78,18 @@ def test_seed_article(tagger: NerTagger) -> None:
         ("البيت الأبيض", "ORG"),
     ]:
         assert item in found
+
+
+def test_tokens_from_the_enricher_give_the_same_spans() -> None:
+    from pipeline.enrich.enricher import load_enricher
+    from pipeline.settings import Settings
+
+    enricher = load_enricher(Settings(config_dir=Path(__file__).resolve().parents[3] / "config"))
+    assert enricher.ner is not None
+    text = (Path(__file__).resolve().parents[4] / "shared" / "samples" / "seed-article-ar.txt").read_text(
+        "utf-8"
+    )
+    own = enricher.ner.spans(text)
+    passed = enricher.ner.spans(text, enricher.analyzer.tokens(text))
+    assert own == passed and own
+    assert enricher.ner.tokens(text, enricher.analyzer.tokens(text)) == enricher.ner.analyzer.tokens(text)
