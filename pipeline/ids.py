@@ -9,8 +9,24 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsp
 __all__ = ["article_id", "canonical_url"]
 
 _TRACKING_PARAMS = frozenset(
-    {"fbclid", "gclid", "dclid", "msclkid", "yclid", "mc_cid", "mc_eid", "igshid", "ref", "ref_src", "cmpid"}
+    {
+        "fbclid",
+        "gclid",
+        "dclid",
+        "msclkid",
+        "yclid",
+        "mc_cid",
+        "mc_eid",
+        "igshid",
+        "ref",
+        "ref_src",
+        "cmpid",
+        "traffic_source",
+        "ocid",
+        "smid",
+    }
 )
+_TRACKING_PREFIXES = ("utm_", "at_")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _PCT = re.compile(r"%[0-9a-fA-F]{2}")
 
@@ -30,7 +46,7 @@ def canonical_url(url: str) -> str:
     query = [
         (k, v)
         for k, v in parse_qsl(parts.query, keep_blank_values=True)
-        if not k.lower().startswith("utm_") and k.lower() not in _TRACKING_PARAMS
+        if not k.lower().startswith(_TRACKING_PREFIXES) and k.lower() not in _TRACKING_PARAMS
     ]
     return urlunsplit((scheme, netloc, _normalise_path(parts.path), urlencode(sorted(query)), ""))
 

@@ -65,6 +65,10 @@ def test_unknown_future_schema_version_is_refused() -> None:
         ("https://arabic.rt.com/world/1-%D8%A8/", "https://arabic.rt.com/world/1-%d8%a8/"),
         ("https://arabic.rt.com/world/1-%D8%A8/", "https://arabic.rt.com/world/1-ب/"),
         ("https://x.com/?b=2&a=1", "https://x.com/?a=1&b=2"),
+        (
+            "https://www.aljazeera.net/news/2026/2/27/x?traffic_source=rss",
+            "https://www.aljazeera.net/news/2026/2/27/x",
+        ),
     ],
 )
 def test_id_is_stable_across_url_spellings(a: str, b: str) -> None:
