@@ -25,7 +25,7 @@ from pipeline.cli.common import broker_file
 from pipeline.config import load_feeds
 from pipeline.errors import BrokerError
 from pipeline.models import Article
-from pipeline.search import open_backend
+from pipeline.search import connected
 from pipeline.settings import Settings
 from pipeline.text import Analyzer
 
@@ -98,20 +98,16 @@ def _wait_indexed(
     settings: Settings, ids: list[str], deadline_s: float, worker: subprocess.Popen[bytes]
 ) -> int:
     """Poll the search backend until every published id is searchable; returns how many are missing."""
-    backend = open_backend(settings, Analyzer())
-
-    async def missing() -> list[str]:
-        return [i for i in ids if await backend.get(i) is None]
 
     async def loop() -> int:
-        await backend.setup()
-        deadline = time.monotonic() + deadline_s
-        left = await missing()
-        while left and time.monotonic() < deadline and worker.poll() is None:
-            await asyncio.sleep(0.5)
-            left = [i for i in left if await backend.get(i) is None]
-        await backend.close()
-        return len(left)
+        async with connected(settings, Analyzer()) as backend:
+            deadline = time.monotonic() + deadline_s
+            left = list(ids)
+            while True:
+                left = [i for i in left if await backend.get(i) is None]
+                if not left or time.monotonic() > deadline or worker.poll() is not None:
+                    return len(left)
+                await asyncio.sleep(0.5)
 
     return asyncio.run(loop())
 
@@ -167,14 +163,9 @@ def _forever(settings: Settings, publisher: _Tracking, worker: subprocess.Popen[
 
 
 def _summary(settings: Settings, published: int, missing: int) -> None:
-    backend = open_backend(settings, Analyzer())
-
     async def count() -> int:
-        await backend.setup()
-        try:
+        async with connected(settings, Analyzer()) as backend:
             return await backend.count()
-        finally:
-            await backend.close()
 
     alerts_db = settings.data_dir / "alerts.sqlite3"
     alerts = AlertStore(alerts_db).count() if alerts_db.is_file() else 0

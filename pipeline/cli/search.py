@@ -12,7 +12,7 @@ from urllib.parse import unquote
 
 from pipeline.enrich.registry import load_registry
 from pipeline.errors import ConfigError, InvalidQuery
-from pipeline.search import open_backend
+from pipeline.search import connected
 from pipeline.search.base import HIGHLIGHT_POST, HIGHLIGHT_PRE, SearchQuery, SearchResult
 from pipeline.settings import Settings
 
@@ -107,12 +107,8 @@ def run_search(settings: Settings, args: argparse.Namespace) -> int:
         raise InvalidQuery(str(exc)) from exc
 
     async def go() -> SearchResult:
-        backend = open_backend(settings, registry.analyzer)
-        await backend.setup()
-        try:
+        async with connected(settings, registry.analyzer) as backend:
             return await backend.search(query)
-        finally:
-            await backend.close()
 
     result = asyncio.run(go())
     if args.json:

@@ -22,6 +22,7 @@ from pipeline.enrich.gazetteer import trim_prefix
 from pipeline.enrich.ner_features import Featurizer, NerResources, load_resources
 from pipeline.enrich.ner_rules import org_from_trigger, title_persons
 from pipeline.enrich.registry import EntityRegistry
+from pipeline.eval.conll import spans_of
 from pipeline.models import EntityType
 from pipeline.text.normalise import normalise
 from pipeline.text.tokenize import Analyzer, Token, stem, strip_prefix
@@ -98,19 +99,8 @@ def split_sentences(text: str, tokens: Sequence[Token]) -> list[list[Token]]:
 
 
 def _bio_spans(labels: Sequence[str]) -> list[tuple[int, int, EntityType]]:
-    """(first, last + 1, type) of every entity in a BIO label sequence."""
-    out: list[tuple[int, int, EntityType]] = []
-    start = -1
-    etype = ""
-    for k, lab in enumerate([*labels, "O"]):
-        if lab.startswith("I-") and start >= 0 and lab[2:] == etype:
-            continue
-        if start >= 0:
-            out.append((start, k, cast(EntityType, etype)))
-            start = -1
-        if lab != "O":
-            start, etype = k, lab[2:]
-    return out
+    """(first, last + 1, type) of every entity in a BIO label sequence, in order."""
+    return [(i, j, cast(EntityType, t)) for i, j, t in sorted(spans_of(labels))]
 
 
 def _merge(

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 from pipeline.errors import ConfigError
@@ -40,6 +42,7 @@ __all__ = [
     "SearchQuery",
     "SearchResult",
     "SqliteBackend",
+    "connected",
     "open_backend",
     "parse_user_query",
 ]
@@ -62,3 +65,14 @@ def open_backend(settings: Settings, analyzer: Analyzer) -> SearchBackend:
     raise ConfigError(
         f"unknown search backend {settings.search_backend!r}; expected 'sqlite' or 'elasticsearch'"
     )
+
+
+@asynccontextmanager
+async def connected(settings: Settings, analyzer: Analyzer) -> AsyncIterator[SearchBackend]:
+    """The configured backend, set up for the block and closed after it (one-shot CLI and test use)."""
+    backend = open_backend(settings, analyzer)
+    await backend.setup()
+    try:
+        yield backend
+    finally:
+        await backend.close()

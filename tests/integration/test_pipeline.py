@@ -19,7 +19,7 @@ from pipeline.broker import EmbeddedBroker
 from pipeline.config import FeedConfig
 from pipeline.enrich.registry import load_registry
 from pipeline.models import Alert, DeadLetter
-from pipeline.search import open_backend
+from pipeline.search import connected
 from pipeline.search.base import SearchQuery, SearchResult
 from pipeline.settings import Settings
 from tests.integration.support import REPO, Worker, eventually, make_config, worker_env
@@ -111,12 +111,8 @@ def test_feed_to_search_and_alert(broker: EmbeddedBroker, feed_server: str, tmp_
 
         def search(query: SearchQuery) -> SearchResult:
             async def go() -> SearchResult:
-                backend = open_backend(settings, registry.analyzer)
-                await backend.setup()
-                try:
+                async with connected(settings, registry.analyzer) as backend:
                     return await backend.search(query)
-                finally:
-                    await backend.close()
 
             return (
                 asyncio.run(go()) if (data_dir / "index.sqlite3").exists() else SearchResult(total=0, hits=[])
