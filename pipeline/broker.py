@@ -95,6 +95,7 @@ class EmbeddedBroker:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
+                start_new_session=True,  # Ctrl-C must not kill the broker before the worker has stopped
             )
         finally:
             if self.log_path and not isinstance(out, int):

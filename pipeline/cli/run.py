@@ -70,7 +70,10 @@ def _start_worker(settings: Settings, bootstrap: str) -> subprocess.Popen[bytes]
         RASD_DATA_DIR=str(settings.data_dir.resolve()),
         RASD_CONFIG_DIR=str(settings.config_dir.resolve()),
     )
-    return subprocess.Popen([sys.executable, "-m", "pipeline.cli.main", "worker"], env=env)
+    # own session: Ctrl-C reaches only this process, which then stops the worker with SIGTERM
+    return subprocess.Popen(
+        [sys.executable, "-m", "pipeline.cli.main", "worker"], env=env, start_new_session=True
+    )
 
 
 def _ingest(settings: Settings, publisher: _Tracking, *, samples: bool, feeds: bool) -> None:
