@@ -211,7 +211,15 @@ class NerTagger:
         out: list[Span] = []
         for sentence in split_sentences(text, self.tokens(text, tokens)):
             for s in self._sentence(sentence):
-                start = trim_prefix(text, sentence[s.i])
+                i = s.i
+                titles = self.resources.titles
+                while (
+                    s.type == "PER"
+                    and s.j - i > 1
+                    and (sentence[i].stem in titles or sentence[i].norm in titles)
+                ):
+                    i += 1  # الدكتور حجازي: the person is حجازي; the title stays out of the name
+                start = trim_prefix(text, sentence[i])
                 end = sentence[s.j - 1].end
                 if start < end:
                     out.append(Span(start, end, s.type, s.confidence, s.source))

@@ -93,3 +93,30 @@ def test_tokens_from_the_enricher_give_the_same_spans() -> None:
     passed = enricher.ner.spans(text, enricher.analyzer.tokens(text))
     assert own == passed and own
     assert enricher.ner.tokens(text, enricher.analyzer.tokens(text)) == enricher.ner.analyzer.tokens(text)
+
+
+def test_person_spans_leave_titles_out() -> None:
+    """On real news sentences, no person span starts with a title (الدكتور حجازي → حجازي)."""
+    from pipeline.eval.conll import read_conll
+    from pipeline.text.normalise import normalise
+
+    root = Path(__file__).resolve().parents[4] / "shared" / "data" / "ner" / "newsfane" / "dev.txt"
+    if not root.is_file():
+        pytest.skip("needs ../shared/data/ner/newsfane/dev.txt")
+    registry = load_registry(Path(__file__).resolve().parents[3] / "config" / "entities")
+    tagger = NerTagger.load(
+        Path(__file__).resolve().parents[3] / "config" / "models" / "ner-crf.crfsuite",
+        registry,
+        Path(__file__).resolve().parents[3] / "config" / "ner",
+    )
+    titled = []
+    persons = 0
+    for sentence in read_conll(root, "newsfane")[:250]:
+        text = " ".join(sentence.tokens)
+        for span in tagger.spans(text):
+            if span.type == "PER":
+                persons += 1
+                first = normalise(text[span.start : span.end].split()[0])
+                if first in tagger.resources.titles and len(text[span.start : span.end].split()) > 1:
+                    titled.append(text[span.start : span.end])
+    assert persons > 50 and titled == []
