@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import pytest
 
+from pipeline.enrich.entities import article_mentions
 from pipeline.enrich.gazetteer import tag_entities
+from pipeline.enrich.ner import Span
 from pipeline.enrich.registry import Entity, EntityRegistry
 from pipeline.errors import ConfigError
 
@@ -82,8 +84,6 @@ def test_duplicate_ids_are_a_config_error() -> None:
 
 
 def test_partial_mentions_after_a_full_name(registry: EntityRegistry) -> None:
-    from pipeline.enrich.entities import article_mentions
-
     title = "جولة مع كيم في القاعدة"
     body = "اصطحب بوتين الزعيم كيم جونغ أون في جولة. وقال كيم إن"
     mentions = article_mentions([("title", title), ("body", body)], registry)
@@ -95,8 +95,6 @@ def test_partial_mentions_after_a_full_name(registry: EntityRegistry) -> None:
 
 
 def test_partial_mentions_need_the_full_name_first(registry: EntityRegistry) -> None:
-    from pipeline.enrich.entities import article_mentions
-
     assert article_mentions([("body", "قال كيم إن")], registry) == []
 
 
@@ -106,24 +104,16 @@ def test_spelling_variants_of_multiword_names(registry: EntityRegistry) -> None:
 
 
 def test_tagger_spans_outside_the_registry_get_stable_ids(registry: EntityRegistry) -> None:
-    from dataclasses import dataclass
-
-    from pipeline.enrich.entities import article_mentions
-
-    @dataclass(frozen=True)
-    class Span:
-        start: int
-        end: int
-        type: str
-        confidence: float
-
     text = "قال وزير الخارجية وفلان الفلاني إن بوطين في روسيا"
     person = text.index("فلان")
     putin = text.index("بوطين")
     spans = {
-        "body": [Span(person, person + len("فلان الفلاني"), "PER", 0.8), Span(putin, putin + 5, "PER", 0.7)]
+        "body": [
+            Span(person, person + len("فلان الفلاني"), "PER", 0.8, "crf"),
+            Span(putin, putin + 5, "PER", 0.7, "crf"),
+        ]
     }
-    found = article_mentions([("body", text)], registry, spans)  # type: ignore[arg-type]
+    found = article_mentions([("body", text)], registry, spans)
     # with a tagger, its spans are the mentions (روسيا was not tagged), canonicalised
     assert [(m.canonical_id, m.surface) for m in found] == [
         ("u:per:فلان_فلاني", "فلان الفلاني"),
@@ -132,25 +122,16 @@ def test_tagger_spans_outside_the_registry_get_stable_ids(registry: EntityRegist
 
 
 def test_stray_tagger_spans_do_not_block_partial_names(registry: EntityRegistry) -> None:
-    from dataclasses import dataclass
-
-    from pipeline.enrich.entities import article_mentions
-
-    @dataclass(frozen=True)
-    class Span:
-        start: int
-        end: int
-        type: str
-        confidence: float
-
     text = "استقبل بوتين كيم جونغ أون. ثم قال كيم سيناقشان كل شيء. وأضاف كيم"
     full, stray, alone = text.index("كيم جونغ"), text.index("كيم سيناقشان"), text.rindex("كيم")
     spans = {
         "body": [
-            Span(full, full + len("كيم جونغ أون"), "PER", 0.9),
-            Span(stray, stray + len("كيم سيناقشان"), "PER", 0.5),  # a tagger error: an unknown two-word name
-            Span(alone, alone + 3, "PER", 0.6),
+            Span(full, full + len("كيم جونغ أون"), "PER", 0.9, "crf"),
+            Span(
+                stray, stray + len("كيم سيناقشان"), "PER", 0.5, "crf"
+            ),  # a tagger error: an unknown two-word name
+            Span(alone, alone + 3, "PER", 0.6, "crf"),
         ]
     }
-    found = article_mentions([("body", text)], registry, spans)  # type: ignore[arg-type]
+    found = article_mentions([("body", text)], registry, spans)
     assert [m.canonical_id for m in found] == ["Q56226", "u:per:كيم_سيناقشان", "Q56226"]
