@@ -12,9 +12,9 @@ from pipeline.enrich.language import detect_language
 from pipeline.enrich.ner import NerTagger, Span
 from pipeline.enrich.registry import EntityRegistry, load_registry
 from pipeline.enrich.topics import TopicLexicon, load_topics
-from pipeline.models import Article, TextField, utcnow
+from pipeline.models import Article, EntityMention, TextField, utcnow
 from pipeline.settings import Settings
-from pipeline.text.tokenize import Analyzer
+from pipeline.text.tokenize import Analyzer, Token
 
 __all__ = ["Enricher", "load_enricher"]
 
@@ -41,10 +41,7 @@ class Enricher:
         """A copy of `article` with entities, topics, keywords and language filled in."""
         fields = [(f, article.text_of(f)) for f in _FIELDS if article.text_of(f)]
         tokens = {f: self.analyzer.tokens(text) for f, text in fields}  # tokenised once, used by all
-        spans: dict[str, list[Span]] | None = (
-            {f: self.ner.spans(text, tokens[f]) for f, text in fields} if self.ner else None
-        )
-        entities = article_mentions(fields, self.registry, spans, tokenized=tokens)
+        entities = self._mentions(fields, tokens)
         stems: dict[TextField, list[str]] = {f: [t.stem for t in tokens.get(f, ())] for f in _FIELDS}
         body_stems = stems["summary"] + stems["body"]
         all_text = " ".join(article.text_of(f) for f in _FIELDS)
@@ -58,10 +55,19 @@ class Enricher:
             }
         )
 
+    def _mentions(
+        self, fields: list[tuple[TextField, str]], tokens: dict[TextField, list[Token]]
+    ) -> list[EntityMention]:
+        """Tagger spans (or registry names) canonicalised, plus partial mentions: the entity step."""
+        spans: dict[str, list[Span]] | None = (
+            {f: self.ner.spans(text, tokens[f]) for f, text in fields} if self.ner else None
+        )
+        return article_mentions(fields, self.registry, spans, tokenized=tokens)
+
     def extract_entities(self, text: str) -> list[tuple[int, int, str]]:
         """(start, end, type) of the entity mentions the pipeline finds in one text (for evaluation)."""
-        spans = {"body": self.ner.spans(text)} if self.ner else None
-        return [(m.start, m.end, m.type) for m in article_mentions([("body", text)], self.registry, spans)]
+        mentions = self._mentions([("body", text)], {"body": self.analyzer.tokens(text)})
+        return [(m.start, m.end, m.type) for m in mentions]
 
     def _sections(self, article: Article) -> dict[str, float] | None:
         if self.classifier is None:

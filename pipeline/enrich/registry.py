@@ -65,7 +65,6 @@ class EntityRegistry:
     ambiguous: set[tuple[str, ...]] = field(default_factory=set)
     variants: dict[tuple[str, ...], str] = field(default_factory=dict)
     common_given_names: frozenset[str] = frozenset()
-    max_name_tokens: int = 1
     # first word -> lengths (longest first) of the names that start with it, exact and variant keys
     name_lengths: dict[str, tuple[int, ...]] = field(default_factory=dict)
     variant_lengths: dict[str, tuple[int, ...]] = field(default_factory=dict)
@@ -92,7 +91,6 @@ class EntityRegistry:
                 if owner is not None and owner != ent.id:
                     reg.ambiguous.add(key)
                 reg.names.setdefault(key, ent.id)
-                reg.max_name_tokens = max(reg.max_name_tokens, len(key))
         for key in reg.ambiguous:
             reg.names.pop(key, None)
         reg._index_variants()

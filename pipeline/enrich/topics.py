@@ -40,7 +40,6 @@ class TopicLexicon:
 
     topics: dict[str, TopicDef]
     terms: dict[tuple[str, ...], list[tuple[str, float]]]
-    max_len: int
     lengths: dict[str, tuple[int, ...]] = field(default_factory=dict)  # first stem -> term lengths
     threshold: float = 3.0
     max_topics: int = 4
@@ -62,7 +61,6 @@ class TopicLexicon:
         return cls(
             {t.id: t for t in topics},
             table,
-            max((len(k) for k in table), default=1),
             {first: tuple(sorted(ns, reverse=True)) for first, ns in lengths.items()},
         )
 

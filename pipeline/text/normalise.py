@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 __all__ = [
     "NormaliseOptions",
-    "is_ignorable",
     "normalise",
     "normalise_with_offsets",
     "strip_bidi_marks",
@@ -86,11 +85,6 @@ class NormaliseOptions:
 
 
 DEFAULT = NormaliseOptions()
-
-
-def is_ignorable(c: str) -> bool:
-    """True for characters the normaliser drops (diacritics, tatweel, invisible controls)."""
-    return c in _TASHKEEL or c == TATWEEL or c in _INVISIBLE
 
 
 def strip_tashkeel(text: str) -> str:
