@@ -28,8 +28,41 @@ def register(app: faust.App, topics: Topics, runtime: Runtime) -> None:
     @app.agent(topics.raw, name="rasd.enrich")
     async def enrich_articles(stream: faust.StreamT[bytes]) -> None:
         async for batch in batches(stream, runtime.settings.index_batch_size, within=0.2):
-            for key, value in batch:
-                await _enrich_one(key, value, topics, runtime)
+            await _enrich_batch(batch, topics, runtime)
+
+
+async def _enrich_batch(batch: list[tuple[bytes | None, Any]], topics: Topics, runtime: Runtime) -> None:
+    """Enrich a stream batch in one call (the NER decoder is batched); if the batch fails, retry
+    the articles one by one so only the article that raised goes to the DLQ."""
+    decoded: list[Article] = []
+    for raw_key, payload in batch:
+        key = raw_key.decode("utf-8", errors="replace") if raw_key else None
+        try:
+            decoded.append(Article.model_validate_json(payload))
+        except (ValidationError, ValueError, UnicodeDecodeError) as exc:
+            await dead_letter(topics.dlq, runtime, stage="decode", exc=exc, key=key, payload=payload)
+    try:
+        enriched = runtime.enricher.enrich_many(decoded)
+    except Exception:
+        log.warning("batch enrichment failed; enriching %d articles one by one", len(decoded))
+        for article in decoded:
+            await _enrich_one(article.id.encode(), article.to_json(), topics, runtime)
+        return
+    for article in enriched:
+        try:
+            await _publish(article, topics, runtime)
+        except Exception as exc:
+            log.exception("publishing enriched article %s failed", article.id)
+            await dead_letter(
+                topics.dlq, runtime, stage="enrich", exc=exc, key=article.id, payload=article.to_json()
+            )
+
+
+async def _publish(enriched: Article, topics: Topics, runtime: Runtime) -> None:
+    story = runtime.stories.assign(enriched)  # syndicated copies share one story id
+    enriched = enriched.model_copy(update={"story_id": story.story_id, "duplicate_of": story.duplicate_of})
+    await topics.enriched.send(key=enriched.id.encode(), value=enriched.to_json())
+    runtime.counters.enriched += 1
 
 
 async def _enrich_one(raw_key: bytes | None, payload: Any, topics: Topics, runtime: Runtime) -> None:
@@ -38,16 +71,10 @@ async def _enrich_one(raw_key: bytes | None, payload: Any, topics: Topics, runti
         article = Article.model_validate_json(payload)
         key = article.id
         enriched = runtime.enricher.enrich(article)
-        story = runtime.stories.assign(enriched)  # syndicated copies share one story id
-        enriched = enriched.model_copy(
-            update={"story_id": story.story_id, "duplicate_of": story.duplicate_of}
-        )
+        await _publish(enriched, topics, runtime)
     except (ValidationError, ValueError, UnicodeDecodeError) as exc:
         await dead_letter(topics.dlq, runtime, stage="decode", exc=exc, key=key, payload=payload)
         return
     except Exception as exc:  # one bad article must not stop the stream
         log.exception("enrichment failed for %s", key)
         await dead_letter(topics.dlq, runtime, stage="enrich", exc=exc, key=key, payload=payload)
-        return
-    await topics.enriched.send(key=enriched.id.encode(), value=enriched.to_json())
-    runtime.counters.enriched += 1

@@ -19,9 +19,18 @@ from pipeline.models import EntityType
 from pipeline.text.normalise import normalise
 from pipeline.text.tokenize import Token, strip_prefix
 
-__all__ = ["Featurizer", "NerResources", "gazetteer_tags", "load_resources", "name_starts", "read_word_list"]
+__all__ = [
+    "WINDOW",
+    "Featurizer",
+    "NerResources",
+    "gazetteer_tags",
+    "load_resources",
+    "name_starts",
+    "neighbourhood",
+    "read_word_list",
+]
 
-_WINDOW = (-2, -1, 1, 2)
+WINDOW = (-2, -1, 1, 2)
 # a word's own features, its features as seen from each window offset, and its lexicon classes
 _WordFeatures = tuple[list[str], dict[int, list[str]], frozenset[str]]
 _CACHE_LIMIT = 200_000
@@ -207,7 +216,7 @@ class Featurizer:
             own.append("al")
         own.extend(f"c={c}" for c in classes)
         context: dict[int, list[str]] = {}
-        for off in _WINDOW:
+        for off in WINDOW:
             feats = [f"{off}s={stem}"]
             if off in (-1, 1):
                 feats.append(f"{off}w={norm}")
@@ -248,27 +257,44 @@ class Featurizer:
         out: list[list[str]] = []
         for i in range(n):
             feats = list(words[i][0])
-            for off in _WINDOW:
+            for off in WINDOW:
                 j = i + off
                 if 0 <= j < n:
                     feats.extend(words[j][1][off])
-            # features of the token's neighbourhood, not cacheable per word
-            extra: list[str] = []
-            if i == 0:
-                extra.append("BOS")
-            if i == n - 1:
-                extra.append("EOS")
-            g = gaz[i]
-            if g != "O":
-                extra.append(f"g={g}")
-            if i > 0:
-                extra.append(f"b-={stems[i - 1]}|{stems[i]}")
-                if gaz[i - 1] != "O":
-                    extra.append(f"-1g={gaz[i - 1]}")
-            if i + 1 < n:
-                extra.append(f"b+={stems[i]}|{stems[i + 1]}")
-                if gaz[i + 1] != "O":
-                    extra.append(f"1g={gaz[i + 1]}")
+            extra = neighbourhood(i, stems, gaz)
             feats.extend(extra if active is None else [f for f in extra if f in active])
             out.append(feats)
         return out, gaz
+
+    def word_features(self, token: Token) -> tuple[list[str], dict[int, list[str]]]:
+        """A token's own features and its features as seen from each window offset (cached)."""
+        own, context, _ = self._word(token.norm, token.stem)
+        return own, context
+
+    def gazetteer(self, tokens: Sequence[Token]) -> list[str]:
+        """The registry's BIO tags over a sentence (all ``O`` when registry features are off)."""
+        if not self.use_registry:
+            return ["O"] * len(tokens)
+        return gazetteer_tags([t.stem for t in tokens], self.registry, self._starts)
+
+
+def neighbourhood(i: int, stems: Sequence[str], gaz: Sequence[str]) -> list[str]:
+    """Features of token i that depend on its neighbours, so cannot be cached per word."""
+    n = len(stems)
+    extra: list[str] = []
+    if i == 0:
+        extra.append("BOS")
+    if i == n - 1:
+        extra.append("EOS")
+    g = gaz[i]
+    if g != "O":
+        extra.append(f"g={g}")
+    if i > 0:
+        extra.append(f"b-={stems[i - 1]}|{stems[i]}")
+        if gaz[i - 1] != "O":
+            extra.append(f"-1g={gaz[i - 1]}")
+    if i + 1 < n:
+        extra.append(f"b+={stems[i]}|{stems[i + 1]}")
+        if gaz[i + 1] != "O":
+            extra.append(f"1g={gaz[i + 1]}")
+    return extra

@@ -1,0 +1,201 @@
+"""Decoding the trained linear-chain CRF with numpy, on emission scores cached per word.
+
+crfsuite's own tagger rebuilds every feature string of every token and looks each one up, for
+every sentence; that was 85% of enrichment time. A CRF's emission score is a sum of feature
+weights, and most features depend on one word only (`Featurizer` caches them per word and window
+offset), so their summed weight vectors can be cached per word too. A sentence's emissions are
+then a few shifted array additions plus the handful of neighbourhood features (bigrams, gazetteer
+tags, sentence ends); Viterbi and forward-backward run over all sentences of a text at once.
+The result is the model crfsuite trained, decoded the same way (a test compares them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+import pycrfsuite  # type: ignore[import-untyped]
+
+from pipeline.enrich.ner_features import WINDOW, Featurizer
+from pipeline.text.tokenize import Token
+
+__all__ = ["CrfDecoder", "Decoded"]
+
+_Array = npt.NDArray[np.float64]
+_CACHE_LIMIT = 200_000
+# slot of each window offset in a word's score block: 0 is the word's own features
+_SLOT = {off: k + 1 for k, off in enumerate(WINDOW)}
+
+# labels, and per-token marginals (tokens × labels, in `CrfDecoder.labels` order; zeros if not asked)
+Decoded = tuple[list[str], "npt.NDArray[np.float64]"]
+
+
+class CrfDecoder:
+    """Labels and marginals for sentences, from a crfsuite model's weights."""
+
+    def __init__(self, tagger: pycrfsuite.Tagger, featurizer: Featurizer) -> None:
+        info = tagger.info()
+        self.labels: list[str] = list(tagger.labels())
+        index = {label: k for k, label in enumerate(self.labels)}
+        n_labels = len(self.labels)
+        attrs: dict[str, int] = {}
+        for attr, _label in info.state_features:
+            attrs.setdefault(attr, len(attrs))
+        weights = np.zeros((len(attrs), n_labels))
+        for (attr, label), w in info.state_features.items():
+            weights[attrs[attr], index[label]] = w
+        self._weights = weights
+        self._attrs = attrs
+        self._rows: dict[str, _Array] = {attr: weights[k] for attr, k in attrs.items()}
+        self.transitions = np.zeros((n_labels, n_labels))
+        for (src, dst), w in info.transitions.items():
+            self.transitions[index[src], index[dst]] = w
+        self._exp_transitions = np.exp(self.transitions)
+        self.featurizer = featurizer
+        self._words: dict[str, _Array] = {}
+        self._neighbourhood_rows()
+
+    def _word(self, token: Token) -> _Array:
+        """Summed weights of a word's own features and of its features at each window offset."""
+        hit = self._words.get(token.norm)
+        if hit is not None:
+            return hit
+        own, context = self.featurizer.word_features(token)
+        rows = self._rows
+        block = np.zeros((1 + len(WINDOW), len(self.labels)))
+        for slot, feats in ((0, own), *((_SLOT[off], context[off]) for off in WINDOW)):
+            for f in feats:
+                row = rows.get(f)
+                if row is not None:
+                    block[slot] += row
+        if len(self._words) < _CACHE_LIMIT:
+            self._words[token.norm] = block
+        return block
+
+    def _neighbourhood_rows(self) -> None:
+        """Index the weighted bigram features by stem pair, so no feature string is built per token."""
+        self._before: dict[tuple[str, str], int] = {}
+        self._after: dict[tuple[str, str], int] = {}
+        for attr, k in self._attrs.items():
+            if attr.startswith(("b-=", "b+=")) and "|" in attr:
+                left, right = attr[3:].split("|", 1)
+                (self._before if attr[1] == "-" else self._after)[(left, right)] = k
+
+    def tag(
+        self,
+        sentences: Sequence[Sequence[Token]],
+        gazetteers: Sequence[Sequence[str]],
+        marginals: bool = True,
+    ) -> list[Decoded]:
+        """Labels (and marginals) for every sentence, all decoded in one batch."""
+        if not sentences:
+            return []
+        em, lengths = self.emissions(sentences, gazetteers)
+        paths = self._viterbi(em, lengths)
+        probs = self._marginals(em, lengths) if marginals else None
+        out: list[Decoded] = []
+        for s, n in enumerate(lengths.tolist()):
+            labels = [self.labels[k] for k in paths[s][:n]]
+            out.append((labels, probs[s, :n] if probs is not None else np.zeros((n, len(self.labels)))))
+        return out
+
+    def emissions(
+        self, sentences: Sequence[Sequence[Token]], gazetteers: Sequence[Sequence[str]]
+    ) -> tuple[_Array, npt.NDArray[np.int64]]:
+        """Label scores of every token, padded to (sentences, longest, labels), and the lengths."""
+        lengths = np.array([len(s) for s in sentences], dtype=np.int64)
+        n = int(lengths.sum())
+        ends = np.cumsum(lengths)
+        starts = ends - lengths
+        blocks = np.stack([self._word(t) for s in sentences for t in s])
+        scores = blocks[:, 0].copy()
+        sid = np.repeat(np.arange(len(sentences)), lengths)
+        for off in WINDOW:  # token i sees word i+off's features as seen from offset `off`
+            slot = _SLOT[off]
+            if off < 0:
+                same = (sid[-off:] == sid[: n + off])[:, None]
+                scores[-off:] += blocks[: n + off, slot] * same
+            else:
+                same = (sid[: n - off] == sid[off:])[:, None]
+                scores[: n - off] += blocks[off:, slot] * same
+        rows = self._rows
+        for name, at in (("BOS", starts), ("EOS", ends - 1)):
+            row = rows.get(name)
+            if row is not None:
+                scores[at] += row
+        tok_idx: list[int] = []
+        row_idx: list[int] = []
+        before, after, attrs = self._before, self._after, self._attrs
+        for s, (sentence, gaz) in enumerate(zip(sentences, gazetteers, strict=True)):
+            base = int(starts[s])
+            stems = [t.stem for t in sentence]
+            for i in range(1, len(stems)):
+                pair = (stems[i - 1], stems[i])
+                k = before.get(pair)
+                if k is not None:
+                    tok_idx.append(base + i)
+                    row_idx.append(k)
+                k = after.get(pair)
+                if k is not None:
+                    tok_idx.append(base + i - 1)
+                    row_idx.append(k)
+            for i, g in enumerate(gaz):
+                if g == "O":
+                    continue
+                for j, feat in ((i, f"g={g}"), (i + 1, f"-1g={g}"), (i - 1, f"1g={g}")):
+                    k = attrs.get(feat)
+                    if k is not None and 0 <= j < len(gaz):
+                        tok_idx.append(base + j)
+                        row_idx.append(k)
+        if tok_idx:
+            np.add.at(scores, np.array(tok_idx), self._weights[np.array(row_idx)])
+        em = np.zeros((len(sentences), int(lengths.max()), len(self.labels)))
+        em[sid, np.arange(n) - np.repeat(starts, lengths)] = scores
+        return em, lengths
+
+    def _viterbi(self, em: _Array, lengths: npt.NDArray[np.int64]) -> list[list[int]]:
+        n_sent, longest, n_labels = em.shape
+        best = em[:, 0].copy()
+        back = np.zeros((n_sent, longest, n_labels), dtype=np.int64)
+        trans = self.transitions[None]
+        for t in range(1, longest):
+            cand = best[:, :, None] + trans  # (sentence, previous label, label)
+            back[:, t] = cand.argmax(axis=1)
+            step = cand.max(axis=1) + em[:, t]
+            live = (lengths > t)[:, None]
+            best = np.where(live, step, best)
+        paths: list[list[int]] = []
+        last = best.argmax(axis=1).tolist()
+        for s, n in enumerate(lengths.tolist()):
+            path = [0] * n
+            k = last[s]
+            for t in range(n - 1, -1, -1):
+                path[t] = k
+                k = int(back[s, t, k])
+            paths.append(path)
+        return paths
+
+    def _marginals(self, em: _Array, lengths: npt.NDArray[np.int64]) -> _Array:
+        """P(label at t | sentence) by scaled forward-backward (per-step normalisation, no logs)."""
+        longest = em.shape[1]
+        pot = np.exp(em - em.max(axis=2, keepdims=True))  # per-position constants cancel out
+        live = np.arange(longest)[None, :] < lengths[:, None]
+        pot[~live] = 1.0
+        trans = self._exp_transitions
+        alpha = np.empty_like(pot)
+        a = pot[:, 0]
+        alpha[:, 0] = a / a.sum(axis=1, keepdims=True)
+        for t in range(1, longest):
+            a = (alpha[:, t - 1] @ trans) * pot[:, t]
+            alpha[:, t] = a / a.sum(axis=1, keepdims=True)
+        beta = np.empty_like(pot)
+        beta[:, longest - 1] = 1.0
+        for t in range(longest - 2, -1, -1):
+            b = (pot[:, t + 1] * beta[:, t + 1]) @ trans.T
+            b = b / b.sum(axis=1, keepdims=True)
+            ended = (lengths <= t + 1)[:, None]  # t is the sentence's last token (or past it)
+            beta[:, t] = np.where(ended, 1.0, b)
+        joint = alpha * beta
+        out: _Array = joint / joint.sum(axis=2, keepdims=True)
+        return out
