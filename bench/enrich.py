@@ -105,10 +105,8 @@ def batched_rate(enricher: Enricher, articles: list[Article], size: int) -> dict
         run(a)
     elapsed = time.perf_counter() - start
     figures = {"articles_per_s": len(articles) / elapsed, "ms_per_article": 1000 * elapsed / len(articles)}
-    label = f"full/batch{size}"
-    print(
-        f"  {label:<14} {figures['articles_per_s']:>9.0f} articles/s   {figures['ms_per_article']:>7.3f} ms/article"
-    )
+    label, per_s, ms = f"full/batch{size}", figures["articles_per_s"], figures["ms_per_article"]
+    print(f"  {label:<14} {per_s:>9.0f} articles/s   {ms:>7.3f} ms/article")
     return figures
 
 

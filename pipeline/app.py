@@ -27,6 +27,7 @@ class Topics:
     enriched: Any
     dlq: Any
     alerts: Any
+    surge_mentions: Any = None  # keyed by surge subject (pipeline/agents/surge.py)
 
 
 def _declare_topics(app: faust.App, settings: Settings) -> Topics:
@@ -46,12 +47,13 @@ def _declare_topics(app: faust.App, settings: Settings) -> Topics:
         enriched=topic(names.ARTICLES_ENRICHED),
         dlq=topic(names.ARTICLES_DLQ),
         alerts=topic(names.ALERTS),
+        surge_mentions=topic(names.SURGE_MENTIONS),
     )
 
 
 def create_app(settings: Settings, runtime: Runtime, bootstrap: str) -> faust.App:
     """A configured Faust app with the enrich, index and alert agents."""
-    from pipeline.agents import alert, enrich, index, progress
+    from pipeline.agents import alert, enrich, index, progress, surge
 
     app = faust.App(
         settings.consumer_group,
@@ -73,5 +75,6 @@ def create_app(settings: Settings, runtime: Runtime, bootstrap: str) -> faust.Ap
     enrich.register(app, topics, runtime)
     index.register(app, topics, runtime)
     alert.register(app, topics, runtime)
+    surge.register(app, topics, runtime)
     progress.register(app, runtime)
     return app

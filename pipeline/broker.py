@@ -17,7 +17,7 @@ from pathlib import Path
 from types import TracebackType
 
 from pipeline.errors import BrokerError
-from pipeline.topics import ALL_TOPICS, WATCHES
+from pipeline.topics import ALL_TOPICS
 
 __all__ = ["EmbeddedBroker", "ensure_topics", "free_port", "stop_process", "wait_for_port"]
 
@@ -149,16 +149,7 @@ def ensure_topics(
             time.sleep(1.0)
     try:
         existing = set(admin.list_topics())
-        wanted = [
-            NewTopic(
-                n,
-                partitions,
-                replication,
-                topic_configs={"cleanup.policy": "compact"} if n == WATCHES else {},
-            )
-            for n in names
-            if n not in existing
-        ]
+        wanted = [NewTopic(n, partitions, replication) for n in names if n not in existing]
         if wanted:
             with contextlib.suppress(TopicAlreadyExistsError):  # another process raced us
                 admin.create_topics(wanted)

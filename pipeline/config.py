@@ -35,11 +35,15 @@ class FeedConfig(BaseModel):
     allow_insecure_tls: bool = False
 
 
+# the libyaml safe loader when PyYAML was built with it (4x faster on the entity registry)
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def read_yaml(path: Path) -> Any:
     """Parse one YAML file, naming the file and position on error."""
     try:
         with path.open(encoding="utf-8") as fh:
-            return yaml.safe_load(fh)
+            return yaml.load(fh, Loader=_LOADER)  # a safe loader: plain data, no object tags
     except FileNotFoundError as exc:
         raise ConfigError(f"{path}: file not found") from exc
     except yaml.YAMLError as exc:
@@ -77,11 +81,11 @@ def load_feeds(path: Path) -> list[FeedConfig]:
 
 
 def load_watches(path: Path) -> list[Watch]:
-    """Watches from `watchlists.yaml` (`watches: [{id, entities, topics, words, ...}]`)."""
+    """Watches from `watchlists.yaml` (`watches: [{id, any_of, all_of, none_of, ...}]`); ids unique."""
     watches = load_list(path, "watches", Watch)
+    seen: set[str] = set()
     for i, watch in enumerate(watches):
-        if not watch.has_condition():
-            raise ConfigError(
-                f"{path}: watches[{i}] ({watch.id}): needs at least one of entities, topics, words"
-            )
+        if watch.id in seen:
+            raise ConfigError(f"{path}: watches[{i}]: duplicate watch id {watch.id!r}")
+        seen.add(watch.id)
     return watches

@@ -13,6 +13,7 @@ PipelineError
 │   ├── FeedParseError(url)
 │   └── PublishError
 ├── BrokerError
+├── DeliveryError(channel, transient, retry_after)
 ├── ProcessingError(stage)
 └── SearchError
     ├── InvalidQuery
@@ -25,6 +26,7 @@ __all__ = [
     "BrokerError",
     "ConfigError",
     "ConnectorError",
+    "DeliveryError",
     "FeedParseError",
     "FetchError",
     "FetchRefused",
@@ -105,6 +107,21 @@ class PublishError(ConnectorError):
 
 class BrokerError(PipelineError):
     """Raised when the Kafka broker cannot be started or reached."""
+
+
+class DeliveryError(PipelineError):
+    """Raised by an alert channel that could not deliver; `transient` says whether a retry may succeed.
+
+    `retry_after` is in seconds when the receiver asked for a delay (HTTP 429 `Retry-After`).
+    """
+
+    def __init__(
+        self, message: str, *, channel: str, transient: bool, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.channel = channel
+        self.transient = transient
+        self.retry_after = retry_after
 
 
 class ProcessingError(PipelineError):

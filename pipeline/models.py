@@ -8,23 +8,28 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
     "SCHEMA_VERSION",
     "Alert",
+    "AlsoReported",
     "Article",
+    "Condition",
     "DeadLetter",
     "EntityMention",
     "EntityType",
     "Evidence",
+    "Surge",
     "TextField",
     "TopicScore",
     "Watch",
     "dumps",
+    "parse_duration",
     "utcnow",
 ]
 
@@ -119,28 +124,22 @@ class Article(_Message):
 class Evidence(BaseModel):
     """Why a watch fired: what matched, as written in the article, with context."""
 
-    kind: Literal["entity", "topic", "word"]
-    value: str = Field(description="canonical id, topic id or the watched phrase")
+    kind: Literal["entity", "topic", "word", "surge"]
+    value: str = Field(description="canonical id, topic id, the watched phrase or the surging subject")
     surface: str = Field(default="", description="the text as written in the article")
     field: TextField | None = None
     snippet: str = ""
+    count: int = Field(default=1, ge=0, description="mentions in the article (or in the window, for a surge)")
 
 
-class Watch(BaseModel):
-    """A standing question: alert when an article mentions any of these entities, topics or words."""
+class Condition(BaseModel):
+    """A set of entities (canonical ids or known names), topic ids and Arabic words/phrases."""
 
     model_config = ConfigDict(extra="forbid")
 
-    id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
-    name: str = ""
-    owner: str = ""
     entities: list[str] = Field(default_factory=list, description="canonical ids or known name variants")
     topics: list[str] = Field(default_factory=list)
     words: list[str] = Field(default_factory=list, description="Arabic words or phrases, matched normalised")
-    sources: list[str] = Field(default_factory=list, description="restrict to these feed ids")
-    languages: list[str] = Field(default_factory=list, description="restrict to these languages")
-    channels: list[str] = Field(default_factory=lambda: ["log", "jsonl"])
-    paused: bool = False
 
     @field_validator("words", "entities", "topics")
     @classmethod
@@ -148,31 +147,136 @@ class Watch(BaseModel):
         cleaned = [v.strip() for v in value]
         if any(not v for v in cleaned):
             raise ValueError("blank entries are not allowed")
-        return cleaned
+        return list(dict.fromkeys(cleaned))
+
+    def is_empty(self) -> bool:
+        return not (self.entities or self.topics or self.words)
+
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> timedelta:
+    """`90s`, `15m`, `1h`, `30d` → timedelta; anything else is a ValueError naming the value."""
+    m = _DURATION.match(text)
+    if not m or int(m.group(1)) == 0:
+        raise ValueError(f"bad duration {text!r}: use a positive number with s, m, h or d (e.g. 1h, 30d)")
+    return timedelta(seconds=int(m.group(1)) * _UNIT_S[m.group(2)])
+
+
+class Surge(BaseModel):
+    """Fire when a subject's mentions in the current window exceed its recent baseline.
+
+    Subjects are the watch's `any_of` entities and topics (all entities and topics when it has none).
+    A surge: count >= min_count and count >= factor × mean of the previous `baseline_windows`
+    windows. It fires once per surge; the subject must fall back below the threshold for a whole
+    window before it can fire again.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    window: str = Field(default="1h", description="window size: 15m, 1h, 1d …")
+    baseline_windows: int = Field(default=6, ge=1, le=1000)
+    factor: float = Field(default=3.0, ge=1.0)
+    min_count: int = Field(default=5, ge=1)
+
+    @field_validator("window")
+    @classmethod
+    def _valid_window(cls, value: str) -> str:
+        if parse_duration(value) < timedelta(minutes=1):
+            raise ValueError("window must be at least 1m")
+        return value.strip()
+
+    @property
+    def window_s(self) -> float:
+        return parse_duration(self.window).total_seconds()
+
+
+class Watch(BaseModel):
+    """A standing question over enriched articles.
+
+    `any_of`: at least one item must be found; `all_of`: every item must be found; `none_of`: no
+    item may be found. The top-level `entities`/`topics`/`words` are shorthand for `any_of`.
+    `sources`/`languages` restrict the articles considered; `min_mentions` asks for that many
+    mentions of the watched entities/words in one article. A watch with `surge` fires on a rise in
+    mentions over time instead of on single articles.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    name: str = ""
+    owner: str = ""
+    entities: list[str] = Field(default_factory=list, description="shorthand for any_of.entities")
+    topics: list[str] = Field(default_factory=list, description="shorthand for any_of.topics")
+    words: list[str] = Field(default_factory=list, description="shorthand for any_of.words")
+    any_of: Condition = Field(default_factory=Condition)
+    all_of: Condition = Field(default_factory=Condition)
+    none_of: Condition = Field(default_factory=Condition)
+    sources: list[str] = Field(default_factory=list, description="restrict to these feed ids")
+    languages: list[str] = Field(default_factory=list, description="restrict to these languages")
+    min_mentions: int = Field(default=1, ge=1, le=1000)
+    surge: Surge | None = None
+    channels: list[str] = Field(default_factory=lambda: ["log", "jsonl"])
+    paused: bool = False
+
+    @model_validator(mode="after")
+    def _fold_shorthand(self) -> Watch:
+        """Merge the shorthand lists into `any_of`, so matching has one place to look."""
+        if self.entities or self.topics or self.words:
+            merged = Condition(
+                entities=[*self.any_of.entities, *self.entities],
+                topics=[*self.any_of.topics, *self.topics],
+                words=[*self.any_of.words, *self.words],
+            )
+            object.__setattr__(self, "any_of", merged)
+            for name in ("entities", "topics", "words"):
+                object.__setattr__(self, name, [])
+        if self.surge is None and self.any_of.is_empty() and self.all_of.is_empty():
+            if self.none_of.is_empty():
+                raise ValueError("empty condition: give any_of, all_of (or entities/topics/words) or surge")
+            raise ValueError("none_of alone would match every article: add any_of or all_of")
+        if self.surge is not None and (self.any_of.words or not self.all_of.is_empty()):
+            raise ValueError("a surge watch counts entities and topics: use any_of.entities/topics only")
+        return self
 
     def has_condition(self) -> bool:
-        """A watch with no entity, topic or word would fire on nothing; it is rejected at load."""
-        return bool(self.entities or self.topics or self.words)
+        """Validation guarantees a condition; kept for callers that check before compiling."""
+        return bool(self.surge) or not (self.any_of.is_empty() and self.all_of.is_empty())
+
+
+class AlsoReported(BaseModel):
+    """Another copy of the alerted story (syndicated or rewritten by another source)."""
+
+    article_id: str
+    source: str
+    url: str | None = None
+    title: str = ""
 
 
 class Alert(_Message):
-    """A watch fired for an article; one per (watch, article), whatever the redeliveries."""
+    """A watch fired for a story; one per (watch, story), whatever the redeliveries and copies."""
 
     id: str
     watch_id: str
     watch_name: str = ""
+    owner: str = ""
+    kind: Literal["article", "surge"] = "article"
     article_id: str
+    story_id: str | None = None
     title: str
     url: str | None = None
     source: str
     published: AwareDatetime | None = None
     evidence: list[Evidence]
+    also: list[AlsoReported] = Field(default_factory=list, description="other sources with the story")
     created: AwareDatetime = Field(default_factory=utcnow)
 
     @staticmethod
-    def make_id(watch_id: str, article_id: str) -> str:
-        """Deterministic id, so a re-fired alert is recognised as the same alert."""
-        return hashlib.blake2b(f"{watch_id}\x00{article_id}".encode(), digest_size=12).hexdigest()
+    def make_id(watch_id: str, subject_id: str) -> str:
+        """Deterministic id from the watch and the story (or surge episode) it fired for."""
+        return hashlib.blake2b(f"{watch_id}\x00{subject_id}".encode(), digest_size=12).hexdigest()
 
 
 class DeadLetter(_Message):

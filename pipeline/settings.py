@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     poll_interval_s: float = Field(default=300.0, gt=0)
     seen_ids_per_feed: int = Field(default=5000, ge=10)
 
+    # alert delivery
+    delivery_attempts: int = Field(default=4, ge=1, le=20)
+    delivery_backoff_s: float = Field(default=0.5, ge=0)
+    delivery_backoff_max_s: float = Field(default=30.0, ge=0)
+    delivery_timeout_s: float = Field(default=10.0, gt=0)
+
     log_level: LogLevel = "info"
 
     def resolved_samples_dir(self) -> Path:
@@ -105,3 +111,11 @@ class Settings(BaseSettings):
     @property
     def alerts_path(self) -> Path:
         return self.data_dir / "alerts.jsonl"
+
+    @property
+    def channels_path(self) -> Path:
+        return self.config_dir / "channels.yaml"
+
+    @property
+    def deliveries_path(self) -> Path:
+        return self.data_dir / "deliveries.sqlite3"

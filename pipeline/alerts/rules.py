@@ -2,7 +2,7 @@
 
 Entities are matched by canonical id (names in a watch are resolved through the registry when
 the watch is compiled), topics by id, and words/phrases on analyzer stems, so a watch on بوتين
-fires for وبوتين.
+fires for وبوتين. Conditions combine as any_of / all_of / none_of.
 """
 
 from __future__ import annotations
@@ -12,46 +12,86 @@ from dataclasses import dataclass
 
 from pipeline.enrich.registry import EntityRegistry
 from pipeline.errors import ConfigError
-from pipeline.models import Alert, Article, Evidence, TextField, Watch
+from pipeline.models import Alert, Article, Condition, Evidence, TextField, Watch
 from pipeline.text.tokenize import Analyzer
 
-__all__ = ["CompiledWatch", "compile_watch", "compile_watches", "match_watch", "snippet"]
+__all__ = [
+    "CompiledCondition",
+    "CompiledWatch",
+    "applies_to",
+    "compile_watch",
+    "compile_watches",
+    "find_evidence",
+    "match_watch",
+    "snippet",
+]
 
 _FIELDS: tuple[TextField, ...] = ("title", "summary", "body")
 SNIPPET_CHARS = 60
 
 
 @dataclass(frozen=True)
+class CompiledCondition:
+    """A condition with entity names resolved to canonical ids and phrases analysed into stems."""
+
+    entity_ids: tuple[str, ...] = ()
+    topics: tuple[str, ...] = ()
+    phrases: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (phrase as written, stems)
+
+    def __len__(self) -> int:
+        return len(self.entity_ids) + len(self.topics) + len(self.phrases)
+
+
+@dataclass(frozen=True)
 class CompiledWatch:
-    """A watch with entity names resolved to ids and phrases analysed into stem sequences."""
+    """A validated watch, ready to match articles without touching the registry again."""
 
     watch: Watch
-    entity_ids: frozenset[str]
-    phrases: tuple[tuple[str, tuple[str, ...]], ...]  # (phrase as written, stems)
-    topics: frozenset[str]
+    any_of: CompiledCondition
+    all_of: CompiledCondition
+    none_of: CompiledCondition
+
+    @property
+    def entity_ids(self) -> frozenset[str]:
+        """Every entity the watch names positively (surge subjects, API display)."""
+        return frozenset(self.any_of.entity_ids + self.all_of.entity_ids)
+
+    @property
+    def topics(self) -> frozenset[str]:
+        return frozenset(self.any_of.topics + self.all_of.topics)
+
+
+def _compile_condition(
+    cond: Condition, part: str, watch_id: str, registry: EntityRegistry, known_topics: set[str]
+) -> CompiledCondition:
+    ids: list[str] = []
+    for name in cond.entities:
+        ent = registry.resolve(name)
+        if ent is None:
+            raise ConfigError(f"watch {watch_id!r}: {part}.entities: unknown entity {name!r}")
+        if ent.id not in ids:
+            ids.append(ent.id)
+    unknown = sorted(set(cond.topics) - known_topics)
+    if unknown:
+        raise ConfigError(f"watch {watch_id!r}: {part}.topics: unknown topic(s) {unknown}")
+    phrases = []
+    for phrase in cond.words:
+        stems = tuple(registry.analyzer.terms(phrase))
+        if not stems:
+            raise ConfigError(f"watch {watch_id!r}: {part}.words: {phrase!r} has no words")
+        phrases.append((phrase, stems))
+    return CompiledCondition(tuple(ids), tuple(cond.topics), tuple(phrases))
 
 
 def compile_watch(watch: Watch, registry: EntityRegistry, known_topics: Iterable[str]) -> CompiledWatch:
     """Resolve and validate a watch; errors name the watch and the field."""
-    ids: set[str] = set()
-    for name in watch.entities:
-        ent = registry.resolve(name)
-        if ent is None:
-            raise ConfigError(f"watch {watch.id!r}: entities: unknown entity {name!r}")
-        ids.add(ent.id)
-    topics = frozenset(watch.topics)
-    unknown = topics - set(known_topics)
-    if unknown:
-        raise ConfigError(f"watch {watch.id!r}: topics: unknown topic(s) {sorted(unknown)}")
-    phrases = []
-    for phrase in watch.words:
-        stems = tuple(registry.analyzer.terms(phrase))
-        if not stems:
-            raise ConfigError(f"watch {watch.id!r}: words: {phrase!r} has no words")
-        phrases.append((phrase, stems))
-    if not watch.has_condition():
-        raise ConfigError(f"watch {watch.id!r}: needs at least one of entities, topics, words")
-    return CompiledWatch(watch=watch, entity_ids=frozenset(ids), phrases=tuple(phrases), topics=topics)
+    topics = set(known_topics)
+    return CompiledWatch(
+        watch=watch,
+        any_of=_compile_condition(watch.any_of, "any_of", watch.id, registry, topics),
+        all_of=_compile_condition(watch.all_of, "all_of", watch.id, registry, topics),
+        none_of=_compile_condition(watch.none_of, "none_of", watch.id, registry, topics),
+    )
 
 
 def compile_watches(
@@ -85,63 +125,111 @@ def snippet(text: str, start: int, end: int, width: int = SNIPPET_CHARS) -> str:
 def _phrase_evidence(
     article: Article, phrase: str, stems: tuple[str, ...], analyzer: Analyzer
 ) -> Evidence | None:
+    """The first occurrence of the phrase (as written, with a snippet) and how often it occurs."""
+    first: Evidence | None = None
+    count = 0
+    n = len(stems)
     for field in _FIELDS:
         text = article.text_of(field)
         if not text:
             continue
         tokens = analyzer.tokens(text)
-        n = len(stems)
         for i in range(len(tokens) - n + 1):
             if all(tokens[i + k].stem == stems[k] for k in range(n)):
-                start, end = tokens[i].start, tokens[i + n - 1].end
-                return Evidence(
-                    kind="word",
-                    value=phrase,
-                    surface=text[start:end],
-                    field=field,
-                    snippet=snippet(text, start, end),
-                )
-    return None
+                count += 1
+                if first is None:
+                    start, end = tokens[i].start, tokens[i + n - 1].end
+                    first = Evidence(
+                        kind="word",
+                        value=phrase,
+                        surface=text[start:end],
+                        field=field,
+                        snippet=snippet(text, start, end),
+                    )
+    return None if first is None else first.model_copy(update={"count": count})
+
+
+def _entity_evidence(article: Article, entity_id: str) -> Evidence | None:
+    mentions = [m for m in article.entities if m.canonical_id == entity_id]
+    if not mentions:
+        return None
+    m = mentions[0]
+    return Evidence(
+        kind="entity",
+        value=entity_id,
+        surface=m.surface,
+        field=m.field,
+        snippet=snippet(article.text_of(m.field), m.start, m.end),
+        count=len(mentions),
+    )
+
+
+def _evidence(cond: CompiledCondition, article: Article, analyzer: Analyzer) -> list[Evidence | None]:
+    """One entry per item of the condition, in order: its evidence, or None when absent."""
+    out: list[Evidence | None] = [_entity_evidence(article, e) for e in cond.entity_ids]
+    scores = {t.id: t.score for t in article.topics}
+    out.extend(
+        Evidence(kind="topic", value=t, surface=f"{scores[t]:.2f}") if t in scores else None
+        for t in cond.topics
+    )
+    out.extend(_phrase_evidence(article, phrase, stems, analyzer) for phrase, stems in cond.phrases)
+    return out
+
+
+def applies_to(watch: Watch, article: Article) -> bool:
+    """Whether the watch considers this article at all (not paused, source and language allowed)."""
+    if watch.paused or watch.surge is not None:
+        return False
+    if watch.sources and article.source not in watch.sources:
+        return False
+    return not (watch.languages and article.language not in watch.languages)
+
+
+def find_evidence(cw: CompiledWatch, article: Article, analyzer: Analyzer) -> list[Evidence] | None:
+    """The evidence that makes the watch fire for this article, or None when it does not.
+
+    any_of needs one item, all_of every item, none_of none; `min_mentions` counts the mentions of
+    the watched entities and words that were found (topics carry no mention count).
+    """
+    if not applies_to(cw.watch, article):
+        return None
+    if cw.none_of and any(ev is not None for ev in _evidence(cw.none_of, article, analyzer)):
+        return None
+    found: list[Evidence] = []
+    if cw.all_of:
+        every = _evidence(cw.all_of, article, analyzer)
+        if any(ev is None for ev in every):
+            return None
+        found.extend(ev for ev in every if ev is not None)
+    if cw.any_of:
+        some = [ev for ev in _evidence(cw.any_of, article, analyzer) if ev is not None]
+        if not some:
+            return None
+        found.extend(ev for ev in some if ev not in found)
+    counted = [ev.count for ev in found if ev.kind in ("entity", "word")]
+    if counted and sum(counted) < cw.watch.min_mentions:
+        return None
+    return found or None
 
 
 def match_watch(cw: CompiledWatch, article: Article, analyzer: Analyzer) -> Alert | None:
-    """An Alert with evidence when the watch matches the enriched article, else None."""
+    """An Alert with evidence when the watch matches the enriched article, else None.
+
+    The alert id is derived from the watch and the article's story, so a copy of an alerted story
+    from another source yields the same id (merged as `also`, not fired again).
+    """
+    evidence = find_evidence(cw, article, analyzer)
+    if evidence is None:
+        return None
     w = cw.watch
-    if w.paused:
-        return None
-    if w.sources and article.source not in w.sources:
-        return None
-    if w.languages and article.language not in w.languages:
-        return None
-    evidence: list[Evidence] = []
-    seen_entities: set[str] = set()
-    for m in article.entities:
-        if m.canonical_id in cw.entity_ids and m.canonical_id not in seen_entities:
-            seen_entities.add(m.canonical_id)
-            text = article.text_of(m.field)
-            evidence.append(
-                Evidence(
-                    kind="entity",
-                    value=m.canonical_id,
-                    surface=m.surface,
-                    field=m.field,
-                    snippet=snippet(text, m.start, m.end),
-                )
-            )
-    for topic in article.topics:
-        if topic.id in cw.topics:
-            evidence.append(Evidence(kind="topic", value=topic.id, surface=f"{topic.score:.2f}"))
-    for phrase, stems in cw.phrases:
-        ev = _phrase_evidence(article, phrase, stems, analyzer)
-        if ev is not None:
-            evidence.append(ev)
-    if not evidence:
-        return None
+    story = article.story_id or article.id
     return Alert(
-        id=Alert.make_id(w.id, article.id),
+        id=Alert.make_id(w.id, story),
         watch_id=w.id,
         watch_name=w.name or w.id,
+        owner=w.owner,
         article_id=article.id,
+        story_id=story,
         title=article.title,
         url=article.url,
         source=article.source,

@@ -1,16 +1,20 @@
 """Durable alert log (SQLite under the data dir): the record of what fired, deduplicated by alert id.
 
-Exactly one alert per (watch, article): the id is derived from both, and `add` tells whether the
-alert is new, so a redelivered article fires nothing twice.
+Exactly one alert per (watch, story): the id is derived from both, and `record` tells whether the
+alert is new, a known story seen again from another source (merged into `also`), or a redelivery,
+so neither a redelivered article nor a syndicated copy fires twice.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
-from pipeline.models import Alert
+from pipeline.models import Alert, AlsoReported
 
 __all__ = ["AlertStore"]
 
@@ -23,6 +27,10 @@ CREATE TABLE IF NOT EXISTS alerts (
     body TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS alerts_created ON alerts(created);
+CREATE TABLE IF NOT EXISTS outbox (
+    alert_id TEXT PRIMARY KEY,
+    channels TEXT NOT NULL
+);
 """
 
 
@@ -37,8 +45,12 @@ class AlertStore:
         self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
 
-    def add(self, alert: Alert) -> bool:
-        """Record the alert; False when an alert with this id was already recorded."""
+    def add(self, alert: Alert, channels: Sequence[str] = ()) -> bool:
+        """Record the alert and queue it for delivery on `channels`; False when already recorded.
+
+        The outbox row is written in the same transaction, so a crash never leaves an alert that
+        is recorded but will not be delivered.
+        """
         with self._lock, self._db:
             cur = self._db.execute(
                 "INSERT OR IGNORE INTO alerts(id, created, watch_id, article_id, body) VALUES (?,?,?,?,?)",
@@ -50,7 +62,53 @@ class AlertStore:
                     alert.model_dump_json(),
                 ),
             )
-            return cur.rowcount == 1
+            if cur.rowcount != 1:
+                return False
+            if channels:
+                self._db.execute(
+                    "INSERT OR IGNORE INTO outbox(alert_id, channels) VALUES (?, ?)",
+                    (alert.id, json.dumps(list(channels))),
+                )
+            return True
+
+    def pending(self, limit: int = 50) -> list[tuple[Alert, list[str]]]:
+        """Alerts waiting for delivery, oldest first, with the channels to deliver them to."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT a.body, o.channels FROM outbox o JOIN alerts a ON a.id = o.alert_id"
+                " ORDER BY a.created, a.rowid LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [(Alert.model_validate_json(body), json.loads(channels)) for body, channels in rows]
+
+    def delivered(self, alert_ids: Sequence[str]) -> None:
+        """Take alerts off the outbox once every channel has an outcome (ok or failed)."""
+        with self._lock, self._db:
+            self._db.executemany("DELETE FROM outbox WHERE alert_id = ?", [(i,) for i in alert_ids])
+
+    def record(self, alert: Alert, channels: Sequence[str] = ()) -> Literal["new", "merged", "seen"]:
+        """Store a fresh alert, or fold another copy of an alerted story into the stored one."""
+        if self.add(alert, channels):
+            return "new"
+        with self._lock, self._db:
+            row = self._db.execute("SELECT body FROM alerts WHERE id = ?", (alert.id,)).fetchone()
+            if row is None:
+                return "seen"
+            stored = Alert.model_validate_json(row[0])
+            known = {stored.article_id, *(a.article_id for a in stored.also)}
+            if alert.article_id in known:
+                return "seen"
+            also = AlsoReported(
+                article_id=alert.article_id, source=alert.source, url=alert.url, title=alert.title
+            )
+            stored.also.append(also)
+            self._db.execute("UPDATE alerts SET body = ? WHERE id = ?", (stored.model_dump_json(), alert.id))
+            return "merged"
+
+    def get(self, alert_id: str) -> Alert | None:
+        with self._lock:
+            row = self._db.execute("SELECT body FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+        return None if row is None else Alert.model_validate_json(row[0])
 
     def has(self, alert_id: str) -> bool:
         """Whether this (watch, article) alert was already recorded."""

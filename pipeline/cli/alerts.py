@@ -6,6 +6,7 @@ import argparse
 import json
 from urllib.parse import unquote
 
+from pipeline.alerts.deliveries import DeliveryLog
 from pipeline.alerts.store import AlertStore
 from pipeline.settings import Settings
 
@@ -19,6 +20,21 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--json", action="store_true", help="one JSON alert per line")
 
 
+def _delivery_status(settings: Settings, alert_ids: list[str]) -> dict[str, str]:
+    """`channel=ok|failed` per alert, from the delivery log (the latest outcome per channel)."""
+    if not settings.deliveries_path.is_file():
+        return {}
+    log = DeliveryLog(settings.deliveries_path)
+    try:
+        out = {}
+        for alert_id in alert_ids:
+            latest = {r.channel: r.status for r in log.for_alert(alert_id)}
+            out[alert_id] = " ".join(f"{c}={s}" for c, s in sorted(latest.items()))
+        return out
+    finally:
+        log.close()
+
+
 def run_alerts(settings: Settings, args: argparse.Namespace) -> int:
     path = settings.data_dir / "alerts.sqlite3"
     if not path.is_file():
@@ -29,6 +45,7 @@ def run_alerts(settings: Settings, args: argparse.Namespace) -> int:
         alerts = store.recent(limit=args.limit, watch_id=args.watch)
     finally:
         store.close()
+    deliveries = _delivery_status(settings, [a.id for a in alerts])
     for alert in alerts:
         if args.json:
             print(json.dumps(alert.model_dump(mode="json"), ensure_ascii=False))
@@ -37,7 +54,12 @@ def run_alerts(settings: Settings, args: argparse.Namespace) -> int:
         print(f"{when}  [{alert.watch_name}]  {alert.title}")
         print(f"    {alert.source} · {unquote(alert.url) if alert.url else alert.article_id}")
         for ev in alert.evidence:
-            print(f"    {ev.kind}: {ev.value}  «{ev.surface}»  {ev.snippet}")
+            count = f" ×{ev.count}" if ev.count > 1 else ""
+            print(f"    {ev.kind}: {ev.value}{count}  «{ev.surface}»  {ev.snippet}")
+        if alert.also:
+            print(f"    also in: {', '.join(sorted({a.source for a in alert.also}))}")
+        if deliveries.get(alert.id):
+            print(f"    delivered: {deliveries[alert.id]}")
     if not alerts:
         print("no alerts yet")
     return 0

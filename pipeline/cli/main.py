@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from pipeline.cli import alerts, enrich, evaluate, ingest, run, search, train, worker
+from pipeline.cli import alerts, enrich, evaluate, ingest, run, search, train, watch, worker
 from pipeline.cli.common import configure_logging, fail, load_settings
 from pipeline.errors import PipelineError
 from pipeline.settings import Settings
@@ -22,6 +22,7 @@ _COMMANDS: dict[str, Command] = {
     "ingest": ingest.run_ingest,
     "search": search.run_search,
     "alerts": alerts.run_alerts,
+    "watch": watch.run_watch,
     "enrich": enrich.run_enrich,
     "train": train.run_train,
     "eval": evaluate.run_eval,
@@ -31,7 +32,7 @@ _COMMANDS: dict[str, Command] = {
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="rasd", description="Rasd: streaming monitor for Arabic news")
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in (run, worker, ingest, search, alerts, enrich, train, evaluate):
+    for module in (run, worker, ingest, search, alerts, watch, enrich, train, evaluate):
         module.add_parser(sub)
     return parser.parse_args(list(argv))
 

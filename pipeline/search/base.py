@@ -7,7 +7,8 @@ themselves and pass one behavioural test suite. User text never reaches a raw qu
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
 from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
@@ -96,7 +97,7 @@ class IndexReport(BaseModel):
 
 @runtime_checkable
 class SearchBackend(Protocol):
-    """Lifecycle: `setup` once, then `index_many`/`search`/`get`, then `close`.
+    """Lifecycle: `setup` once, then `index_many`/`search`/`get`/`scan`, then `close`.
 
     Writes are upserts by article id, so re-indexing the same article is idempotent.
     Raises `SearchUnavailable` when the engine cannot take requests now (retry later) and
@@ -112,6 +113,17 @@ class SearchBackend(Protocol):
     async def get(self, article_id: str) -> Article | None: ...
 
     async def count(self) -> int: ...
+
+    def scan(
+        self, since: datetime | None = None, until: datetime | None = None, batch_size: int = 500
+    ) -> AsyncIterator[Article]:
+        """Every stored article dated in [since, until), oldest first (ties in a stable order).
+
+        An article is dated by `published`, or by its fetch time when unpublished. Articles are
+        read `batch_size` at a time, never all at once (backtests and reindexing walk the whole
+        history). Bounds must be timezone-aware; `InvalidQuery` otherwise.
+        """
+        ...
 
     async def delete(self, article_ids: Sequence[str]) -> int: ...
 

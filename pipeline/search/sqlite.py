@@ -3,7 +3,8 @@
 Layout (schema version in ``PRAGMA user_version``):
 
 - ``articles``: one row per article id, with the columns filters and sorting need and the full
-  `Article` as JSON (the only copy of the original text).
+  `Article` as JSON (the only copy of the original text). ``at`` is the article's place on the
+  timeline (``published``, or the fetch time when unpublished), indexed with ``doc`` for `scan`.
 - ``article_fts``: FTS5 over the *analysed* text: space-joined `Analyzer` stems of the title, and of
   summary + body. FTS5's own tokenizer only splits those stems on spaces again, so Arabic clitic
   handling and normalisation stay in `pipeline.text`. Contentless (no second copy of the text)
@@ -17,27 +18,30 @@ timeout, and ``SearchUnavailable`` when SQLite still reports the database locked
 from __future__ import annotations
 
 import asyncio
+import functools
+import json
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
 from pydantic import ValidationError
 
-from pipeline.errors import SearchError, SearchUnavailable
+from pipeline.errors import InvalidQuery, SearchError, SearchUnavailable
 from pipeline.models import Article, dumps
 from pipeline.search.base import Facets, IndexReport, SearchHit, SearchQuery, SearchResult
 from pipeline.search.highlight import highlight_fields
 from pipeline.search.query import ParsedQuery, parse_user_query
-from pipeline.search.sqlite_sql import facets, matches_sql, micros
+from pipeline.search.sqlite_sql import facets, matches_sql, micros, scan_sql
 from pipeline.text import Analyzer
 
 __all__ = ["SCHEMA_VERSION", "SqliteBackend"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: articles.at (published or fetched) for `scan`
 _RETRY_AFTER_S = 1.0
 _T = TypeVar("_T")
 
@@ -50,9 +54,11 @@ _TABLES = (
         published INTEGER,
         url TEXT,
         title TEXT NOT NULL,
-        data TEXT NOT NULL
+        data TEXT NOT NULL,
+        at INTEGER
     )""",
     "CREATE INDEX IF NOT EXISTS articles_published ON articles(published)",
+    "CREATE INDEX IF NOT EXISTS articles_at ON articles(at, doc)",
     "CREATE INDEX IF NOT EXISTS articles_source ON articles(source, published)",
     "CREATE INDEX IF NOT EXISTS articles_language ON articles(language, published)",
     """CREATE TABLE IF NOT EXISTS article_entities (
@@ -111,6 +117,7 @@ class _Row:
     source: str
     language: str | None
     published: int | None
+    at: int
     url: str | None
     title: str
     data: str
@@ -191,6 +198,8 @@ class SqliteBackend:
                 )
             if version == SCHEMA_VERSION:
                 return
+            if version == 1:
+                conn.execute("ALTER TABLE articles ADD COLUMN at INTEGER")
             for statement in (*_TABLES, _fts_table_sql()):
                 try:
                     conn.execute(statement)
@@ -200,7 +209,19 @@ class SqliteBackend:
                             f"this Python's SQLite {sqlite3.sqlite_version} lacks FTS5"
                         ) from exc
                     raise
+            if version == 1:
+                self._backfill_at(conn)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    @staticmethod
+    def _backfill_at(conn: sqlite3.Connection) -> None:
+        """Schema 1 → 2: give every stored article its timeline position (fetch time if unpublished)."""
+        conn.execute("UPDATE articles SET at = published WHERE published IS NOT NULL")
+        unpublished = conn.execute("SELECT doc, data FROM articles WHERE published IS NULL").fetchall()
+        conn.executemany(
+            "UPDATE articles SET at = ? WHERE doc = ?",
+            [(micros(datetime.fromisoformat(json.loads(data)["fetched"])), doc) for doc, data in unpublished],
+        )
 
     @staticmethod
     def _user_version(conn: sqlite3.Connection) -> int:
@@ -270,6 +291,7 @@ class SqliteBackend:
             source=article.source,
             language=article.language,
             published=micros(article.published) if article.published else None,
+            at=micros(article.published or article.fetched),
             url=article.url,
             title=article.title,
             data=dumps(article).decode(),
@@ -301,13 +323,13 @@ class SqliteBackend:
     @staticmethod
     def _write_one(conn: sqlite3.Connection, row: _Row) -> None:
         doc: int = conn.execute(
-            """INSERT INTO articles (id, source, language, published, url, title, data)
-               VALUES (?, ?, ?, ?, ?, ?, ?)
+            """INSERT INTO articles (id, source, language, published, url, title, data, at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT (id) DO UPDATE SET source = excluded.source, language = excluded.language,
                    published = excluded.published, url = excluded.url, title = excluded.title,
-                   data = excluded.data
+                   data = excluded.data, at = excluded.at
                RETURNING doc""",
-            (row.id, row.source, row.language, row.published, row.url, row.title, row.data),
+            (row.id, row.source, row.language, row.published, row.url, row.title, row.data, row.at),
         ).fetchone()[0]
         SqliteBackend._delete_side_rows(conn, doc)
         conn.execute(
@@ -372,6 +394,46 @@ class SqliteBackend:
     def _count(self) -> int:
         n: int = self._require().execute("SELECT COUNT(*) FROM articles").fetchone()[0]
         return n
+
+    async def scan(
+        self, since: datetime | None = None, until: datetime | None = None, batch_size: int = 500
+    ) -> AsyncIterator[Article]:
+        """Stream stored articles dated in [since, until), oldest first, `batch_size` rows per read.
+
+        An article is dated by `published`, or by its fetch time when unpublished. Pages follow
+        the (date, row) key, so each read is an index range and the connection is free between
+        batches; an article re-indexed with a later date during the scan may come again.
+        """
+        if batch_size < 1:
+            raise InvalidQuery(f"batch_size must be at least 1, not {batch_size}")
+        for label, bound in (("since", since), ("until", until)):
+            if bound is not None and bound.tzinfo is None:
+                raise InvalidQuery(f"{label} must be timezone-aware")
+        lo = micros(since) if since is not None else None
+        hi = micros(until) if until is not None else None
+        after: tuple[int, int] | None = None
+        while True:
+            page = functools.partial(self._scan_page, lo, hi, after, batch_size)
+            rows = await asyncio.to_thread(self._locked, "scanning", page)
+            if not rows:
+                return
+            # parsing JSON is pure CPU: outside the connection lock, off the event loop
+            articles = await asyncio.to_thread(self._load_all, [data for _, _, data in rows])
+            for article in articles:
+                yield article
+            if len(rows) < batch_size:
+                return
+            after = (rows[-1][0], rows[-1][1])
+
+    @classmethod
+    def _load_all(cls, data: list[str]) -> list[Article]:
+        return [cls._load(d) for d in data]
+
+    def _scan_page(
+        self, lo: int | None, hi: int | None, after: tuple[int, int] | None, size: int
+    ) -> list[tuple[int, int, str]]:
+        cursor = self._require().execute(*scan_sql(lo, hi, after, size))
+        return [(int(a), int(d), str(data)) for a, d, data in cursor]
 
     async def search(self, query: SearchQuery) -> SearchResult:
         """Run a query: AND of text and filters, ranked by bm25 (title weighted) or newest first.

@@ -21,6 +21,7 @@ __all__ = [
     "facets",
     "matches_sql",
     "micros",
+    "scan_sql",
 ]
 
 TITLE_WEIGHT = 5.0
@@ -130,3 +131,26 @@ def facets(conn: sqlite3.Connection, size: int) -> Facets:
             ),
         }
     )
+
+
+def scan_sql(
+    lo: int | None, hi: int | None, after: tuple[int, int] | None, size: int
+) -> tuple[str, list[int]]:
+    """One page of a timeline scan: keyset pagination on (at, doc), an index range at any depth."""
+    where: list[str] = []
+    params: list[int] = []
+    # the cursor alone is the lower bound once there is one: beside `at >= lo`, SQLite would seek
+    # from `lo` and filter up to the cursor, making every page slower than the last
+    if after is not None:
+        where.append("(at, doc) > (?, ?)")
+        params.extend(after)
+    elif lo is not None:
+        where.append("at >= ?")
+        params.append(lo)
+    if hi is not None:
+        where.append("at < ?")
+        params.append(hi)
+    sql = "SELECT at, doc, data FROM articles"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    return sql + " ORDER BY at, doc LIMIT ?", [*params, size]

@@ -24,7 +24,7 @@ from pipeline.errors import ConfigError
         ),
         (load_feeds, "feeds: {id: a}", "expected a mapping with a 'feeds' list"),
         (load_feeds, "feeds: [unclosed", "invalid YAML"),
-        (load_watches, "watches: [{id: w}]", "needs at least one of entities, topics, words"),
+        (load_watches, "watches: [{id: w}]", "empty condition"),
         (load_watches, "watches: [{id: w, words: [x], colour: red}]", r"watches\[0\]: colour"),
         (load_watches, "watches: [{id: w, words: ['  ']}]", "blank entries"),
     ],

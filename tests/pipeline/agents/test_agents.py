@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.agents.alert import _alert_one
-from pipeline.agents.enrich import _enrich_one
+from pipeline.agents.alert import _alert_one, _deliver_pending
+from pipeline.agents.enrich import _enrich_batch, _enrich_one
 from pipeline.agents.index import _index_batch
+from pipeline.alerts.delivery import Deliverer
 from pipeline.app import Topics
 from pipeline.ids import article_id
 from pipeline.models import Alert, Article, DeadLetter
@@ -108,6 +109,45 @@ async def test_poison_messages_go_to_the_dlq_and_the_stream_goes_on(
     assert len(topics.enriched.sent) == 1  # the next article still went through
 
 
+async def test_batch_with_poison_and_a_crashing_article_keeps_the_rest(
+    runtime: Runtime, topics: Topics
+) -> None:
+    real = runtime.enricher
+    bad = _article(2)
+
+    class OneBad:
+        def enrich_many(self, articles: list[Article]) -> list[Article]:
+            if any(a.id == bad.id for a in articles):
+                raise RuntimeError("one article breaks the tagger")
+            return real.enrich_many(articles)
+
+        def enrich(self, article: Article) -> Article:
+            return self.enrich_many([article])[0]
+
+    runtime.enricher = OneBad()  # type: ignore[assignment]
+    batch = [
+        (b"k0", b"not json"),
+        (None, _article(1).to_json()),
+        (None, bad.to_json()),
+        (None, _article(3).to_json()),
+    ]
+    await _enrich_batch(batch, topics, runtime)
+    assert sorted(Article.model_validate_json(v).id for _, v in topics.enriched.sent) == sorted(
+        [_article(1).id, _article(3).id]
+    )
+    assert sorted((d.stage, d.key) for d in _dead_letters(topics)) == [("decode", "k0"), ("enrich", bad.id)]
+
+
+async def test_batch_enrichment_equals_one_by_one(runtime: Runtime, topics: Topics) -> None:
+    articles = [_article(n) for n in range(1, 4)]
+    await _enrich_batch([(None, a.to_json()) for a in articles], topics, runtime)
+    batched = [Article.model_validate_json(v) for _, v in topics.enriched.sent]
+    one_by_one = [runtime.enricher.enrich(a) for a in articles]
+    assert [(a.entities, a.topics, a.keywords) for a in batched] == [
+        (a.entities, a.topics, a.keywords) for a in one_by_one
+    ]
+
+
 async def test_enricher_crash_is_dead_lettered_with_the_reason(runtime: Runtime, topics: Topics) -> None:
     class Broken:
         def enrich(self, article: Article) -> Article:
@@ -140,8 +180,25 @@ async def test_alert_fires_once_per_watch_and_article(runtime: Runtime, topics: 
     alert = Alert.model_validate_json(value)
     assert alert.watch_id == "putin" and key == alert.id.encode()
     assert alert.evidence[0].surface == "بوتين"
+    assert not runtime.settings.alerts_path.exists()  # delivery is the outbox task's job
+    deliverer = Deliverer.from_settings(runtime.settings)
+    assert await _deliver_pending(runtime, deliverer) == 1
+    assert await _deliver_pending(runtime, deliverer) == 0  # delivered once, outbox empty
+    await deliverer.close()
     lines = runtime.settings.alerts_path.read_text(encoding="utf-8").splitlines()
     assert len(lines) == 1 and json.loads(lines[0])["id"] == alert.id
+
+
+async def test_copy_of_an_alerted_story_is_merged_not_fired(runtime: Runtime, topics: Topics) -> None:
+    first = runtime.enricher.enrich(_article()).model_copy(update={"story_id": "story-1"})
+    copy = first.model_copy(update={"id": "c" * 32, "source": "other_feed", "url": "https://b.example/x"})
+    assert await _alert_one(None, first.to_json(), topics, runtime)
+    assert not await _alert_one(None, copy.to_json(), topics, runtime)
+    assert not await _alert_one(None, copy.to_json(), topics, runtime)
+    [(_, value)] = topics.alerts.sent
+    stored = runtime.alert_store.get(Alert.model_validate_json(value).id)
+    assert stored is not None and stored.article_id == first.id
+    assert [(a.article_id, a.source) for a in stored.also] == [(copy.id, "other_feed")]
 
 
 async def test_syndicated_copy_joins_the_first_story(runtime: Runtime, topics: Topics) -> None:

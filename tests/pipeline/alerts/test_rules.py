@@ -91,7 +91,7 @@ def test_alert_id_is_per_watch_and_article() -> None:
         (Watch(id="w", entities=["قطة"]), "entities: unknown entity"),
         (Watch(id="w", topics=["gardening"]), "topics: unknown topic"),
         (Watch(id="w", words=["؟!"]), "words:"),
-        (Watch(id="w"), "needs at least one"),
+        (Watch(id="w", topics=["space"], none_of={"entities": ["قطة"]}), "none_of.entities: unknown entity"),
     ],
 )
 def test_invalid_watches_name_the_field(watch: Watch, message: str) -> None:
@@ -104,3 +104,79 @@ def test_snippet_is_short_and_marks_cuts() -> None:
     start = text.index("بوتين")
     s = snippet(text, start, start + 5)
     assert "بوتين" in s and s.startswith("…") and s.endswith("…") and len(s) < 150
+
+
+def _fires(watch: Watch, article: Article | None = None) -> bool:
+    cw = compile_watch(watch, REGISTRY, TOPICS)
+    return match_watch(cw, article or _article(), REGISTRY.analyzer) is not None
+
+
+def test_all_of_needs_every_item_and_reports_each() -> None:
+    both = Watch(id="w", all_of={"entities": ["بوتين"], "words": ["هدنة"]})
+    cw = compile_watch(both, REGISTRY, TOPICS)
+    alert = match_watch(cw, _article(), REGISTRY.analyzer)
+    assert alert is not None
+    assert [(e.kind, e.value) for e in alert.evidence] == [("entity", "Q7747"), ("word", "هدنة")]
+    assert not _fires(Watch(id="w", all_of={"entities": ["بوتين"], "words": ["صاروخ"]}))
+
+
+def test_none_of_vetoes_a_match() -> None:
+    assert _fires(Watch(id="w", entities=["بوتين"], none_of={"topics": ["sport"]}))
+    assert not _fires(Watch(id="w", entities=["بوتين"], none_of={"topics": ["space"]}))
+    assert not _fires(Watch(id="w", entities=["بوتين"], none_of={"words": ["غزة"]}))
+
+
+def test_any_of_and_all_of_combine() -> None:
+    watch = Watch(id="w", any_of={"words": ["صاروخ", "هدنة"]}, all_of={"topics": ["space"]})
+    assert _fires(watch)
+    assert not _fires(watch, _article(topics=[]))
+
+
+def test_min_mentions_counts_every_occurrence() -> None:
+    body = "قال بوتين إن بوتين لن يتراجع"
+    mentions = [
+        EntityMention(
+            type="PER",
+            surface="بوتين",
+            canonical_id="Q7747",
+            canonical_name="فلاديمير بوتين",
+            field="body",
+            start=body.index("بوتين", i),
+            end=body.index("بوتين", i) + 5,
+        )
+        for i in (0, 6)
+    ]
+    article = _article(body=body, entities=mentions)
+    cw = compile_watch(Watch(id="w", entities=["Q7747"], min_mentions=2), REGISTRY, TOPICS)
+    alert = match_watch(cw, article, REGISTRY.analyzer)
+    assert alert is not None and alert.evidence[0].count == 2
+    assert not _fires(Watch(id="w", entities=["Q7747"], min_mentions=3), article)
+    assert not _fires(Watch(id="w", entities=["Q7747"], min_mentions=2))  # one mention only
+    assert _fires(Watch(id="w", words=["بوتين"], min_mentions=2), _article(body=body, entities=[]))
+
+
+def test_alert_id_follows_the_story_not_the_copy() -> None:
+    cw = compile_watch(Watch(id="putin", entities=["Q7747"]), REGISTRY, TOPICS)
+    original = match_watch(cw, _article(story_id="s" * 32), REGISTRY.analyzer)
+    copy = match_watch(cw, _article(id="b" * 32, source="other", story_id="s" * 32), REGISTRY.analyzer)
+    assert original is not None and copy is not None
+    assert original.id == copy.id and original.article_id != copy.article_id
+
+
+def test_surge_watches_never_fire_on_single_articles() -> None:
+    assert not _fires(Watch(id="w", entities=["Q7747"], surge={"window": "1h"}))
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({}, "empty condition"),
+        ({"none_of": {"topics": ["sport"]}}, "none_of alone"),
+        ({"topics": ["space"], "surge": {"window": "1x"}}, "bad duration"),
+        ({"words": ["هدنة"], "surge": {}}, "surge watch counts entities and topics"),
+        ({"any_of": {"entities": ["x"], "colour": ["red"]}}, "colour"),
+    ],
+)
+def test_watch_model_rejects_conditions_that_cannot_work(fields: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Watch.model_validate({"id": "w", **fields})

@@ -427,3 +427,68 @@ async def test_count_and_empty_index(backend: SearchBackend) -> None:
     result = await search(backend, "بوتين")
     assert result.total == 0 and result.hits == []
     assert (await backend.index_many([])).indexed == []
+
+
+# -- history scan ----------------------------------------------------------------------------
+
+
+async def _scan(backend: SearchBackend, **kwargs: Any) -> list[Article]:
+    return [a async for a in backend.scan(**kwargs)]
+
+
+def _dated(article: Article) -> datetime:
+    return article.published or article.fetched
+
+
+@pytest.fixture
+def unpublished(corpus: list[Article]) -> Article:
+    """A feed item without a date, fetched between the seed article and the feed items."""
+    return corpus[1].model_copy(
+        update={"id": "undated-item-0001", "published": None, "fetched": datetime(2024, 5, 1, tzinfo=UTC)}
+    )
+
+
+async def test_scan_streams_everything_oldest_first(
+    indexed: SearchBackend, corpus: list[Article], unpublished: Article
+) -> None:
+    await indexed.index_many([unpublished])
+    every = sorted([*corpus, unpublished], key=_dated)
+    scanned = await _scan(indexed)
+    assert [a.id for a in scanned] == [a.id for a in every]
+    assert scanned[1] == unpublished  # dated by its fetch time; stored articles come back whole
+    assert scanned[0] == next(a for a in corpus if a.id == SEED_ID)
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 3, 500])
+async def test_scan_batches_do_not_skip_or_repeat(
+    indexed: SearchBackend, corpus: list[Article], batch_size: int
+) -> None:
+    ids_in_order = [a.id for a in await _scan(indexed, batch_size=batch_size)]
+    assert ids_in_order == [a.id for a in await _scan(indexed)]
+    assert sorted(ids_in_order) == sorted(a.id for a in corpus)
+
+
+async def test_scan_since_is_inclusive_and_until_exclusive(
+    indexed: SearchBackend, corpus: list[Article], unpublished: Article
+) -> None:
+    await indexed.index_many([unpublished])
+    caspian = datetime(2026, 3, 24, 14, 16, 3, tzinfo=UTC)  # exactly the Caspian item's pubDate
+    since = await _scan(indexed, since=caspian, batch_size=2)
+    assert [a.id for a in since] == [a.id for a in sorted(corpus, key=_dated) if _dated(a) >= caspian]
+    assert by_title(corpus, "روسيا تحذر").id == since[0].id
+    until = await _scan(indexed, until=caspian)
+    assert by_title(corpus, "روسيا تحذر").id not in {a.id for a in until}
+    assert len(since) + len(until) == len(corpus) + 1
+    window = await _scan(
+        indexed, since=datetime(2024, 1, 1, tzinfo=UTC), until=datetime(2025, 1, 1, tzinfo=UTC)
+    )
+    assert [a.id for a in window] == [unpublished.id]
+    assert await _scan(indexed, since=datetime(2030, 1, 1, tzinfo=UTC)) == []
+
+
+async def test_scan_of_an_empty_index_and_bad_arguments(backend: SearchBackend) -> None:
+    assert await _scan(backend) == []
+    with pytest.raises(InvalidQuery):
+        await _scan(backend, since=datetime(2026, 1, 1))  # naive: which timezone?
+    with pytest.raises(InvalidQuery):
+        await _scan(backend, batch_size=0)

@@ -1,0 +1,427 @@
+"""`rasd watch`: add, list, pause, resume and remove watches at run time, and backtest them.
+
+Changes go to the watch store in the data dir; running workers pick them up at their next batch.
+Every watch is validated and compiled against the entity registry and topics before it is
+stored. Mistakes in what the user typed (unknown entity, empty condition, bad YAML, unknown or
+duplicate id) print one line naming the field and exit with code 2, storing nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+from pydantic import ValidationError
+
+from pipeline.alerts.backtest import BacktestReport, backtest_backend
+from pipeline.alerts.rules import CompiledWatch, compile_watch
+from pipeline.alerts.watchstore import WATCHES_FILE, Origin, WatchStore, effective_watches
+from pipeline.cli.common import fail
+from pipeline.config import load_watches, read_yaml
+from pipeline.enrich.registry import EntityRegistry, load_registry
+from pipeline.enrich.topics import load_topics
+from pipeline.errors import ConfigError
+from pipeline.models import Condition, Watch, parse_duration
+from pipeline.search import connected
+from pipeline.settings import Settings
+
+__all__ = ["add_parser", "run_watch", "summarize"]
+
+USAGE_ERROR = 2
+_TEST_ID = "backtest"
+# (flag, condition, field): --entity → any_of.entities, --none-word → none_of.words …
+_CONDITION_FLAGS = [
+    (f"--{prefix}{kind}", part, field)
+    for prefix, part in (("", "any_of"), ("all-", "all_of"), ("none-", "none_of"))
+    for kind, field in (("entity", "entities"), ("topic", "topics"), ("word", "words"))
+]
+# argparse dest → Watch field
+_OTHER_FLAGS = {
+    "name": "name",
+    "owner": "owner",
+    "source": "sources",
+    "language": "languages",
+    "min_mentions": "min_mentions",
+    "channel": "channels",
+}
+_SURGE_FLAGS = {
+    "surge_window": "window",
+    "surge_factor": "factor",
+    "surge_min": "min_count",
+    "surge_baseline": "baseline_windows",
+}
+
+
+def _dest(flag: str) -> str:
+    return flag.lstrip("-").replace("-", "_")
+
+
+def _definition_args(p: argparse.ArgumentParser) -> None:
+    """The flags that define a watch (shared by `add` and `test`)."""
+    p.add_argument("--file", type=Path, help="a YAML file holding one watch mapping")
+    p.add_argument("--name", help="display name")
+    p.add_argument("--owner", help="who the watch belongs to")
+    cond = p.add_argument_group("conditions (repeatable; entity = canonical id or any known name)")
+    for flag, part, field in _CONDITION_FLAGS:
+        cond.add_argument(
+            flag, action="append", default=[], metavar=flag.split("-")[-1].upper(), help=f"{part}.{field}"
+        )
+    p.add_argument("--source", action="append", default=[], help="only articles of this feed id (repeatable)")
+    p.add_argument("--language", action="append", default=[], help="only articles in this language")
+    p.add_argument("--min-mentions", type=int, help="mentions of the watched entities/words in one article")
+    p.add_argument("--channel", action="append", default=[], help="delivery channel (repeatable)")
+    surge = p.add_argument_group("surge (fire on a rise in mentions instead of single articles)")
+    surge.add_argument("--surge-window", metavar="DURATION", help="window size, e.g. 1h")
+    surge.add_argument("--surge-factor", type=float, help="times the baseline mean")
+    surge.add_argument("--surge-min", type=int, help="least mentions in a window")
+    surge.add_argument("--surge-baseline", type=int, help="windows in the baseline")
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("watch", help="manage watches at run time (no restart) and backtest them")
+    ws = p.add_subparsers(dest="watch_command", required=True, metavar="{add,list,pause,resume,rm,test}")
+
+    add = ws.add_parser("add", help="validate, compile and store a watch; workers pick it up")
+    add.add_argument("id", nargs="?", help="watch id (letters, digits, _ . -)")
+    _definition_args(add)
+    add.add_argument("--replace", action="store_true", help="replace (or override) a watch with this id")
+
+    listing = ws.add_parser("list", help="watches in force: state, origin and conditions")
+    listing.add_argument("--json", action="store_true", help="print a JSON array")
+
+    for name, text in (
+        ("pause", "stop a watch firing (kept, can be resumed)"),
+        ("resume", "let a paused watch fire again"),
+        ("rm", "remove a watch (a config-file watch stays removed)"),
+    ):
+        ws.add_parser(name, help=text).add_argument("id")
+
+    test = ws.add_parser("test", help="backtest a watch over the indexed history")
+    test.add_argument("id", nargs="?", help="a watch in force, or the id for a watch given by flags")
+    _definition_args(test)
+    test.add_argument("--since", default="30d", help="duration back from now (30d, 12h) or ISO date [30d]")
+    test.add_argument("--until", help="duration back from now or ISO date/time; a date includes that day")
+    test.add_argument("--examples", type=int, default=10, help="example alerts to show [10]")
+    test.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+def run_watch(settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        command = _SUBCOMMANDS[args.watch_command]
+        return command(settings, args)
+    except ConfigError as exc:
+        return fail(" ".join(str(exc).split()), USAGE_ERROR)
+
+
+# -- shared --------------------------------------------------------------------------------
+
+
+def _store(settings: Settings) -> WatchStore:
+    return WatchStore(settings.data_dir / WATCHES_FILE)
+
+
+def _config_watches(settings: Settings) -> list[Watch]:
+    return load_watches(settings.watchlists_file) if settings.watchlists_file.is_file() else []
+
+
+def _in_force(settings: Settings, store: WatchStore) -> list[tuple[Watch, Origin]]:
+    return effective_watches(_config_watches(settings), store.overrides())
+
+
+def _find(settings: Settings, store: WatchStore, watch_id: str) -> Watch:
+    for watch, _ in _in_force(settings, store):
+        if watch.id == watch_id:
+            return watch
+    raise ConfigError(f"unknown watch {watch_id!r} (see `rasd watch list`)")
+
+
+def _catalogue(settings: Settings) -> tuple[EntityRegistry, set[str]]:
+    """The registry and topic ids the worker compiles watches against (as `load_enricher` loads them)."""
+    return load_registry(settings.entities_dir), {t.id for t in load_topics(settings.topics_file)}
+
+
+def _describe(exc: ValidationError, watch_id: object) -> str:
+    problems = []
+    for e in exc.errors():
+        msg = str(e["msg"]).removeprefix("Value error, ")
+        loc = ".".join(str(p) for p in e["loc"])
+        problems.append(f"{loc}: {msg}" if loc else msg)
+    return f"watch {watch_id!r}: " + "; ".join(problems)
+
+
+def _flag_data(args: argparse.Namespace) -> dict[str, Any]:
+    """The watch fields the flags give (empty when none was given)."""
+    data: dict[str, Any] = {}
+    for flag, part, field in _CONDITION_FLAGS:
+        if values := getattr(args, _dest(flag)):
+            data.setdefault(part, {})[field] = values
+    for dest, name in _OTHER_FLAGS.items():
+        value = getattr(args, dest)
+        if value not in (None, []):
+            data[name] = value
+    surge = {
+        field: getattr(args, dest) for dest, field in _SURGE_FLAGS.items() if getattr(args, dest) is not None
+    }
+    if surge:
+        data["surge"] = surge
+    return data
+
+
+def _watch_from_args(args: argparse.Namespace, default_id: str | None) -> Watch | None:
+    """The watch the flags or `--file` define, validated; None when neither was given."""
+    flags = _flag_data(args)
+    where = ""
+    if args.file is not None:
+        if flags:
+            raise ConfigError("give either --file or watch flags, not both")
+        data = read_yaml(args.file)
+        where = f"{args.file}: "
+        if not isinstance(data, dict) or "watches" in data:
+            raise ConfigError(f"{where}expected one watch mapping (id, entities/any_of, …), not a list")
+        if args.id is not None and data.setdefault("id", args.id) != args.id:
+            raise ConfigError(f"{where}the file is watch {data['id']!r}, not {args.id!r}")
+    elif flags:
+        data = {"id": args.id or default_id, **flags}
+    else:
+        return None
+    try:
+        return Watch.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(where + _describe(exc, data.get("id"))) from exc
+
+
+def _compile(settings: Settings, watch: Watch) -> tuple[CompiledWatch, EntityRegistry]:
+    registry, topics = _catalogue(settings)
+    return compile_watch(watch, registry, topics), registry
+
+
+# -- add / pause / resume / rm -------------------------------------------------------------
+
+
+def _add(settings: Settings, args: argparse.Namespace) -> int:
+    watch = _watch_from_args(args, default_id=None)
+    if watch is None:
+        raise ConfigError("give the watch: --file watch.yaml, or an id with --entity/--topic/--word …")
+    store = _store(settings)
+    try:
+        existing = {w.id: origin for w, origin in _in_force(settings, store)}
+        if watch.id in existing and not args.replace:
+            raise ConfigError(
+                f"watch {watch.id!r} already exists ({existing[watch.id]}): use --replace to replace it"
+            )
+        _compile(settings, watch)  # nothing is stored unless the worker could compile it
+        store.put(watch)
+        verb = "replaced" if watch.id in existing else "added"
+    finally:
+        store.close()
+    state = " (paused)" if watch.paused else ""
+    print(f"{verb} watch {watch.id}{state}; running workers pick it up at their next batch")
+    return 0
+
+
+def _pause(settings: Settings, args: argparse.Namespace) -> int:
+    return _set_paused(settings, args.id, paused=True)
+
+
+def _resume(settings: Settings, args: argparse.Namespace) -> int:
+    return _set_paused(settings, args.id, paused=False)
+
+
+def _set_paused(settings: Settings, watch_id: str, *, paused: bool) -> int:
+    store = _store(settings)
+    try:
+        watch = _find(settings, store, watch_id)
+        word = "paused" if paused else "active"
+        if watch.paused == paused:
+            print(f"watch {watch_id} is already {word}")
+            return 0
+        (store.pause if paused else store.resume)(watch_id, watch)
+    finally:
+        store.close()
+    print(f"watch {watch_id} {'paused' if paused else 'resumed'}")
+    return 0
+
+
+def _rm(settings: Settings, args: argparse.Namespace) -> int:
+    store = _store(settings)
+    try:
+        _find(settings, store, args.id)
+        store.remove(args.id)
+    finally:
+        store.close()
+    print(f"removed watch {args.id}")
+    return 0
+
+
+# -- list ----------------------------------------------------------------------------------
+
+
+def _entity_label(name: str, registry: EntityRegistry) -> tuple[str, str]:
+    ent = registry.resolve(name)
+    return (ent.id, ent.name_ar) if ent is not None else (name, "unknown")
+
+
+def summarize(watch: Watch, registry: EntityRegistry) -> str:
+    """One line: the conditions (entities with their canonical names), filters and surge."""
+    parts = []
+    for label, cond in (("any_of", watch.any_of), ("all_of", watch.all_of), ("none_of", watch.none_of)):
+        if not cond.is_empty():
+            parts.append(f"{label}: {_condition_text(cond, registry)}")
+    if watch.sources:
+        parts.append("sources: " + ", ".join(watch.sources))
+    if watch.languages:
+        parts.append("languages: " + ", ".join(watch.languages))
+    if watch.min_mentions > 1:
+        parts.append(f"min_mentions: {watch.min_mentions}")
+    if s := watch.surge:
+        parts.append(
+            f"surge: ≥{s.min_count} and ×{s.factor:g} per {s.window} (baseline {s.baseline_windows})"
+        )
+    return "; ".join(parts)
+
+
+def _condition_text(cond: Condition, registry: EntityRegistry) -> str:
+    items = [f"{eid} ({name})" for eid, name in (_entity_label(e, registry) for e in cond.entities)]
+    items += [f"topic {t}" for t in cond.topics]
+    items += [f"«{w}»" for w in cond.words]
+    return ", ".join(items)
+
+
+def _list(settings: Settings, args: argparse.Namespace) -> int:
+    store = _store(settings)
+    try:
+        watches = _in_force(settings, store)
+    finally:
+        store.close()
+    registry = load_registry(settings.entities_dir)
+    rows = [
+        {
+            "id": w.id,
+            "name": w.name,
+            "owner": w.owner,
+            "state": "paused" if w.paused else "active",
+            "origin": origin,
+            "summary": summarize(w, registry),
+            "entities": [
+                dict(zip(("id", "name"), _entity_label(e, registry), strict=True))
+                for cond in (w.any_of, w.all_of, w.none_of)
+                for e in cond.entities
+            ],
+            "watch": w.model_dump(mode="json"),
+        }
+        for w, origin in watches
+    ]
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    if not rows:
+        print("no watches")
+        return 0
+    columns = ("id", "state", "origin", "owner", "name")
+    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in columns}
+    print("  ".join(c.upper().ljust(widths[c]) for c in columns) + "  CONDITION")
+    for r in rows:
+        print("  ".join(str(r[c]).ljust(widths[c]) for c in columns) + f"  {r['summary']}")
+    return 0
+
+
+# -- test ----------------------------------------------------------------------------------
+
+_DATE_ONLY = re.compile(r"^\s*\d{4}-\d{2}-\d{2}\s*$")
+
+
+def parse_moment(text: str, label: str, now: datetime, *, end_of_day: bool = False) -> datetime:
+    """`30d`/`12h` back from now, or an ISO date/time (UTC unless it says otherwise).
+
+    With `end_of_day`, a bare date means the end of that day, so `--until 2026-03-24` includes it.
+    """
+    try:
+        return now - parse_duration(text)
+    except ValueError:
+        pass
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise ConfigError(f"{label}: {text!r} is neither a duration (30d, 12h) nor an ISO date") from exc
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    if end_of_day and _DATE_ONLY.match(text):
+        value += timedelta(days=1)
+    return value
+
+
+def _test(settings: Settings, args: argparse.Namespace) -> int:
+    if args.examples < 0:
+        raise ConfigError("--examples: must be 0 or more")
+    watch = _watch_from_args(args, default_id=_TEST_ID)
+    if watch is None:
+        if args.id is None:
+            raise ConfigError(
+                "give a watch id, --file watch.yaml, or watch flags (--entity/--topic/--word …)"
+            )
+        store = _store(settings)
+        try:
+            watch = _find(settings, store, args.id)
+        finally:
+            store.close()
+    now = datetime.now(UTC)
+    since = parse_moment(args.since, "--since", now) if args.since else None
+    until = parse_moment(args.until, "--until", now, end_of_day=True) if args.until else None
+    if since and until and since >= until:
+        raise ConfigError(f"--since ({since:%Y-%m-%d %H:%M}) must be before --until ({until:%Y-%m-%d %H:%M})")
+    cw, registry = _compile(settings, watch)
+
+    async def go() -> BacktestReport:
+        async with connected(settings, registry.analyzer) as backend:
+            return await backtest_backend(
+                cw, backend, registry.analyzer, since=since, until=until, examples=args.examples
+            )
+
+    report = asyncio.run(go())
+    if args.json:
+        print(json.dumps(report.model_dump(mode="json"), ensure_ascii=False, indent=2))
+    else:
+        print("\n".join(format_report(report)))
+    return 0 if report.supported else USAGE_ERROR
+
+
+def format_report(report: BacktestReport) -> Sequence[str]:
+    """Totals, the per-day table and the example alerts with their evidence, as text lines."""
+    span = " → ".join(f"{t:%Y-%m-%d %H:%M}" if t else "…" for t in (report.since, report.until))
+    lines = [f"watch {report.watch_id} ({report.watch_name}), {span} UTC"]
+    if not report.supported:
+        return [*lines, report.message]
+    lines.append(
+        f"{report.scanned} article(s) scanned: {report.matched} match, "
+        f"{report.stories} distinct stor{'y' if report.stories == 1 else 'ies'} (alerts it would have fired)"
+    )
+    if report.days:
+        lines += ["", "day         articles  alerts"]
+        lines += [f"{d.day.isoformat()}  {d.articles:8d}  {d.alerts:6d}" for d in report.days]
+    if report.examples:
+        lines += ["", f"first {len(report.examples)} alert(s):"]
+    for n, alert in enumerate(report.examples, 1):
+        lines.append(f"{n}. {alert.created:%Y-%m-%d %H:%M}  {alert.source}  {alert.title}")
+        lines.append(f"   {unquote(alert.url) if alert.url else alert.article_id}")
+        for ev in alert.evidence:
+            lines.append(f"   {ev.kind}: {ev.value}  «{ev.surface}»  {ev.snippet}".rstrip())
+        if alert.also:
+            lines.append("   also: " + ", ".join(a.source for a in alert.also))
+    return lines
+
+
+_SUBCOMMANDS = {
+    "add": _add,
+    "list": _list,
+    "pause": _pause,
+    "resume": _resume,
+    "rm": _rm,
+    "test": _test,
+}
