@@ -1,7 +1,7 @@
 """Alerting end to end through the real broker and a `rasd worker`: entity, topic, phrase and surge
 watches over real Arabic articles fire exactly the expected alerts, once per story; syndicated
 copies are listed on the alert, not re-fired; a redelivered stream fires nothing new; the webhook
-channel survives a server that fails twice."""
+channel survives a server that fails twice; a watch added at run time reaches the running worker."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from pipeline.alerts.channels.webhook import verify_signature
 from pipeline.alerts.rules import compile_watches, match_watch
 from pipeline.alerts.store import AlertStore
 from pipeline.broker import EmbeddedBroker
+from pipeline.cli.main import main
 from pipeline.config import load_watches
 from pipeline.enrich.enricher import load_enricher
 from pipeline.ids import article_id
@@ -210,6 +211,27 @@ def test_watches_fire_once_per_story_with_evidence_and_redelivery_fires_nothing(
         }
         assert sorted(jsonl_ids()) == sorted(first_lines)
         assert len(hook.accepted()) == 1
+
+        # a watch added at run time reaches the running worker, no restart
+        cli_env = {"RASD_DATA_DIR": str(data_dir), "RASD_CONFIG_DIR": str(config_dir)}
+        with pytest.MonkeyPatch.context() as mp:
+            for k, v in cli_env.items():
+                mp.setenv(k, v)
+            assert main(["watch", "add", "dates-festival", "--word", "مهرجان التمور"]) == 0
+        fresh = Article(
+            id=article_id("https://local.example/dates"),
+            source="local",
+            url="https://local.example/dates",
+            title="افتتاح مهرجان التمور في القصيم",
+            body="افتتح أمير المنطقة مهرجان التمور السنوي بمشاركة مئات المزارعين.",
+            language="ar",
+        )
+        late = KafkaPublisher(broker.bootstrap)
+        late.publish([fresh])
+        late.close()
+        runtime_alert = eventually(lambda: store.recent(5, watch_id="dates-festival"), timeout=60)
+        assert runtime_alert[0].article_id == fresh.id
+        assert runtime_alert[0].evidence[0].surface == "مهرجان التمور"
         store.close()
     except BaseException:
         print(worker.log()[-6000:])
