@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Final, Literal
 
 import httpx
@@ -27,6 +28,7 @@ from connectors.produce import Publisher
 from connectors.state import FeedState
 from pipeline.config import FeedConfig
 from pipeline.errors import FeedParseError, FetchTimeout, HTTPStatusError, NetworkError, PipelineError
+from pipeline.metrics import MetricsRecorder
 from pipeline.models import Article, utcnow
 from pipeline.settings import Settings
 
@@ -328,7 +330,27 @@ async def poll_once(
     )
     async with context as active:
         outcomes = await asyncio.gather(*(one(f, active) for f in enabled))
-    return PollReport(list(outcomes))
+    report = PollReport(list(outcomes))
+    _record_metrics(report, settings)
+    return report
+
+
+_RECORDERS: dict[Path, MetricsRecorder] = {}
+
+
+def _record_metrics(report: PollReport, settings: Settings) -> None:
+    """Add a round's totals to this process's connector metrics (summed by the API's /metrics)."""
+    recorder = _RECORDERS.get(settings.data_dir)
+    if recorder is None:
+        recorder = _RECORDERS[settings.data_dir] = MetricsRecorder(settings.data_dir, "connector")
+    recorder.inc("feeds_polled", len(report.outcomes))
+    recorder.inc("feeds_failed", report.failed)
+    recorder.inc("articles_fetched", report.fetched)
+    recorder.inc("articles_published", report.published)
+    try:
+        recorder.flush()
+    except OSError as exc:
+        logger.warning("cannot write connector metrics", extra={"error": str(exc)})
 
 
 def _due(feeds: Sequence[FeedConfig], settings: Settings, now: datetime) -> tuple[list[FeedConfig], float]:

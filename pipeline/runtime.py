@@ -19,7 +19,8 @@ from pipeline.config import load_watches
 from pipeline.enrich.dedupe_store import StoryIndex
 from pipeline.enrich.enricher import Enricher, load_enricher
 from pipeline.errors import ConfigError
-from pipeline.models import Watch
+from pipeline.metrics import MetricsRecorder
+from pipeline.models import Article, Watch, utcnow
 from pipeline.search import open_backend
 from pipeline.search.base import SearchBackend
 from pipeline.settings import Settings
@@ -57,6 +58,7 @@ class Runtime:
     watch_store: WatchStore
     config_watches: list[Watch] = field(default_factory=list)
     counters: Counters = field(default_factory=Counters)
+    metrics: MetricsRecorder | None = None  # written to the data dir by the progress timer
     _watch_version: int | None = field(default=None, init=False, repr=False)
     _config_compiled: dict[str, CompiledWatch] = field(default_factory=dict, init=False, repr=False)
 
@@ -84,6 +86,7 @@ class Runtime:
             stories=stories,
             watch_store=watch_store,
             config_watches=config_watches,
+            metrics=MetricsRecorder(settings.data_dir, "worker"),
         )
         runtime._config_compiled = {cw.watch.id: cw for cw in compiled}
         runtime.refresh_watches()
@@ -94,6 +97,29 @@ class Runtime:
             len(runtime.watches),
         )
         return runtime
+
+    def observe_latency(self, name: str, article: Article) -> None:
+        """Seconds from the article's fetch to now, into the named latency histogram."""
+        if self.metrics is not None:
+            self.metrics.observe(name, (utcnow() - article.fetched).total_seconds())
+
+    def flush_metrics(self) -> None:
+        """Copy the counters into the metrics snapshot and write it (the API sums every process's)."""
+        if self.metrics is None:
+            return
+        c, m = self.counters, self.metrics
+        for name, value in (
+            ("articles_enriched", c.enriched),
+            ("articles_indexed", c.indexed),
+            ("articles_checked", c.checked),
+            ("alerts_fired", c.alerted),
+            ("dead_letters", c.dead_lettered),
+        ):
+            m.set(name, value)
+        try:
+            m.flush()
+        except OSError as exc:
+            log.warning("cannot write metrics to %s: %s", m.path, exc)
 
     def refresh_watches(self) -> bool:
         """Recompile the watches when the watch store changed since the last call; True when it did.

@@ -99,6 +99,7 @@ async def _alert_one(raw_key: bytes | None, payload: Any, topics: Topics, runtim
             alert = match_watch(cw, article, runtime.enricher.analyzer)
             if alert is not None and await emit_alert(alert, cw.watch, topics, runtime) == "new":
                 fired = True
+                runtime.observe_latency("alert_latency_seconds", article)
         runtime.counters.checked += 1
     except (ValidationError, ValueError) as exc:
         await dead_letter(topics.dlq, runtime, stage="alert-decode", exc=exc, key=key, payload=payload)

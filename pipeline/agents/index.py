@@ -83,3 +83,6 @@ async def _index_batch(messages: list[tuple[bytes | None, Any]], topics: Topics,
             payload=by_id.get(article_id, article_id),
         )
     runtime.counters.indexed += len(report.indexed)
+    for article_id in report.indexed:
+        if article_id in by_id:
+            runtime.observe_latency("indexed_latency_seconds", by_id[article_id])

@@ -21,6 +21,7 @@ def register(app: faust.App, runtime: Runtime) -> None:
 
     @app.timer(interval=2.0)  # type: ignore[untyped-decorator]
     async def report_progress() -> None:
+        runtime.flush_metrics()
         line = runtime.counters.line()
         if line != last[0]:
             last[0] = line

@@ -24,6 +24,7 @@ from pipeline.cli.main import main
 from pipeline.config import load_watches
 from pipeline.enrich.enricher import load_enricher
 from pipeline.ids import article_id
+from pipeline.metrics import collect
 from pipeline.models import Alert, Article
 from pipeline.settings import Settings
 from tests.integration.support import REPO, Worker, eventually, make_config, worker_env
@@ -162,6 +163,8 @@ def test_watches_fire_once_per_story_with_evidence_and_redelivery_fires_nothing(
         eventually(lambda: "checked=1 " in worker.log(), timeout=90)
         publisher.publish(copies[1:] + quiet)
         eventually(lambda: f"checked={n} " in worker.log(), timeout=90)
+        metrics = eventually(lambda: (m := collect(data_dir)).counters.get("articles_checked") == n and m)
+        assert metrics.roles == {"worker": 1} and metrics.histograms["indexed_latency_seconds"].count == n
 
         store = AlertStore(data_dir / "alerts.sqlite3")
         expected = {"putin", "space", "satellites", "putin-surge"}
