@@ -1,0 +1,38 @@
+"""Where a dead letter is replayed to, decided from its stage and payload alone."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pipeline.dead_letters import replay_target
+from pipeline.models import Article, DeadLetter
+
+ARTICLE = Article(id="a" * 32, source="s", title="عنوان", body="نص")
+
+
+@pytest.mark.parametrize(
+    ("stage", "topic"),
+    [
+        ("enrich", "articles.raw"),
+        ("decode", "articles.raw"),
+        ("index", "articles.enriched"),
+        ("alert", "articles.enriched"),
+        ("surge", "articles.enriched"),
+    ],
+)
+def test_each_stage_goes_back_to_the_topic_it_reads(stage: str, topic: str) -> None:
+    letter = DeadLetter.from_failure(stage=stage, exc=RuntimeError("x"), key=ARTICLE.id, payload=ARTICLE)
+    assert replay_target(letter) == (topic, ARTICLE)
+
+
+def test_a_payload_that_is_still_broken_stays() -> None:
+    broken = DeadLetter.from_failure(stage="decode", exc=ValueError("x"), key="k", payload=b"\xff garbage")
+    target, why = replay_target(broken)
+    assert target is None and "still not a valid article" in str(why)
+    future = json.loads(ARTICLE.to_json()) | {"schema_version": 99}
+    newer = DeadLetter.from_failure(stage="decode", exc=ValueError("x"), key="k", payload=json.dumps(future))
+    assert replay_target(newer)[0] is None  # this build still cannot read it
+    unknown = DeadLetter.from_failure(stage="mystery", exc=ValueError("x"), key="k", payload=ARTICLE)
+    assert replay_target(unknown) == (None, "stage 'mystery' has no replay target")
