@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from pipeline.text.normalise import normalise, normalise_with_offsets
 
@@ -40,9 +40,12 @@ _PRONOUN_SUFFIXES = ("هما", "كما", "هم", "هن", "ها", "كم")  # not 
 _CACHE_LIMIT = 300_000  # distinct word forms remembered per analyzer (news vocabulary is Zipfian)
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
-    """A word: its original text and span, normalised form, and matching stem (prefixes removed)."""
+class Token(NamedTuple):
+    """A word: its original text and span, normalised form, and matching stem (prefixes removed).
+
+    A named tuple rather than a frozen dataclass: an article makes hundreds of tokens, and a tuple
+    is built several times faster.
+    """
 
     text: str
     start: int
