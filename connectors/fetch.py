@@ -95,8 +95,13 @@ async def system_resolver(host: str, port: int) -> list[str]:
     return [str(info[4][0]) for info in infos]
 
 
-def make_client(settings: Settings, *, verify: bool = True) -> httpx.AsyncClient:
-    """An AsyncClient with split timeouts, no automatic redirects and no proxy/env surprises."""
+def make_client(
+    settings: Settings, *, verify: bool = True, transport: httpx.AsyncBaseTransport | None = None
+) -> httpx.AsyncClient:
+    """An AsyncClient with split timeouts, no automatic redirects and no proxy/env surprises.
+
+    `transport` replaces the network transport (tests wrap the real one to count the bytes read).
+    """
     timeout = httpx.Timeout(
         connect=settings.fetch_connect_timeout_s,
         read=settings.fetch_read_timeout_s,
@@ -109,6 +114,7 @@ def make_client(settings: Settings, *, verify: bool = True) -> httpx.AsyncClient
         trust_env=False,
         verify=verify,
         limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
+        transport=transport,
     )
 
 

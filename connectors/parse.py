@@ -5,6 +5,18 @@ file name (and fetches `http:`/`file:` strings), which is how a feed body could 
 Bytes are first decoded by `connectors.encoding` and handed over as UTF-8 with a UTF-8 prolog and header,
 so a wrong charset label cannot garble Arabic.
 
+Hostile documents:
+
+* the DOCTYPE (with any internal subset) is removed before feedparser sees the text: no entity is ever
+  declared, so neither entity expansion ("billion laughs": expat's own amplification limit stops it only
+  after seconds and tens of MB) nor an external entity (XXE) can happen; references stay literal text;
+* a document whose feed version feedparser does not recognise is refused (`FeedParseError`) even when
+  its loose parser found `<item>`-like elements: an HTML error page answered with 200 is not a feed;
+* only the first `max_entries` entries are parsed: the document is cut after that many closing
+  `</item>`/`</entry>` tags (feedparser costs about a millisecond per entry, and the rest of a huge
+  document is older news anyway); the number dropped is reported;
+* markup that survives one round of HTML-to-text (double-escaped `&amp;lt;script&amp;gt;`) gets a second.
+
 Entry mapping choices:
 
 * `url` is the entry link when it is http(s); `guid` the entry id; an entry with neither is skipped;
@@ -12,9 +24,12 @@ Entry mapping choices:
   bodies keep paragraph breaks as "\\n"; `body` is the `content` text when it is longer than the summary;
 * `published` is `published_parsed`, else `updated_parsed`, as an aware UTC datetime; a date more than a
   day after `fetched` is a publisher clock or time-zone bug, and we never invent a date, so it becomes
-  None (consumers fall back to `fetched`); dates before 1990 are dropped the same way;
+  None (consumers fall back to `fetched`); dates before 1990 are dropped the same way, which is also what
+  becomes of a Hijri date (year 14xx); Arabic-Indic digits are read as digits (feedparser's date
+  patterns match any Unicode digit), Arabic month names are not guessed;
 * duplicate ids inside one document keep the first entry;
-* title capped at `MAX_TITLE_CHARS`, summary at `MAX_SUMMARY_CHARS`, body at `MAX_BODY_CHARS`.
+* title capped at `MAX_TITLE_CHARS`, summary at `MAX_SUMMARY_CHARS`, body at `MAX_BODY_CHARS`; a capped
+  article is flagged `truncated`.
 """
 
 from __future__ import annotations
@@ -29,22 +44,38 @@ from typing import Any, Final
 
 import feedparser
 
-from connectors.encoding import decode, utf8_document
-from connectors.sanitize import html_to_text
+from connectors.encoding import Decoded, decode, utf8_document
+from connectors.sanitize import clean_text, html_to_text
 from pipeline.errors import FeedParseError
 from pipeline.ids import article_id
 from pipeline.models import Article, utcnow
 
-__all__ = ["MAX_BODY_CHARS", "MAX_SUMMARY_CHARS", "MAX_TITLE_CHARS", "ParsedFeed", "parse_feed"]
+__all__ = [
+    "MAX_BODY_CHARS",
+    "MAX_ENTRIES",
+    "MAX_SUMMARY_CHARS",
+    "MAX_TITLE_CHARS",
+    "ParsedFeed",
+    "parse_feed",
+    "strip_doctype",
+]
 
 MAX_TITLE_CHARS: Final = 1_000
 MAX_SUMMARY_CHARS: Final = 20_000
 MAX_BODY_CHARS: Final = 200_000
 MAX_GUID_CHARS: Final = 2_000
+MAX_ENTRIES: Final = 1_000
 FUTURE_TOLERANCE: Final = timedelta(days=1)
 EARLIEST: Final = datetime(1990, 1, 1, tzinfo=UTC)
 _WS = re.compile(r"\s+")
 _HTML_TYPES: Final = frozenset({"text/html", "application/xhtml+xml", "html", "xhtml"})
+# a complete start or end tag (or a comment) left in text that was already converted once
+_TAG_LIKE = re.compile(r"<(?:/?[A-Za-z][\w:-]*(?:\s[^<>]*)?|!--[^<>]*)>")
+_PROLOG_SKIP = re.compile(r"\s*(?:<\?.*?\?>|<!--.*?-->)", re.DOTALL)
+_DOCTYPE = re.compile(r"\s*(<!DOCTYPE\b)", re.IGNORECASE)
+# inside a DOCTYPE: comments and quoted strings are skipped whole, so their brackets do not count
+_DTD_TOKEN = re.compile(r"<!--.*?-->|\"[^\"]*\"|'[^']*'|[\[\]>]", re.DOTALL)
+_ENTRY_END = re.compile(r"</(?:item|entry)\s*>", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +91,7 @@ class ParsedFeed:
     lossy: bool = False
     entries: int = 0
     skipped: int = 0
+    dropped: int = 0
 
 
 def _clip(text: str, limit: int) -> str:
@@ -71,11 +103,43 @@ def _one_line(text: str) -> str:
 
 
 def _text_of(value: Any, detail: Any) -> str:
-    """Plain text of a feedparser text construct; HTML is stripped, plain text kept as is."""
+    """Plain text of a feedparser text construct; HTML is stripped (twice if it was double-escaped)."""
     if not isinstance(value, str) or not value:
         return ""
     kind = detail.get("type", "text/html") if isinstance(detail, Mapping) else "text/html"
-    return html_to_text(value) if kind in _HTML_TYPES or "<" in value or "&" in value else value
+    if kind not in _HTML_TYPES and "<" not in value and "&" not in value:
+        return clean_text(value)
+    text = html_to_text(value)
+    return html_to_text(text) if _TAG_LIKE.search(text) else text
+
+
+def strip_doctype(text: str) -> tuple[str, bool]:
+    """The document without its DOCTYPE declaration (internal subset included); True if one was cut."""
+    pos = 0
+    while (match := _PROLOG_SKIP.match(text, pos)) and match.end() > pos:
+        pos = match.end()
+    start = _DOCTYPE.match(text, pos)
+    if start is None:
+        return text, False
+    depth = 0
+    cursor = start.end()
+    while token := _DTD_TOKEN.search(text, cursor):
+        cursor = token.end()
+        if token.group() == "[":
+            depth += 1
+        elif token.group() == "]":
+            depth = max(0, depth - 1)
+        elif token.group() == ">" and depth == 0:
+            return text[: start.start(1)] + text[cursor:], True
+    return text[: start.start(1)], True  # never closed: nothing after it can be a well-formed feed
+
+
+def _limit_entries(text: str, max_entries: int) -> tuple[str, int]:
+    """Cut the document after its `max_entries`-th entry, keeping the closing tail; (text, dropped)."""
+    ends = list(_ENTRY_END.finditer(text))
+    if len(ends) <= max_entries:
+        return text, 0
+    return text[: ends[max_entries - 1].end()] + text[ends[-1].end() :], len(ends) - max_entries
 
 
 def _http_url(value: Any) -> str | None:
@@ -123,6 +187,7 @@ def parse_feed(
     headers: Mapping[str, str] | None = None,
     charset: str | None = None,
     fetched: datetime | None = None,
+    max_entries: int = MAX_ENTRIES,
 ) -> ParsedFeed:
     """Parse one RSS/Atom document into articles of `source`.
 
@@ -134,6 +199,7 @@ def parse_feed(
         headers: HTTP response headers (lower- or mixed-case), passed to feedparser.
         charset: declared charset (HTTP header); the XML prolog is read when None.
         fetched: fetch time, for `Article.fetched` and the future-date check.
+        max_entries: entries parsed at most (the first ones); the rest are counted in `dropped`.
 
     Raises:
         FeedParseError: the bytes are not a recognisable feed (an HTML page, an empty body, garbage).
@@ -144,8 +210,14 @@ def parse_feed(
     warnings: list[str] = []
     if decoded.lossy:
         warnings.append("body is not valid in any known charset; undecodable bytes replaced")
+    text, had_doctype = strip_doctype(decoded.text)
+    if had_doctype:
+        warnings.append("DOCTYPE removed (no entity declarations are honoured)")
+    text, dropped = _limit_entries(text, max_entries)
+    if dropped:
+        warnings.append(f"{dropped} entries beyond the first {max_entries} dropped")
     result = feedparser.parse(
-        io.BytesIO(utf8_document(decoded)),
+        io.BytesIO(utf8_document(Decoded(text, decoded.encoding, decoded.lossy))),
         response_headers=_headers_as_utf8(headers),
         resolve_relative_uris=True,
         sanitize_html=False,  # everything becomes plain text through our own allow-list code
@@ -153,7 +225,8 @@ def parse_feed(
     entries = list(result.get("entries") or [])
     version = str(result.get("version") or "")
     bozo = bool(result.get("bozo"))
-    if not version and not entries:
+    if not version:
+        # feedparser reports no error for an HTML page: only a recognised feed version says "feed"
         reason = f": {result.get('bozo_exception')}" if bozo else ""
         raise FeedParseError(f"parser: not an RSS/Atom feed{reason}", url=label)
     if bozo:
@@ -177,8 +250,14 @@ def parse_feed(
             warnings.append(f"duplicate entry {url or guid} ignored")
             continue
         seen.add(ident)
-        summary = _clip(_text_of(entry.get("summary"), entry.get("summary_detail")), MAX_SUMMARY_CHARS)
+        full_title = _one_line(_text_of(entry.get("title"), entry.get("title_detail")))
+        full_summary = _text_of(entry.get("summary"), entry.get("summary_detail"))
         body_text = _body(entry)
+        if len(body_text) <= len(full_summary):
+            body_text = ""
+        title = _clip(full_title, MAX_TITLE_CHARS)
+        summary = _clip(full_summary, MAX_SUMMARY_CHARS)
+        body_kept = _clip(body_text, MAX_BODY_CHARS)
         articles.append(
             Article(
                 id=ident,
@@ -186,14 +265,14 @@ def parse_feed(
                 feed_url=feed_url,
                 url=url,
                 guid=guid,
-                title=_clip(
-                    _one_line(_text_of(entry.get("title"), entry.get("title_detail"))), MAX_TITLE_CHARS
-                ),
+                title=title,
                 summary=summary,
-                body=_clip(body_text, MAX_BODY_CHARS) if len(body_text) > len(summary) else "",
+                body=body_kept,
                 language=language,
                 published=_published(entry, fetched, warnings),
                 fetched=fetched,
+                truncated=(len(title), len(summary), len(body_kept))
+                != (len(full_title), len(full_summary), len(body_text)),
             )
         )
     if skipped:
@@ -209,4 +288,5 @@ def parse_feed(
         lossy=decoded.lossy,
         entries=len(entries),
         skipped=skipped,
+        dropped=dropped,
     )

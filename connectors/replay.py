@@ -19,7 +19,7 @@ from typing import Final
 from pydantic import ValidationError
 
 from connectors.parse import parse_feed
-from connectors.produce import Publisher
+from connectors.produce import Publisher, fit_record
 from connectors.state import FeedState
 from pipeline.config import FeedConfig
 from pipeline.errors import PipelineError
@@ -112,7 +112,7 @@ def _read_jsonl(data: bytes, result: ReplayFileResult) -> list[Article]:
 
 
 def _load(
-    path: Path, result: ReplayFileResult, languages: dict[str, str], fetched: datetime
+    path: Path, result: ReplayFileResult, languages: dict[str, str], fetched: datetime, max_entries: int
 ) -> list[Article]:
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
@@ -127,6 +127,7 @@ def _load(
         feed_url=path.resolve().as_uri(),
         language=languages.get(result.source, "ar"),
         fetched=fetched,
+        max_entries=max_entries,
     )
     result.warnings.extend(parsed.warnings)
     return parsed.articles
@@ -145,7 +146,7 @@ def replay_paths(
     Args:
         paths: files and directories (walked recursively, sorted).
         publisher: where new articles go.
-        settings: for `state_dir` and `seen_ids_per_feed`.
+        settings: `state_dir`, `seen_ids_per_feed`, `fetch_max_entries` and `max_record_bytes`.
         feeds: configured feeds, to take each source's language (default "ar").
         fetched: timestamp recorded as `Article.fetched` (now by default).
     """
@@ -159,7 +160,7 @@ def replay_paths(
         if problem is not None:
             continue
         try:
-            articles = _load(path, result, languages, fetched)
+            articles = _load(path, result, languages, fetched, settings.fetch_max_entries)
         except (PipelineError, OSError, ValueError) as exc:
             result.error = f"{type(exc).__name__}: {exc}"
             logger.warning("replay skipped a file", extra={"path": str(path), "error": result.error})
@@ -177,7 +178,9 @@ def replay_paths(
         for source, fresh in by_source.items():
             result.new += len(fresh)
             try:
-                result.published += publisher.publish(fresh)
+                result.published += publisher.publish(
+                    [fit_record(a, settings.max_record_bytes) for a in fresh]
+                )
             except PipelineError as exc:
                 result.error = f"{type(exc).__name__}: {exc}"
                 continue

@@ -5,7 +5,13 @@ after `publish` returned. A crash or a broker failure in between means the next 
 articles again (absorbed downstream by id), never that they are lost behind a 304.
 
 One bad feed never stops the others: `poll_feed` turns connector errors into an outcome, and failures
-schedule the next try with exponential backoff that honours `Retry-After`.
+schedule the next try with exponential backoff that honours `Retry-After`. Parsing runs in a worker
+thread, so a huge document does not stall the other feeds' fetches (and their deadlines).
+
+A feed answering 410 once, or 404 `settings.fetch_gone_after_404s` times in a row, is marked gone: it is
+logged once and no longer polled, even with `force`, until its entry in `feeds.yaml` changes.
+
+Articles are fitted to `settings.max_record_bytes` (`produce.fit_record`) before they are published.
 """
 
 from __future__ import annotations
@@ -24,10 +30,19 @@ import httpx
 
 from connectors.fetch import Resolver, fetch, make_client
 from connectors.parse import parse_feed
-from connectors.produce import Publisher
+from connectors.produce import Publisher, fit_record
 from connectors.state import FeedState
 from pipeline.config import FeedConfig
-from pipeline.errors import FeedParseError, FetchTimeout, HTTPStatusError, NetworkError, PipelineError
+from pipeline.errors import (
+    FeedParseError,
+    FetchRefused,
+    FetchTimeout,
+    HTTPStatusError,
+    NetworkError,
+    PipelineError,
+    ResponseTooLarge,
+    TooManyRedirects,
+)
 from pipeline.metrics import MetricsRecorder
 from pipeline.models import Article, utcnow
 from pipeline.settings import Settings
@@ -38,6 +53,7 @@ __all__ = [
     "PollOutcome",
     "PollReport",
     "backoff_delay",
+    "config_hash",
     "next_poll_time",
     "poll_feed",
     "poll_once",
@@ -50,10 +66,21 @@ DEFAULT_CONCURRENCY: Final = 10
 MAX_BACKOFF_S: Final = 6 * 3600.0
 MAX_AGE_CAP_S: Final = 6 * 3600.0
 
-OutcomeStatus = Literal["new", "unchanged", "not_modified", "failed", "skipped"]
-# "network" errors are the ones that say "we are offline", not "this feed is broken".
-ErrorKind = Literal["network", "http", "parse", "publish", "other"]
-_ERROR_KINDS: Final[tuple[ErrorKind, ...]] = ("network", "http", "parse", "publish", "other")
+OutcomeStatus = Literal["new", "unchanged", "not_modified", "failed", "skipped", "gone"]
+# "network" errors are the ones that say "we are offline", not "this feed is broken"; "refused" is the
+# URL guard (scheme, private address); "limit" a size or redirect limit.
+ErrorKind = Literal["network", "http", "refused", "limit", "parse", "publish", "other"]
+_ERROR_KINDS: Final[tuple[ErrorKind, ...]] = (
+    "network",
+    "http",
+    "refused",
+    "limit",
+    "parse",
+    "publish",
+    "other",
+)
+_GONE_STATUS: Final = 410
+_NOT_FOUND: Final = 404
 
 
 @dataclass
@@ -74,6 +101,8 @@ class PollOutcome:
     last_modified: str | None = None
     body_hash: str | None = None
     max_age: int | None = None
+    # ids of every article in the document, new or not: all are (re)marked seen after publishing
+    present_ids: list[str] = field(default_factory=list)
 
     @property
     def new(self) -> int:
@@ -114,6 +143,11 @@ class PollReport:
         return sum(1 for o in self.outcomes if o.status == "failed")
 
     @property
+    def gone(self) -> int:
+        """Feeds skipped because they are gone (410, or repeated 404s)."""
+        return sum(1 for o in self.outcomes if o.status == "gone")
+
+    @property
     def all_network_failed(self) -> bool:
         """Every feed failed for network reasons: the CLI falls back to the bundled samples."""
         return bool(self.outcomes) and all(o.network_failure for o in self.outcomes)
@@ -124,6 +158,10 @@ def _error_kind(exc: BaseException) -> ErrorKind:
         return "network"
     if isinstance(exc, HTTPStatusError):
         return "http"
+    if isinstance(exc, FetchRefused):
+        return "refused"
+    if isinstance(exc, ResponseTooLarge | TooManyRedirects):
+        return "limit"
     if isinstance(exc, FeedParseError):
         return "parse"
     return "other"
@@ -139,6 +177,11 @@ def _stored_kind(value: str | None) -> ErrorKind:
 
 def _interval(feed: FeedConfig, settings: Settings) -> float:
     return feed.poll_interval_s or settings.poll_interval_s
+
+
+def config_hash(feed: FeedConfig) -> str:
+    """Fingerprint of a feed's configuration: a gone feed is polled again once it changes."""
+    return hashlib.blake2b(feed.model_dump_json().encode(), digest_size=12).hexdigest()
 
 
 def backoff_delay(failures: int, interval_s: float, retry_after: float | None = None) -> float:
@@ -188,7 +231,8 @@ async def poll_feed(
                 body_hash=body_hash,
                 max_age=result.max_age,
             )
-        parsed = parse_feed(
+        parsed = await asyncio.to_thread(
+            parse_feed,
             result.body,
             source=feed.id,
             feed_url=url,
@@ -196,6 +240,7 @@ async def poll_feed(
             headers=result.headers,
             charset=result.charset,
             fetched=utcnow(),
+            max_entries=settings.fetch_max_entries,
         )
     except PipelineError as exc:
         logger.warning("poll failed", extra={"feed_id": feed.id, "url": url, "error": str(exc)})
@@ -219,7 +264,25 @@ async def poll_feed(
         last_modified=result.last_modified,
         body_hash=body_hash,
         max_age=result.max_age,
+        present_ids=[a.id for a in parsed.articles],
     )
+
+
+def _mark_gone_if_due(outcome: PollOutcome, state: FeedState, feed: FeedConfig, settings: Settings) -> None:
+    """After a failure: a 410, or the N-th 404 in a row, marks the feed gone (and says so in the log)."""
+    if outcome.http_status == _GONE_STATUS or (
+        outcome.http_status == _NOT_FOUND and state.consecutive_not_found >= settings.fetch_gone_after_404s
+    ):
+        state.mark_gone(config_hash(feed))
+        logger.warning(
+            "feed marked gone: no longer polled until its configuration changes",
+            extra={
+                "feed_id": feed.id,
+                "url": str(feed.url),
+                "status": outcome.http_status,
+                "consecutive_404s": state.consecutive_not_found,
+            },
+        )
 
 
 def _record(
@@ -237,8 +300,9 @@ def _record(
             status=outcome.http_status,
             next_poll_at=now + timedelta(seconds=delay),
         )
+        _mark_gone_if_due(outcome, state, feed, settings)
         return
-    state.mark_seen(a.id for a in outcome.articles)
+    state.mark_seen(outcome.present_ids or [a.id for a in outcome.articles])
     state.record_success(
         now=now,
         status=outcome.http_status or 200,
@@ -262,6 +326,13 @@ async def _poll_and_publish(
 ) -> PollOutcome:
     state = FeedState.for_feed(settings, feed.id)
     now = utcnow()
+    if state.gone:
+        if state.is_gone(config_hash(feed)):
+            return PollOutcome(
+                feed.id, "gone", http_status=state.last_status, error=state.last_error, error_kind="http"
+            )
+        logger.info("configuration of a gone feed changed: polling it again", extra={"feed_id": feed.id})
+        state.revive()
     if not force and state.consecutive_failures and state.next_poll_at and state.next_poll_at > now:
         return PollOutcome(
             feed.id, "skipped", error=state.last_error, error_kind=_stored_kind(state.last_error_kind)
@@ -275,6 +346,7 @@ async def _poll_and_publish(
     else:
         outcome = await poll_feed(feed, settings=settings, state=state, client=client, resolver=resolver)
     if outcome.articles:
+        outcome.articles = [fit_record(a, settings.max_record_bytes) for a in outcome.articles]
         try:
             async with publish_lock:
                 outcome.published = await asyncio.to_thread(publisher.publish, outcome.articles)
@@ -361,6 +433,8 @@ def _due(feeds: Sequence[FeedConfig], settings: Settings, now: datetime) -> tupl
         if not feed.enabled:
             continue
         state = FeedState.for_feed(settings, feed.id)
+        if state.is_gone(config_hash(feed)):
+            continue
         if state.next_poll_at is None or state.next_poll_at <= now:
             due.append(feed)
         else:

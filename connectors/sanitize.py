@@ -5,6 +5,11 @@ keep their text, dangerous containers (`script`, `style`, `iframe`, ...) lose th
 attributes survive only when listed for their tag (so every `on*` handler and `style` goes). URLs keep
 only http(s), mailto and relative references, so `javascript:` and `data:` links cannot reach the UI.
 As in miniflux's processor, sanitising runs last, after every other transformation.
+
+Text loses C0 control characters and the explicit bidi formatting controls (embeddings, overrides and
+isolates, U+202A-U+202E and U+2066-U+2069): an unbalanced RIGHT-TO-LEFT OVERRIDE in a title would reorder
+whatever the UI shows after it. The implicit marks (LRM, RLM, ALM) and ZWJ/ZWNJ are kept: they are
+legitimate in mixed Arabic/Latin text, and the search normaliser ignores them anyway.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from html.parser import HTMLParser
 from typing import Final
 from urllib.parse import urlsplit
 
-__all__ = ["html_to_text", "sanitize_html"]
+__all__ = ["clean_text", "html_to_text", "sanitize_html"]
 
 ALLOWED_TAGS: Final[dict[str, frozenset[str]]] = {
     "a": frozenset({"href", "title"}),
@@ -81,7 +86,7 @@ _BLOCK: Final = frozenset(
      "figcaption", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "address"}
 )  # fmt: skip
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0\u2028\u2029]+")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 
 
 def _safe_url(value: str) -> bool:
@@ -180,6 +185,11 @@ class _TextExtractor(HTMLParser):
         if not self._skip_depth:
             # source newlines inside a paragraph are layout, not structure
             self.parts.append(data.replace("\n", " "))
+
+
+def clean_text(text: str) -> str:
+    """Plain text without control characters and explicit bidi formatting (see the module docstring)."""
+    return _CONTROL.sub("", text)
 
 
 def sanitize_html(html: str) -> str:

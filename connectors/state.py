@@ -6,6 +6,9 @@ updates it only after a publish succeeded: losing a save re-publishes (harmless,
 too early would lose articles.
 
 A corrupt file is set aside as `<name>.corrupt` and polling starts afresh rather than stopping the feed.
+
+A feed is `gone` after a 410, or after `fetch_gone_after_404s` 404s in a row; it stays gone, unpolled, for
+as long as its configuration is the one it had then (`gone_config`, a hash of the `FeedConfig`).
 """
 
 from __future__ import annotations
@@ -65,7 +68,10 @@ class FeedState:
     last_error_kind: str | None = None
     last_polled_at: datetime | None = None
     consecutive_failures: int = 0
+    consecutive_not_found: int = 0
     next_poll_at: datetime | None = None
+    gone: bool = False
+    gone_config: str | None = None
     # insertion-ordered set: oldest first, so eviction drops the ids least recently seen
     _seen: dict[str, None] = field(default_factory=dict, repr=False)
 
@@ -74,7 +80,9 @@ class FeedState:
         """Load the state of `feed_id` from `settings.state_dir`."""
         # ids from replayed files are not validated like config ids: keep them inside state_dir
         safe = _UNSAFE.sub("_", feed_id).lstrip(".") or "_"
-        return cls.load(settings.state_dir / f"{safe}.json", max_seen=settings.seen_ids_per_feed)
+        # never remember fewer ids than one document may hold, or its oldest entries come back as new
+        max_seen = max(settings.seen_ids_per_feed, settings.fetch_max_entries)
+        return cls.load(settings.state_dir / f"{safe}.json", max_seen=max_seen)
 
     @classmethod
     def load(cls, path: Path, *, max_seen: int = DEFAULT_MAX_SEEN) -> FeedState:
@@ -101,7 +109,10 @@ class FeedState:
         state.last_error_kind = _str(raw.get("last_error_kind"))
         state.last_polled_at = _dt(raw.get("last_polled_at"))
         state.consecutive_failures = _int(raw.get("consecutive_failures"), 0) or 0
+        state.consecutive_not_found = _int(raw.get("consecutive_not_found"), 0) or 0
         state.next_poll_at = _dt(raw.get("next_poll_at"))
+        state.gone = raw.get("gone") is True
+        state.gone_config = _str(raw.get("gone_config"))
         seen = raw.get("seen_ids")
         if isinstance(seen, list):
             state.mark_seen(s for s in seen if isinstance(s, str))
@@ -119,7 +130,10 @@ class FeedState:
             "last_error_kind": self.last_error_kind,
             "last_polled_at": self.last_polled_at.isoformat() if self.last_polled_at else None,
             "consecutive_failures": self.consecutive_failures,
+            "consecutive_not_found": self.consecutive_not_found,
             "next_poll_at": self.next_poll_at.isoformat() if self.next_poll_at else None,
+            "gone": self.gone,
+            "gone_config": self.gone_config,
             "seen_ids": list(self._seen),
         }
 
@@ -174,6 +188,7 @@ class FeedState:
         self.last_error = None
         self.last_error_kind = None
         self.consecutive_failures = 0
+        self.consecutive_not_found = 0
         self.next_poll_at = next_poll_at
         if not not_modified:
             self.etag = etag
@@ -189,4 +204,23 @@ class FeedState:
         self.last_error = error[:500]
         self.last_error_kind = kind
         self.consecutive_failures += 1
+        self.consecutive_not_found = self.consecutive_not_found + 1 if status == 404 else 0
         self.next_poll_at = next_poll_at
+
+    def mark_gone(self, config_hash: str) -> None:
+        """Stop polling this feed until its configuration no longer hashes to `config_hash`."""
+        self.gone = True
+        self.gone_config = config_hash
+        self.next_poll_at = None
+
+    def is_gone(self, config_hash: str) -> bool:
+        """True while the feed is gone and its configuration is unchanged since it was marked."""
+        return self.gone and self.gone_config == config_hash
+
+    def revive(self) -> None:
+        """Forget that the feed was gone (its configuration changed): poll it afresh."""
+        self.gone = False
+        self.gone_config = None
+        self.consecutive_failures = 0
+        self.consecutive_not_found = 0
+        self.next_poll_at = None

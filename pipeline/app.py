@@ -53,7 +53,7 @@ def _declare_topics(app: faust.App, settings: Settings) -> Topics:
 
 def create_app(settings: Settings, runtime: Runtime, bootstrap: str) -> faust.App:
     """A configured Faust app with the enrich, index and alert agents."""
-    from pipeline.agents import alert, enrich, index, progress, surge
+    from pipeline.agents import alert, enrich, fulltext, index, progress, surge
 
     app = faust.App(
         settings.consumer_group,
@@ -76,5 +76,6 @@ def create_app(settings: Settings, runtime: Runtime, bootstrap: str) -> faust.Ap
     index.register(app, topics, runtime)
     alert.register(app, topics, runtime)
     surge.register(app, topics, runtime)
+    fulltext.register(app, topics, runtime)
     progress.register(app, runtime)
     return app

@@ -7,19 +7,28 @@ is unset. Production points `RASD_KAFKA_BOOTSTRAP` at a real Kafka cluster inste
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import socket
 import subprocess
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from pipeline.errors import BrokerError
-from pipeline.topics import ALL_TOPICS
+from pipeline.topics import ALL_TOPICS, TopicSpec, plan_topics
 
-__all__ = ["EmbeddedBroker", "ensure_topics", "free_port", "stop_process", "wait_for_port"]
+__all__ = [
+    "EmbeddedBroker",
+    "TopicsReport",
+    "ensure_topics",
+    "free_port",
+    "provision_topics",
+    "stop_process",
+    "wait_for_port",
+]
 
 log = logging.getLogger("rasd.broker")
 
@@ -123,38 +132,126 @@ class EmbeddedBroker:
         self.stop()
 
 
-def ensure_topics(
-    bootstrap: str,
-    *,
-    partitions: int,
-    replication: int,
-    names: Iterable[str] = ALL_TOPICS,
-    timeout: float = 30.0,
-) -> list[str]:
-    """Create the missing topics (the watches topic compacted); returns the names created."""
-    from kafka.admin import KafkaAdminClient, NewTopic
-    from kafka.errors import KafkaError, TopicAlreadyExistsError
+@dataclass(frozen=True)
+class TopicsReport:
+    """What `provision_topics` found: topics it created, topics already there and their partitions."""
+
+    created: list[str] = field(default_factory=list)
+    existing: list[str] = field(default_factory=list)
+    partitions: dict[str, int] = field(default_factory=dict)  # existing topic → partitions it has
+
+
+def _short(exc: BaseException) -> str:
+    """A kafka-python error as one line: its name and description, not the whole request repr."""
+    description = getattr(exc, "description", None)
+    if isinstance(description, str) and description:
+        return f"{type(exc).__name__}: {description}"
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return text if text.startswith(type(exc).__name__) else f"{type(exc).__name__}: {text}".rstrip(": ")
+
+
+def _admin(bootstrap: str, timeout: float) -> Any:
+    """A KafkaAdminClient, retried until `timeout` seconds have passed (Kafka may still be starting)."""
+    from kafka.admin import KafkaAdminClient
+    from kafka.errors import KafkaError
 
     deadline = time.monotonic() + timeout
     while True:
+        left = deadline - time.monotonic()
+        extra: dict[str, int] = {}
+        if "bootstrap_timeout_ms" in KafkaAdminClient.DEFAULT_CONFIG:  # kafka-python 3 waits 30 s by default
+            extra["bootstrap_timeout_ms"] = int(max(1.0, min(10.0, left)) * 1000)
         try:
-            admin = KafkaAdminClient(
-                bootstrap_servers=bootstrap.split(","), client_id="rasd-admin", request_timeout_ms=10_000
+            return KafkaAdminClient(
+                bootstrap_servers=bootstrap.split(","),
+                client_id="rasd-admin",
+                request_timeout_ms=10_000,
+                **extra,
             )
-            break
         except KafkaError as exc:
-            if time.monotonic() > deadline:
-                raise BrokerError(f"cannot reach Kafka at {bootstrap}: {exc}") from exc
-            log.warning("Kafka at %s not reachable yet (%s); retrying", bootstrap, exc)
+            if time.monotonic() + 1.0 > deadline:
+                raise BrokerError(
+                    f"cannot reach Kafka at {bootstrap} within {timeout:.0f}s: {_short(exc)}"
+                ) from exc
+            log.warning("Kafka at %s not reachable yet (%s); retrying", bootstrap, _short(exc))
             time.sleep(1.0)
+
+
+def _partition_counts(admin: Any, names: list[str]) -> dict[str, int]:
+    """Partitions of existing topics, best effort (kafka-python 2 names the key `topic`, 3 `name`)."""
+    from kafka.errors import KafkaError
+
+    if not names:
+        return {}
     try:
-        existing = set(admin.list_topics())
-        wanted = [NewTopic(n, partitions, replication) for n in names if n not in existing]
-        if wanted:
-            with contextlib.suppress(TopicAlreadyExistsError):  # another process raced us
-                admin.create_topics(wanted)
-        return [t.name for t in wanted]
+        described = admin.describe_topics(names)
     except KafkaError as exc:
-        raise BrokerError(f"creating topics on {bootstrap} failed: {exc}") from exc
+        log.warning("could not describe topics %s: %s", names, _short(exc))
+        return {}
+    counts: dict[str, int] = {}
+    for topic in described:
+        name = topic.get("name") or topic.get("topic")
+        if isinstance(name, str) and not topic.get("error_code"):
+            counts[name] = len(topic.get("partitions") or [])
+    return counts
+
+
+def provision_topics(bootstrap: str, plan: Sequence[TopicSpec], *, timeout: float = 30.0) -> TopicsReport:
+    """Create the planned topics that are missing, with their configs; never alters existing ones.
+
+    Topics are created one at a time, so a topic another process created meanwhile is reported as
+    existing instead of failing the batch. Raises BrokerError (one line) when Kafka cannot be reached
+    or refuses a topic (e.g. a replication factor larger than the number of brokers).
+    """
+    from kafka.admin import NewTopic
+    from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+    admin = _admin(bootstrap, timeout)
+    created: list[str] = []
+    existing: list[str] = []
+    try:
+        try:
+            present = set(admin.list_topics())
+        except KafkaError as exc:
+            raise BrokerError(f"listing topics on {bootstrap} failed: {_short(exc)}") from exc
+        for spec in plan:
+            if spec.name in present:
+                existing.append(spec.name)
+                continue
+            topic = NewTopic(spec.name, spec.partitions, spec.replication, topic_configs=dict(spec.configs))
+            try:
+                admin.create_topics([topic])
+            except TopicAlreadyExistsError:  # another process raced us
+                existing.append(spec.name)
+                continue
+            except KafkaError as exc:
+                raise BrokerError(
+                    f"creating topic {spec.name} ({spec.partitions} partitions, replication "
+                    f"{spec.replication}) on {bootstrap} failed: {_short(exc)}"
+                ) from exc
+            created.append(spec.name)
+        return TopicsReport(created, existing, _partition_counts(admin, existing))
     finally:
         admin.close()
+
+
+def ensure_topics(
+    bootstrap: str,
+    *,
+    partitions: int | None = None,
+    replication: int | None = None,
+    names: Iterable[str] = ALL_TOPICS,
+    plan: Sequence[TopicSpec] | None = None,
+    timeout: float = 30.0,
+) -> list[str]:
+    """Create the missing topics of `plan`, or of the default plan with these partitions/replication.
+
+    Returns the names created. Without a `plan` the retention is the default of
+    `pipeline.topics.RetentionHours`; pass `plan=topic_plan(settings)` to honour the settings.
+    """
+    if plan is None:
+        if partitions is None or replication is None:
+            raise ValueError("ensure_topics needs a plan, or partitions and replication")
+        plan = plan_topics(partitions=partitions, replication=replication)
+    wanted = set(names)
+    return provision_topics(bootstrap, [s for s in plan if s.name in wanted], timeout=timeout).created

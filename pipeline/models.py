@@ -24,6 +24,8 @@ __all__ = [
     "EntityMention",
     "EntityType",
     "Evidence",
+    "FullTextOutcome",
+    "FullTextStatus",
     "Surge",
     "TextField",
     "TopicScore",
@@ -37,6 +39,7 @@ SCHEMA_VERSION = 1
 
 EntityType = Literal["PER", "ORG", "LOC"]
 TextField = Literal["title", "summary", "body"]
+FullTextStatus = Literal["extracted", "fallback", "blocked_by_robots", "failed", "skipped"]
 
 
 def utcnow() -> datetime:
@@ -86,6 +89,24 @@ class TopicScore(BaseModel):
     score: float = Field(ge=0.0, le=1.0)
 
 
+class FullTextOutcome(BaseModel):
+    """What the full-text stage did for one article (`connectors/fulltext/`).
+
+    `extracted`: the page's main text is the body now; `fallback`: the page was fetched but its
+    extraction failed or yielded less than the feed, which is kept; `blocked_by_robots`: robots.txt
+    forbids (or, unreachable, does not yet allow) the fetch; `failed`: the fetch failed; `skipped`: not
+    attempted or not an HTML page. `reason` says why in words; `chars` is the extracted text's length.
+    """
+
+    status: FullTextStatus
+    reason: str = ""
+    chars: int = Field(default=0, ge=0)
+    final_url: str | None = None
+    http_status: int | None = None
+    author: str | None = None
+    cached: bool = False
+
+
 class Article(_Message):
     """A news article as it travels the pipeline: raw from the connector, then enriched."""
 
@@ -100,6 +121,9 @@ class Article(_Message):
     language: str | None = None
     published: AwareDatetime | None = None
     fetched: AwareDatetime = Field(default_factory=utcnow)
+    truncated: bool = Field(
+        default=False, description="title, summary or body was cut to a size limit (parse cap, record size)"
+    )
     # enrichment
     entities: list[EntityMention] = Field(default_factory=list)
     topics: list[TopicScore] = Field(default_factory=list)
@@ -109,6 +133,7 @@ class Article(_Message):
         default=None, description="id of the closest earlier copy, when a duplicate"
     )
     enriched_at: AwareDatetime | None = None
+    fulltext: FullTextOutcome | None = Field(default=None, description="outcome of the full-text stage")
 
     def text_of(self, field: TextField) -> str:
         """The original text of one field."""

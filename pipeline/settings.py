@@ -43,6 +43,14 @@ class Settings(BaseSettings):
     )
     topic_partitions: int = Field(default=4, ge=1, le=1024)
     topic_replication: int = Field(default=1, ge=1, le=16)
+    # topic retention (`retention.ms`) used when Rasd creates its topics; see pipeline/topics.py
+    raw_retention_hours: int = Field(default=168, ge=1, le=87_600)
+    enriched_retention_hours: int = Field(default=168, ge=1, le=87_600)
+    dlq_retention_hours: int = Field(default=720, ge=1, le=87_600)
+    alerts_retention_hours: int = Field(default=720, ge=1, le=87_600)
+    surge_retention_hours: int = Field(
+        default=48, ge=1, le=87_600, description="rasd.surge.mentions; 2 × the largest surge window is plenty"
+    )
     consumer_group: str = "rasd"
     # short group timeouts: Tansu makes every join wait for the full rebalance timeout
     broker_rebalance_timeout_s: float = 6.0
@@ -54,6 +62,27 @@ class Settings(BaseSettings):
     search_backend: SearchBackendName = "sqlite"
     elasticsearch_url: str | None = None
     elasticsearch_api_key: SecretStr | None = None
+    elasticsearch_username: str | None = Field(default=None, description="basic auth, when no API key is set")
+    elasticsearch_password: SecretStr | None = None
+    elasticsearch_ca_certs: Path | None = Field(
+        default=None, description="CA bundle (PEM) for the cluster's TLS"
+    )
+    elasticsearch_verify_certs: bool = True
+    elasticsearch_request_timeout_s: float = Field(default=10.0, gt=0)
+    elasticsearch_index_prefix: str = Field(
+        default="rasd",
+        pattern=r"^[a-z0-9][a-z0-9_.-]{0,150}$",
+        description="<prefix>-articles (alias), <prefix>-articles-NNNNNN (indices), <prefix>-watches",
+    )
+    elasticsearch_rollover_max_size: str = Field(default="50gb", pattern=r"^\d+(b|kb|mb|gb|tb)$")
+    elasticsearch_rollover_max_age: str = Field(default="30d", pattern=r"^\d+(d|h|m|s)$")
+    elasticsearch_retention: str | None = Field(
+        default=None,
+        pattern=r"^\d+(d|h|m|s)$",
+        description="delete indices this long after rollover; unset = keep",
+    )
+    elasticsearch_bulk_max_docs: int = Field(default=500, ge=1, le=10_000)
+    elasticsearch_bulk_max_bytes: int = Field(default=10 * 1024 * 1024, ge=64 * 1024, le=100 * 1024 * 1024)
     index_batch_size: int = Field(default=200, ge=1, le=10_000)
     index_batch_seconds: float = Field(default=0.5, gt=0, le=60)
 
@@ -67,14 +96,56 @@ class Settings(BaseSettings):
     fetch_allowed_hosts: list[str] = Field(
         default_factory=list, description="hosts allowed even when they resolve to private/loopback addresses"
     )
+    fetch_max_entries: int = Field(
+        default=1000, ge=1, le=100_000, description="entries kept per feed document (the first ones)"
+    )
+    fetch_gone_after_404s: int = Field(
+        default=5, ge=1, le=1000, description="consecutive 404s before a feed is marked gone (410: at once)"
+    )
     poll_interval_s: float = Field(default=300.0, gt=0)
     seen_ids_per_feed: int = Field(default=5000, ge=10)
+    max_record_bytes: int = Field(
+        default=900 * 1024,
+        ge=16 * 1024,
+        le=64 * 1024 * 1024,
+        description="largest article record sent to Kafka; longer texts are cut and flagged `truncated`",
+    )
+
+    # full article text (connectors/fulltext/): fetch the linked page when the feed carries little text
+    fulltext_enabled: bool = True
+    fulltext_min_chars: int = Field(
+        default=400, ge=0, description="feeds with `fulltext: auto` fetch the page below this many characters"
+    )
+    fulltext_user_agent: str = (
+        "Rasd/0.1 (Arabic news monitor; article fetcher; honours robots.txt; product token Rasd)"
+    )
+    fulltext_max_page_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+    fulltext_concurrency: int = Field(default=8, ge=1, le=256, description="pages fetched at once per worker")
+    fulltext_host_concurrency: int = Field(default=1, ge=1, le=16)
+    fulltext_host_delay_s: float = Field(default=1.0, ge=0, description="between request starts on one host")
+    fulltext_max_crawl_delay_s: float = Field(default=30.0, ge=0, description="cap on robots.txt Crawl-delay")
+    fulltext_robots_ttl_s: float = Field(default=86_400.0, gt=0, description="robots.txt cache lifetime")
+    fulltext_robots_error_ttl_s: float = Field(
+        default=3_600.0, gt=0, description="how long an unreachable robots.txt (5xx) means disallow"
+    )
+    fulltext_cache_entries: int = Field(default=20_000, ge=0, description="pages kept in the URL cache")
+    fulltext_cache_ttl_s: float = Field(default=7 * 86_400.0, gt=0)
 
     # alert delivery
     delivery_attempts: int = Field(default=4, ge=1, le=20)
     delivery_backoff_s: float = Field(default=0.5, ge=0)
     delivery_backoff_max_s: float = Field(default=30.0, ge=0)
     delivery_timeout_s: float = Field(default=10.0, gt=0)
+
+    # HTTP API and web UI (`rasd api`, started by `rasd run`)
+    api_host: str = Field(default="127.0.0.1", min_length=1, description="address the API listens on")
+    api_port: int = Field(default=8000, ge=1, le=65535)
+    api_key: SecretStr | None = Field(
+        default=None, description="required to reach the API from another machine, and to change watches"
+    )
+    api_open: bool = Field(
+        default=False, description="serve reads without a key on a non-loopback address (changes stay locked)"
+    )
 
     log_level: LogLevel = "info"
 
@@ -119,3 +190,7 @@ class Settings(BaseSettings):
     @property
     def deliveries_path(self) -> Path:
         return self.data_dir / "deliveries.sqlite3"
+
+    @property
+    def fulltext_cache_path(self) -> Path:
+        return self.data_dir / "fulltext.sqlite3"

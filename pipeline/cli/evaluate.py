@@ -1,4 +1,4 @@
-"""`rasd eval ner|topics`: score the pipeline's own extraction on annotated data (offline)."""
+"""`rasd eval ner|topics|extract`: score the pipeline's own extraction on annotated data (offline)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ __all__ = ["add_parser", "run_eval"]
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("eval", help="evaluate NER or topics on annotated data")
+    p = sub.add_parser("eval", help="evaluate NER, topics or page extraction on annotated data")
     what = p.add_subparsers(dest="what", required=True)
     ner = what.add_parser("ner", help="CoNLL-style file: per-type P/R/F1, last line micro-F1")
     ner.add_argument("file", type=Path)
@@ -20,9 +20,16 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     topics = what.add_parser("topics", help="ANT documents below DIR: accuracy, last line macro-F1")
     topics.add_argument("dir", type=Path)
     topics.add_argument("--scheme", choices=["ant"], default="ant")
+    extract = what.add_parser(
+        "extract",
+        help="NAME.html beside NAME.txt in DIR: per-page token F1 of the main text, last line mean-F1",
+    )
+    extract.add_argument("dir", type=Path)
 
 
 def run_eval(settings: Settings, args: argparse.Namespace) -> int:
+    if args.what == "extract":
+        return _eval_extract(args.dir)
     if args.what == "ner":
         from pipeline.enrich.enricher import load_enricher
         from pipeline.eval.ner import evaluate_ner
@@ -41,4 +48,17 @@ def run_eval(settings: Settings, args: argparse.Namespace) -> int:
     if not args.dir.is_dir():
         raise ConfigError(f"{args.dir}: no such directory")
     print(evaluate_topics(args.dir, args.scheme, SectionClassifier.load(model).predict).format())
+    return 0
+
+
+def _eval_extract(directory: Path) -> int:
+    from connectors.fulltext import extract_html
+    from pipeline.eval.extract import evaluate_extract
+
+    if not directory.is_dir():
+        raise ConfigError(f"{directory}: no such directory")
+    report = evaluate_extract(directory, lambda body, _name: extract_html(body))
+    if not report.pages:
+        raise ConfigError(f"{directory}: no NAME.html with a NAME.txt beside it")
+    print(report.format())
     return 0

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 from pathlib import Path
 
+from connectors.produce import Publisher
 from pipeline.cli.common import resolve_bootstrap
-from pipeline.config import load_feeds
+from pipeline.config import FeedConfig, load_feeds
 from pipeline.settings import Settings
 
 __all__ = ["add_parser", "run_ingest"]
@@ -22,20 +24,48 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         metavar="PATH",
         help="feed files or directories (source id = parent directory name)",
     )
+    p.add_argument(
+        "--forever",
+        action="store_true",
+        help="keep polling, each feed on its own schedule (interval, Cache-Control, back-off), until "
+        "SIGTERM/SIGINT: the connector of a cluster deployment",
+    )
 
 
 def run_ingest(settings: Settings, args: argparse.Namespace) -> int:
     from connectors import KafkaPublisher, poll_once, replay_paths
+    from connectors.fulltext.route import FullTextRouter
 
-    publisher = KafkaPublisher(resolve_bootstrap(settings))
-    try:
-        if args.from_files:
+    bootstrap = resolve_bootstrap(settings)
+    if args.from_files:  # local files: no pages to fetch, straight to enrichment
+        publisher: Publisher = KafkaPublisher(bootstrap, max_record_bytes=settings.max_record_bytes)
+        try:
             rep = replay_paths(args.from_files, publisher=publisher, settings=settings)
             print(f"replayed: published={rep.published}")
-        else:
-            feeds = [f for f in load_feeds(settings.feeds_file) if f.enabled]
-            report = asyncio.run(poll_once(feeds, settings=settings, publisher=publisher))
-            print(f"polled {len(feeds)} feeds: published={report.published} failed={report.failed}")
+        finally:
+            publisher.close()
+        return 0
+    feeds = [f for f in load_feeds(settings.feeds_file) if f.enabled]
+    # short items go to articles.fulltext first, to be completed with their page's text
+    publisher = FullTextRouter.kafka(bootstrap, feeds=feeds, settings=settings)
+    try:
+        if args.forever:
+            asyncio.run(_forever(feeds, settings, publisher))
+            return 0
+        report = asyncio.run(poll_once(feeds, settings=settings, publisher=publisher))
+        print(f"polled {len(feeds)} feeds: published={report.published} failed={report.failed}")
     finally:
         publisher.close()
     return 0
+
+
+async def _forever(feeds: list[FeedConfig], settings: Settings, publisher: Publisher) -> None:
+    """`run_forever` until SIGTERM or SIGINT; the round in progress finishes and state is saved."""
+    from connectors import run_forever
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    print(f"polling {len(feeds)} feeds until stopped", flush=True)
+    await run_forever(feeds, settings, publisher, stop)

@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from pipeline.cli import alerts, enrich, evaluate, ingest, run, search, train, watch, worker
+from pipeline.cli import alerts, api, dlq, enrich, evaluate, ingest, run, search, topics, train, watch, worker
 from pipeline.cli.common import configure_logging, fail, load_settings
 from pipeline.errors import PipelineError
 from pipeline.settings import Settings
@@ -26,13 +26,16 @@ _COMMANDS: dict[str, Command] = {
     "enrich": enrich.run_enrich,
     "train": train.run_train,
     "eval": evaluate.run_eval,
+    "topics": topics.run_topics,
+    "dlq": dlq.run_dlq,
+    "api": api.run_api,
 }
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="rasd", description="Rasd: streaming monitor for Arabic news")
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in (run, worker, ingest, search, alerts, watch, enrich, train, evaluate):
+    for module in (run, worker, ingest, search, alerts, watch, dlq, enrich, train, evaluate, topics, api):
         module.add_parser(sub)
     return parser.parse_args(list(argv))
 

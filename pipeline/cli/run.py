@@ -1,7 +1,8 @@
 """`rasd run`: the whole pipeline on one machine (embedded broker, worker, connector), with progress.
 
 Without `RASD_KAFKA_BOOTSTRAP` it starts the bundled Tansu broker on a free loopback port. The
-worker runs as a child process (`rasd worker`), the connector in this process. When no feed can
+worker runs as a child process (`rasd worker`), the connector in this process; without `--once` the
+HTTP API and web UI (`rasd api`) run as another child process. When no feed can
 be reached (no network), the bundled sample feeds are replayed instead, so the demo works offline.
 """
 
@@ -28,6 +29,7 @@ from pipeline.models import Article
 from pipeline.search import connected
 from pipeline.settings import Settings
 from pipeline.text import Analyzer
+from pipeline.topics import topic_plan
 
 __all__ = ["add_parser", "run_main"]
 
@@ -76,7 +78,22 @@ def _start_worker(settings: Settings, bootstrap: str) -> subprocess.Popen[bytes]
     )
 
 
-def _ingest(settings: Settings, publisher: _Tracking, *, samples: bool, feeds: bool) -> None:
+def _start_api(settings: Settings, bootstrap: str) -> subprocess.Popen[bytes]:
+    """`rasd api` as a child process on RASD_API_HOST:RASD_API_PORT (the web UI and the HTTP API)."""
+    env = dict(os.environ)
+    env.update(
+        RASD_KAFKA_BOOTSTRAP=bootstrap,
+        RASD_DATA_DIR=str(settings.data_dir.resolve()),
+        RASD_CONFIG_DIR=str(settings.config_dir.resolve()),
+    )
+    cmd = [sys.executable, "-m", "pipeline.cli.main", "api"]
+    cmd += ["--host", settings.api_host, "--port", str(settings.api_port)]
+    return subprocess.Popen(cmd, env=env, start_new_session=True)
+
+
+def _ingest(
+    settings: Settings, publisher: _Tracking, samples_publisher: _Tracking, *, replay: bool, feeds: bool
+) -> None:
     from connectors import poll_once, replay_paths
 
     offline = not feeds
@@ -92,8 +109,8 @@ def _ingest(settings: Settings, publisher: _Tracking, *, samples: bool, feeds: b
         offline = report.all_network_failed
         if offline:
             log.warning("no feed could be reached (offline?): replaying the bundled samples instead")
-    if samples or offline:
-        rep = replay_paths([settings.resolved_samples_dir()], publisher=publisher, settings=settings)
+    if replay or offline:
+        rep = replay_paths([settings.resolved_samples_dir()], publisher=samples_publisher, settings=settings)
         log.info("replayed samples from %s: %d published", settings.resolved_samples_dir(), rep.published)
 
 
@@ -117,6 +134,7 @@ def _wait_indexed(
 
 def run_main(settings: Settings, args: argparse.Namespace) -> int:
     from connectors import KafkaPublisher
+    from connectors.fulltext.route import FullTextRouter
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
@@ -127,16 +145,25 @@ def run_main(settings: Settings, args: argparse.Namespace) -> int:
             path = broker_file(settings)
             path.write_text(json.dumps({"bootstrap": bootstrap, "pid": os.getpid()}), encoding="utf-8")
             stack.callback(path.unlink, missing_ok=True)
-        created = ensure_topics(
-            bootstrap, partitions=settings.topic_partitions, replication=settings.topic_replication
-        )
+        created = ensure_topics(bootstrap, plan=topic_plan(settings))
         if created:
             log.info("created topics: %s", ", ".join(created))
         worker = _start_worker(settings, bootstrap)
         stack.callback(stop_process, worker, 15)
-        publisher = _Tracking(KafkaPublisher(bootstrap))
+        if not args.once:
+            api = _start_api(settings, bootstrap)
+            stack.callback(stop_process, api, 10)
+            host = f"[{settings.api_host}]" if ":" in settings.api_host else settings.api_host
+            print(f"web UI: http://{host}:{settings.api_port}/ui/  (API docs: /docs)", flush=True)
+        # live feeds: short items go by articles.fulltext to be completed with their page's text;
+        # the bundled samples go straight to articles.raw (offline, there is no page to fetch)
+        feeds = [f for f in load_feeds(settings.feeds_file) if f.enabled]
+        publisher = _Tracking(FullTextRouter.kafka(bootstrap, feeds=feeds, settings=settings))
         stack.callback(publisher.close)
-        _ingest(settings, publisher, samples=args.samples, feeds=not args.no_feeds)
+        samples = _Tracking(KafkaPublisher(bootstrap, max_record_bytes=settings.max_record_bytes))
+        stack.callback(samples.close)
+        _ingest(settings, publisher, samples, replay=args.samples, feeds=not args.no_feeds)
+        publisher.ids.extend(samples.ids)
         if args.once:
             print(
                 f"published {len(publisher.ids)} new article(s); waiting for the worker to index them…",

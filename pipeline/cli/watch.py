@@ -1,7 +1,8 @@
 """`rasd watch`: add, list, pause, resume and remove watches at run time, and backtest them.
 
 Changes go to the watch store in the data dir; running workers pick them up at their next batch.
-Every watch is validated and compiled against the entity registry and topics before it is
+The logic lives in `pipeline.alerts.manage` (shared with the HTTP API); this module parses flags and
+prints. Every watch is validated and compiled against the entity registry and topics before it is
 stored. Mistakes in what the user typed (unknown entity, empty condition, bad YAML, unknown or
 duplicate id) print one line naming the field and exit with code 2, storing nothing.
 """
@@ -18,17 +19,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from pydantic import ValidationError
-
 from pipeline.alerts.backtest import BacktestReport, backtest_backend
-from pipeline.alerts.rules import CompiledWatch, compile_watch
-from pipeline.alerts.watchstore import WATCHES_FILE, Origin, WatchStore, effective_watches
+from pipeline.alerts.manage import WatchManager, summarize, validate_watch
 from pipeline.cli.common import fail
-from pipeline.config import load_watches, read_yaml
-from pipeline.enrich.registry import EntityRegistry, load_registry
-from pipeline.enrich.topics import load_topics
+from pipeline.config import read_yaml
 from pipeline.errors import ConfigError
-from pipeline.models import Condition, Watch, parse_duration
+from pipeline.models import Watch, parse_duration
 from pipeline.search import connected
 from pipeline.settings import Settings
 
@@ -123,37 +119,8 @@ def run_watch(settings: Settings, args: argparse.Namespace) -> int:
 # -- shared --------------------------------------------------------------------------------
 
 
-def _store(settings: Settings) -> WatchStore:
-    return WatchStore(settings.data_dir / WATCHES_FILE)
-
-
-def _config_watches(settings: Settings) -> list[Watch]:
-    return load_watches(settings.watchlists_file) if settings.watchlists_file.is_file() else []
-
-
-def _in_force(settings: Settings, store: WatchStore) -> list[tuple[Watch, Origin]]:
-    return effective_watches(_config_watches(settings), store.overrides())
-
-
-def _find(settings: Settings, store: WatchStore, watch_id: str) -> Watch:
-    for watch, _ in _in_force(settings, store):
-        if watch.id == watch_id:
-            return watch
-    raise ConfigError(f"unknown watch {watch_id!r} (see `rasd watch list`)")
-
-
-def _catalogue(settings: Settings) -> tuple[EntityRegistry, set[str]]:
-    """The registry and topic ids the worker compiles watches against (as `load_enricher` loads them)."""
-    return load_registry(settings.entities_dir), {t.id for t in load_topics(settings.topics_file)}
-
-
-def _describe(exc: ValidationError, watch_id: object) -> str:
-    problems = []
-    for e in exc.errors():
-        msg = str(e["msg"]).removeprefix("Value error, ")
-        loc = ".".join(str(p) for p in e["loc"])
-        problems.append(f"{loc}: {msg}" if loc else msg)
-    return f"watch {watch_id!r}: " + "; ".join(problems)
+def _manager(settings: Settings) -> WatchManager:
+    return WatchManager(settings)
 
 
 def _flag_data(args: argparse.Namespace) -> dict[str, Any]:
@@ -191,15 +158,7 @@ def _watch_from_args(args: argparse.Namespace, default_id: str | None) -> Watch 
         data = {"id": args.id or default_id, **flags}
     else:
         return None
-    try:
-        return Watch.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(where + _describe(exc, data.get("id"))) from exc
-
-
-def _compile(settings: Settings, watch: Watch) -> tuple[CompiledWatch, EntityRegistry]:
-    registry, topics = _catalogue(settings)
-    return compile_watch(watch, registry, topics), registry
+    return validate_watch(data, where)
 
 
 # -- add / pause / resume / rm -------------------------------------------------------------
@@ -209,18 +168,8 @@ def _add(settings: Settings, args: argparse.Namespace) -> int:
     watch = _watch_from_args(args, default_id=None)
     if watch is None:
         raise ConfigError("give the watch: --file watch.yaml, or an id with --entity/--topic/--word …")
-    store = _store(settings)
-    try:
-        existing = {w.id: origin for w, origin in _in_force(settings, store)}
-        if watch.id in existing and not args.replace:
-            raise ConfigError(
-                f"watch {watch.id!r} already exists ({existing[watch.id]}): use --replace to replace it"
-            )
-        _compile(settings, watch)  # nothing is stored unless the worker could compile it
-        store.put(watch)
-        verb = "replaced" if watch.id in existing else "added"
-    finally:
-        store.close()
+    with _manager(settings) as manager:
+        verb = manager.add(watch, replace=args.replace)
     state = " (paused)" if watch.paused else ""
     print(f"{verb} watch {watch.id}{state}; running workers pick it up at their next batch")
     return 0
@@ -235,27 +184,18 @@ def _resume(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _set_paused(settings: Settings, watch_id: str, *, paused: bool) -> int:
-    store = _store(settings)
-    try:
-        watch = _find(settings, store, watch_id)
-        word = "paused" if paused else "active"
-        if watch.paused == paused:
-            print(f"watch {watch_id} is already {word}")
-            return 0
-        (store.pause if paused else store.resume)(watch_id, watch)
-    finally:
-        store.close()
+    with _manager(settings) as manager:
+        changed = manager.set_paused(watch_id, paused=paused)
+    if not changed:
+        print(f"watch {watch_id} is already {'paused' if paused else 'active'}")
+        return 0
     print(f"watch {watch_id} {'paused' if paused else 'resumed'}")
     return 0
 
 
 def _rm(settings: Settings, args: argparse.Namespace) -> int:
-    store = _store(settings)
-    try:
-        _find(settings, store, args.id)
-        store.remove(args.id)
-    finally:
-        store.close()
+    with _manager(settings) as manager:
+        manager.remove(args.id)
     print(f"removed watch {args.id}")
     return 0
 
@@ -263,61 +203,9 @@ def _rm(settings: Settings, args: argparse.Namespace) -> int:
 # -- list ----------------------------------------------------------------------------------
 
 
-def _entity_label(name: str, registry: EntityRegistry) -> tuple[str, str]:
-    ent = registry.resolve(name)
-    return (ent.id, ent.name_ar) if ent is not None else (name, "unknown")
-
-
-def summarize(watch: Watch, registry: EntityRegistry) -> str:
-    """One line: the conditions (entities with their canonical names), filters and surge."""
-    parts = []
-    for label, cond in (("any_of", watch.any_of), ("all_of", watch.all_of), ("none_of", watch.none_of)):
-        if not cond.is_empty():
-            parts.append(f"{label}: {_condition_text(cond, registry)}")
-    if watch.sources:
-        parts.append("sources: " + ", ".join(watch.sources))
-    if watch.languages:
-        parts.append("languages: " + ", ".join(watch.languages))
-    if watch.min_mentions > 1:
-        parts.append(f"min_mentions: {watch.min_mentions}")
-    if s := watch.surge:
-        parts.append(
-            f"surge: ≥{s.min_count} and ×{s.factor:g} per {s.window} (baseline {s.baseline_windows})"
-        )
-    return "; ".join(parts)
-
-
-def _condition_text(cond: Condition, registry: EntityRegistry) -> str:
-    items = [f"{eid} ({name})" for eid, name in (_entity_label(e, registry) for e in cond.entities)]
-    items += [f"topic {t}" for t in cond.topics]
-    items += [f"«{w}»" for w in cond.words]
-    return ", ".join(items)
-
-
 def _list(settings: Settings, args: argparse.Namespace) -> int:
-    store = _store(settings)
-    try:
-        watches = _in_force(settings, store)
-    finally:
-        store.close()
-    registry = load_registry(settings.entities_dir)
-    rows = [
-        {
-            "id": w.id,
-            "name": w.name,
-            "owner": w.owner,
-            "state": "paused" if w.paused else "active",
-            "origin": origin,
-            "summary": summarize(w, registry),
-            "entities": [
-                dict(zip(("id", "name"), _entity_label(e, registry), strict=True))
-                for cond in (w.any_of, w.all_of, w.none_of)
-                for e in cond.entities
-            ],
-            "watch": w.model_dump(mode="json"),
-        }
-        for w, origin in watches
-    ]
+    with _manager(settings) as manager:
+        rows = [manager.describe(entry) for entry in manager.in_force()]
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return 0
@@ -366,17 +254,16 @@ def _test(settings: Settings, args: argparse.Namespace) -> int:
             raise ConfigError(
                 "give a watch id, --file watch.yaml, or watch flags (--entity/--topic/--word …)"
             )
-        store = _store(settings)
-        try:
-            watch = _find(settings, store, args.id)
-        finally:
-            store.close()
+        with _manager(settings) as manager:
+            watch = manager.find(args.id).watch
     now = datetime.now(UTC)
     since = parse_moment(args.since, "--since", now) if args.since else None
     until = parse_moment(args.until, "--until", now, end_of_day=True) if args.until else None
     if since and until and since >= until:
         raise ConfigError(f"--since ({since:%Y-%m-%d %H:%M}) must be before --until ({until:%Y-%m-%d %H:%M})")
-    cw, registry = _compile(settings, watch)
+    with _manager(settings) as manager:
+        cw = manager.compile(watch)
+        registry = manager.catalogue.registry
 
     async def go() -> BacktestReport:
         async with connected(settings, registry.analyzer) as backend:

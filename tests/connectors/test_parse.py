@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.parse import MAX_BODY_CHARS, MAX_TITLE_CHARS, parse_feed
+from connectors.parse import MAX_BODY_CHARS, MAX_TITLE_CHARS, parse_feed, strip_doctype
 from pipeline.errors import FeedParseError
 from pipeline.ids import article_id
 from tests.connectors.conftest import DATA, FIXTURES, FixtureFeed, fixture_feeds
@@ -186,3 +186,26 @@ def test_body_only_when_longer_than_summary() -> None:
     )
     [article] = parse_feed(_rss(item).replace(b'<rss version="2.0">', ns), source="s").articles
     assert (article.summary, article.body) == ("ملخص طويل نسبيا", "")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "cut"),
+    [
+        ("<?xml?>\n<!DOCTYPE rss [<!ENTITY a \"b\">]><rss/>", "<?xml?>\n<rss/>", True),
+        ('<!-- c --><!DOCTYPE rss [<!ENTITY a "]>"><!-- it\'s ]> -->]><rss/>', "<!-- c --><rss/>", True),
+        ('<!DOCTYPE rss PUBLIC "-//Netscape//DTD RSS 0.91//EN" "http://x/rss.dtd"><rss/>', "<rss/>", True),
+        ('<!doctype rss SYSTEM \'x>y\'><rss/>', "<rss/>", True),
+        ('<!DOCTYPE rss [<!ENTITY a "b">', "", True),  # never closed: nothing usable follows
+        ("<rss><!DOCTYPE x></rss>", "<rss><!DOCTYPE x></rss>", False),  # not in the prolog: not a DTD
+        ("<rss/>", "<rss/>", False),
+    ],
+)  # fmt: skip
+def test_strip_doctype(text: str, expected: str, cut: bool) -> None:
+    assert strip_doctype(text) == (expected, cut)
+
+
+def test_only_the_first_entries_are_parsed() -> None:
+    items = "".join(f"<item><title>{n}</title><link>https://e.com/{n}</link></item>" for n in range(30))
+    parsed = parse_feed(_rss(items), source="s", max_entries=10)
+    assert [a.title for a in parsed.articles] == [str(n) for n in range(10)]
+    assert parsed.dropped == 20 and not parsed.bozo  # the closing tail is kept: still well-formed

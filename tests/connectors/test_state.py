@@ -86,8 +86,25 @@ def test_corrupt_state_is_set_aside(tmp_path: Path, content: bytes) -> None:
 
 
 def test_for_feed_uses_settings_and_stays_inside_state_dir(settings_factory: Callable[..., Settings]) -> None:
-    settings = settings_factory(seen_ids_per_feed=10)
+    settings = settings_factory(seen_ids_per_feed=10, fetch_max_entries=5)
     state = FeedState.for_feed(settings, "../../etc/evil")
     assert state.path.parent == settings.state_dir and state.max_seen == 10
     state.save()
     assert state.path.is_file()
+
+
+def test_not_found_streak_and_gone_round_trip(tmp_path: Path) -> None:
+    path = tmp_path / "feeds" / "old.json"
+    state = FeedState.load(path)
+    for status in (404, 404, 500, 404, 404):
+        state.record_failure(now=NOW, error="x", kind="http", next_poll_at=NOW, status=status)
+    assert state.consecutive_not_found == 2 and state.consecutive_failures == 5  # a 500 breaks the 404 run
+    state.mark_gone("cfg-1")
+    state.save()
+    again = FeedState.load(path)
+    assert again.gone and again.is_gone("cfg-1") and not again.is_gone("cfg-2")
+    assert again.consecutive_not_found == 2 and again.next_poll_at is None
+    again.revive()
+    assert not again.gone and again.consecutive_failures == 0 and again.gone_config is None
+    again.record_success(now=NOW, status=200, next_poll_at=NOW)
+    assert again.consecutive_not_found == 0

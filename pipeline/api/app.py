@@ -1,0 +1,61 @@
+"""The app factory: the HTTP API (OpenAPI at `/docs`, `/openapi.json`) and the web UI in one process."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+
+from pipeline.api import alerts, articles, entities, health, search, watches
+from pipeline.api.access import access_policy, install_access_control
+from pipeline.api.errors import install_error_handlers
+from pipeline.api.health import BrokerGauges
+from pipeline.api.services import Services
+from pipeline.settings import Settings
+
+__all__ = ["create_api"]
+
+DESCRIPTION = """Search, entities, alerts and watches of a Rasd deployment.
+
+Free text uses the safe syntax only (words, "phrases", -excluded, OR); nothing reaches an engine's
+query parser. Errors are JSON: `{"error": {"status", "code", "message", "field"}}`.
+The Arabic web UI is served under `/ui/`."""
+
+
+def create_api(settings: Settings, *, web: bool = True, host: str | None = None) -> FastAPI:
+    """The FastAPI app for `settings`, to be served on `host` (default `RASD_API_HOST`); config and
+    stores are loaded when it starts (lifespan).
+
+    Raises:
+        ConfigError: `host` is not loopback and no API key is configured (see `pipeline.api.access`).
+    """
+    policy = access_policy(settings, host or settings.api_host)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        svc = Services.load(settings)
+        await svc.backend.setup()
+        app.state.services = svc
+        app.state.broker_gauges = BrokerGauges(settings)
+        try:
+            yield
+        finally:
+            await svc.close()
+
+    app = FastAPI(title="Rasd", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    install_error_handlers(app)
+    install_access_control(app, policy)
+    for module in (search, articles, entities, alerts, watches, health):
+        app.include_router(module.router)
+    if web:
+        from pipeline.web import mount_web
+
+        mount_web(app)
+
+        @app.get("/", include_in_schema=False)
+        def home() -> RedirectResponse:
+            return RedirectResponse("/ui/search", status_code=307)
+
+    return app

@@ -1,0 +1,157 @@
+"""Watches (shared with `rasd watch`) and alerts, including the server-sent event stream."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from pipeline.alerts.manage import WatchManager
+from pipeline.alerts.store import AlertStore
+from pipeline.cli.main import main
+from pipeline.models import Alert, Evidence
+
+HORMUZ = {
+    "id": "hormuz",
+    "name": "مضيق هرمز",
+    "owner": "gulf-desk",
+    "any_of": {"entities": ["مضيق هرمز"], "words": ["ناقلة نفط"]},
+    "none_of": {"words": ["كرة القدم"]},
+}
+
+
+def test_create_list_pause_resume_delete(fresh: TestClient) -> None:
+    created = fresh.post("/watches", json=HORMUZ)
+    assert created.status_code == 201, created.text
+    row = created.json()["watch"]
+    assert created.json()["status"] == "added"
+    assert (row["state"], row["origin"]) == ("active", "runtime")
+    assert row["entities"] == [{"id": "rasd:strait-of-hormuz", "name": "مضيق هرمز"}]
+    assert [w["id"] for w in fresh.get("/watches").json()] == ["iran", "truce", "hormuz"]
+
+    again = fresh.post("/watches", json=HORMUZ)
+    assert again.status_code == 409 and again.json()["error"]["field"] == "id"
+    replaced = fresh.post("/watches?replace=true", json={**HORMUZ, "name": "هرمز"})
+    assert replaced.status_code == 200 and replaced.json()["status"] == "replaced"
+
+    assert fresh.post("/watches/hormuz/pause").json()["status"] == "paused"
+    assert fresh.post("/watches/hormuz/pause").json()["status"] == "unchanged"
+    assert fresh.get("/watches/hormuz").json()["state"] == "paused"
+    assert fresh.post("/watches/hormuz/resume").json()["watch"]["state"] == "active"
+
+    assert fresh.delete("/watches/iran").json() == {"status": "removed", "watch": None}  # a config watch
+    assert fresh.delete("/watches/hormuz").status_code == 200
+    assert [w["id"] for w in fresh.get("/watches").json()] == ["truce"]
+    assert fresh.get("/watches/hormuz").status_code == 404
+    assert fresh.delete("/watches/hormuz").status_code == 404
+
+
+def test_the_cli_sees_what_the_api_stored(fresh: TestClient, capsys: pytest.CaptureFixture[str]) -> None:
+    assert fresh.post("/watches", json=HORMUZ).status_code == 201
+    settings = fresh.app.state.services.settings  # type: ignore[attr-defined]
+    with WatchManager(settings) as manager:
+        assert manager.find("hormuz").origin == "runtime"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RASD_CONFIG_DIR", str(settings.config_dir))
+        mp.setenv("RASD_DATA_DIR", str(settings.data_dir))
+        assert main(["watch", "pause", "hormuz"]) == 0
+    assert fresh.get("/watches/hormuz").json()["state"] == "paused"
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "message"),
+    [
+        ({"id": "x", "entities": ["شخص لا يعرفه السجل"]}, 400, "watch 'x': any_of.entities: unknown entity"),
+        ({"id": "x", "topics": ["gardening"]}, 400, "watch 'x': any_of.topics: unknown topic"),
+        ({"id": "x", "sources": ["aljazeera"]}, 400, "watch 'x': empty condition"),
+        ({"id": "x", "none_of": {"words": ["كرة"]}}, 400, "none_of alone would match every article"),
+        ({"id": "bad id!", "words": ["هدنة"]}, 400, "watch 'bad id!': id: String should match pattern"),
+        ({"id": "x", "words": ["هدنة"], "colour": "red"}, 400, "colour: Extra inputs are not permitted"),
+        ({"id": "x", "words": ["..."]}, 400, "has no words"),
+    ],
+)
+def test_bad_watches_are_refused_naming_the_field(
+    fresh: TestClient, body: dict[str, Any], status: int, message: str
+) -> None:
+    response = fresh.post("/watches", json=body)
+    assert response.status_code == status
+    assert message in response.json()["error"]["message"]
+    assert [w["id"] for w in fresh.get("/watches").json()] == ["iran", "truce"]
+
+
+def test_unknown_watch_and_bad_ids(fresh: TestClient) -> None:
+    assert fresh.post("/watches/nope/pause").status_code == 404
+    bad = fresh.delete("/watches/bad%20id")
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "watch_id"
+    assert (
+        fresh.post("/watches", content=b"not json", headers={"content-type": "application/json"}).status_code
+        == 422
+    )
+
+
+def test_recent_alerts_newest_first(client: TestClient) -> None:
+    alerts = client.get("/alerts", params={"limit": 50}).json()
+    assert alerts and {a["watch_id"] for a in alerts} <= {"iran", "truce"}
+    created = [a["created"] for a in alerts]
+    assert created == sorted(created, reverse=True)
+    assert all(a["evidence"] and a["evidence"][0]["surface"] for a in alerts)
+    only = client.get("/alerts", params={"watch": "truce"}).json()
+    assert {a["watch_id"] for a in only} <= {"truce"}
+    assert client.get("/alerts", params={"limit": 201}).status_code == 422
+
+
+def _alert(n: int) -> Alert:
+    return Alert(
+        id=f"test-alert-{n}",
+        watch_id="iran",
+        watch_name="إيران",
+        article_id=f"article-{n}",
+        title=f"خبر عاجل رقم {n} عن إيران",
+        source="aljazeera",
+        evidence=[Evidence(kind="entity", value="Q794", surface="إيران", snippet="… عن إيران …")],
+        created=datetime.now(UTC),
+    )
+
+
+def _events(lines: list[str]) -> list[dict[str, Any]]:
+    out = []
+    for block in "\n".join(lines).split("\n\n"):
+        fields = dict(
+            line.split(": ", 1) for line in block.splitlines() if ": " in line and not line.startswith(":")
+        )
+        if fields.get("event") == "alert":
+            out.append({"id": fields["id"], "alert": json.loads(fields["data"])})
+    return out
+
+
+def test_stream_sends_alerts_recorded_while_connected(fresh: TestClient) -> None:
+    store: AlertStore = fresh.app.state.services.alerts  # type: ignore[attr-defined]
+    timer = threading.Timer(1.0, lambda: store.add(_alert(1), ["log"]))
+    timer.start()
+    lines: list[str] = []
+    with fresh.stream("GET", "/alerts/stream", params={"lifetime": 3}) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        for line in response.iter_lines():
+            lines.append(line)
+            if line == "" and _events(lines):  # a blank line ends an event
+                break
+    timer.join()
+    [event] = _events(lines)
+    assert event["id"] == "test-alert-1" and event["alert"]["title"] == "خبر عاجل رقم 1 عن إيران"
+    assert lines[0] == "retry: 2000"
+
+
+def test_stream_resumes_after_the_last_event_id(fresh: TestClient) -> None:
+    store: AlertStore = fresh.app.state.services.alerts  # type: ignore[attr-defined]
+    last_seen = store.recent(1)[0].id
+    store.add(_alert(2))
+    store.add(_alert(3))
+    with fresh.stream(
+        "GET", "/alerts/stream", params={"lifetime": 1}, headers={"Last-Event-ID": last_seen}
+    ) as response:
+        lines = list(response.iter_lines())
+    assert [e["id"] for e in _events(lines)] == ["test-alert-2", "test-alert-3"]
