@@ -1,12 +1,15 @@
-"""Full-text search over enriched articles: one contract, an embedded SQLite backend, a factory.
+"""Full-text search over enriched articles: one contract, two backends, a factory.
 
-`open_backend` picks the backend named in `Settings.search_backend`; callers then `setup()` it.
+`open_backend` picks the backend named in `Settings.search_backend` (embedded SQLite FTS5, or
+Elasticsearch from `pipeline.search.elasticsearch`, imported only when chosen); callers then
+`setup()` it.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipeline.errors import ConfigError
@@ -59,12 +62,31 @@ def open_backend(settings: Settings, analyzer: Analyzer) -> SearchBackend:
         path.parent.mkdir(parents=True, exist_ok=True)
         return SqliteBackend(path, analyzer)
     if settings.search_backend == "elasticsearch":
-        raise ConfigError(
-            "the Elasticsearch backend is not built yet (issue 5); set RASD_SEARCH_BACKEND=sqlite"
+        if not settings.elasticsearch_url:
+            raise ConfigError(
+                "RASD_SEARCH_BACKEND=elasticsearch needs RASD_ELASTICSEARCH_URL (e.g. https://localhost:9200)"
+            )
+        try:
+            from pipeline.search.elasticsearch import ElasticsearchBackend
+        except ImportError as exc:  # pragma: no cover - the client is a core dependency
+            raise ConfigError(
+                f"the Elasticsearch backend needs the 'elasticsearch>=9,<10' package: {exc}"
+            ) from exc
+        return ElasticsearchBackend.from_settings(
+            settings, analyzer, stopwords=_stopwords(settings.config_dir / "stopwords" / "ar.txt")
         )
     raise ConfigError(
         f"unknown search backend {settings.search_backend!r}; expected 'sqlite' or 'elasticsearch'"
     )
+
+
+def _stopwords(path: Path) -> list[str]:
+    """Stop words for the Elasticsearch Arabic analyzer, normalised; none when the list is missing."""
+    if not path.is_file():
+        return []
+    from pipeline.search.elasticsearch.analysis import read_stopwords
+
+    return read_stopwords(path.read_text(encoding="utf-8").splitlines())
 
 
 @asynccontextmanager

@@ -51,11 +51,18 @@ class SearchQuery(BaseModel):
     size: int = Field(default=10, ge=1, le=MAX_PAGE_SIZE)
     facets: bool = True
     facet_size: int = Field(default=10, ge=1, le=100)
+    after: str | None = Field(
+        default=None,
+        max_length=4096,
+        description="opaque cursor from `SearchResult.next_cursor`: the page after that one (deep paging)",
+    )
 
     @model_validator(mode="after")
     def _range_in_order(self) -> SearchQuery:
         if self.since and self.until and self.since > self.until:
             raise ValueError("since must not be after until")
+        if self.after is not None and self.page != 1:
+            raise ValueError("give either page or after (a cursor), not both")
         return self
 
 
@@ -83,9 +90,17 @@ class Facets(BaseModel):
 
 
 class SearchResult(BaseModel):
+    """One page of results; `next_cursor` (None on the last page) is the `after` of the next page.
+
+    A cursor belongs to the backend and the query (text, filters, sort) that produced it; the page
+    size may change between pages. A cursor is a position in the sort order (keyset), not a snapshot:
+    articles indexed or changed between pages show up where they now sort.
+    """
+
     total: int
     hits: list[SearchHit]
     facets: Facets = Field(default_factory=Facets)
+    next_cursor: str | None = None
 
 
 class IndexReport(BaseModel):

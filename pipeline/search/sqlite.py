@@ -36,7 +36,7 @@ from pipeline.models import Article, dumps
 from pipeline.search.base import Facets, IndexReport, SearchHit, SearchQuery, SearchResult
 from pipeline.search.highlight import highlight_fields
 from pipeline.search.query import ParsedQuery, parse_user_query
-from pipeline.search.sqlite_sql import facets, matches_sql, micros, scan_sql
+from pipeline.search.sqlite_sql import encode_cursor, facets, matches_sql, micros, page_sql, scan_sql
 from pipeline.text import Analyzer
 
 __all__ = ["SCHEMA_VERSION", "SqliteBackend"]
@@ -132,6 +132,7 @@ class _Page:
     total: int
     hits: list[tuple[float, str]]
     facets: Facets
+    next_cursor: str | None = None
 
 
 class SqliteBackend:
@@ -460,27 +461,26 @@ class SqliteBackend:
                     article=article, score=score, highlights=highlight_fields(self._analyzer, fields, parsed)
                 )
             )
-        return SearchResult(total=page.total, hits=hits, facets=page.facets)
+        return SearchResult(total=page.total, hits=hits, facets=page.facets, next_cursor=page.next_cursor)
 
     def _search(self, query: SearchQuery, parsed: ParsedQuery) -> _Page:
         conn = self._require()
         sql, params = matches_sql(query, parsed)
-        if query.sort == "relevance" and parsed.groups:
-            order = "m.score DESC, m.published IS NULL, m.published DESC, m.doc DESC"
-        else:
-            order = "m.published IS NULL, m.published DESC, m.doc DESC"
+        page_query, page_params, width = page_sql(
+            query, by_score=query.sort == "relevance" and bool(parsed.groups)
+        )
         with self._transaction(conn, write=False):
             conn.execute("DELETE FROM temp.matches")
             conn.execute(f"INSERT INTO temp.matches (doc, published, score) {sql}", params)
             total: int = conn.execute("SELECT COUNT(*) FROM temp.matches").fetchone()[0]
-            hits = [
-                (float(score), str(data))
-                for score, data in conn.execute(
-                    f"""SELECT m.score, a.data FROM temp.matches m JOIN articles a ON a.doc = m.doc
-                        ORDER BY {order} LIMIT ? OFFSET ?""",
-                    (query.size, (query.page - 1) * query.size),
-                )
-            ]
+            rows = conn.execute(page_query, page_params).fetchall()
             counts = facets(conn, query.facet_size) if query.facets and total else Facets()
             conn.execute("DELETE FROM temp.matches")
-        return _Page(total=total, hits=hits, facets=counts)
+        shown = rows[: query.size]
+        more = len(rows) > query.size
+        return _Page(
+            total=total,
+            hits=[(float(row[-2]), str(row[-1])) for row in shown],
+            facets=counts,
+            next_cursor=encode_cursor(query, shown[-1][:width]) if more else None,
+        )

@@ -5,6 +5,10 @@ Every user value is a bound parameter; the MATCH expression is built only from q
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import json
 import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -18,9 +22,12 @@ __all__ = [
     "MAX_FILTER_VALUES",
     "TITLE_WEIGHT",
     "compile_match",
+    "decode_cursor",
+    "encode_cursor",
     "facets",
     "matches_sql",
     "micros",
+    "page_sql",
     "scan_sql",
 ]
 
@@ -28,6 +35,9 @@ TITLE_WEIGHT = 5.0
 BODY_WEIGHT = 1.0
 MAX_FILTER_VALUES = 500
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# unpublished articles sort after every date: "published IS NULL, published DESC" as one key
+_NO_DATE = -(2**63)
+_CURSOR_VERSION = 1
 
 
 def _quote(phrase: Phrase) -> str:
@@ -154,3 +164,59 @@ def scan_sql(
     if where:
         sql += " WHERE " + " AND ".join(where)
     return sql + " ORDER BY at, doc LIMIT ?", [*params, size]
+
+
+def _fingerprint(query: SearchQuery) -> str:
+    """What a cursor is bound to: text, filters and sort (not the page, size or facets)."""
+    fields = query.model_dump(mode="json", exclude={"page", "size", "after", "facets", "facet_size"})
+    return hashlib.blake2b(json.dumps(fields, sort_keys=True).encode(), digest_size=8).hexdigest()
+
+
+def encode_cursor(query: SearchQuery, key: Sequence[float | int]) -> str:
+    """An opaque cursor: the sort key of the last hit shown, bound to this query."""
+    payload = {"v": _CURSOR_VERSION, "b": "sqlite", "q": _fingerprint(query), "k": list(key)}
+    return base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_cursor(query: SearchQuery, cursor: str, width: int) -> tuple[float | int, ...]:
+    """The sort key in a cursor made by `encode_cursor` for the same query; InvalidQuery otherwise."""
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        key = payload["k"]
+        valid = (
+            payload["v"] == _CURSOR_VERSION
+            and payload["b"] == "sqlite"
+            and isinstance(key, list)
+            and len(key) == width
+            and all(isinstance(k, int | float) and not isinstance(k, bool) for k in key)
+        )
+    except (ValueError, TypeError, KeyError, binascii.Error):
+        valid = False
+    if not valid:
+        raise InvalidQuery("the cursor is malformed or was made by another search backend")
+    if payload["q"] != _fingerprint(query):
+        raise InvalidQuery("the cursor belongs to another query (text, filters or sort changed)")
+    return tuple(key)
+
+
+def page_sql(query: SearchQuery, *, by_score: bool) -> tuple[str, list[object], int]:
+    """One page of `temp.matches` in result order, from a page number or after a cursor.
+
+    Returns the SQL, its parameters and the width of the sort key each row starts with: (score,
+    date, doc) by relevance, (date, doc) newest first, where an unpublished article's date sorts
+    last; the score and the article's JSON follow. One row more than the page size is read, to tell
+    whether there is a next page.
+    """
+    dated = f"COALESCE(m.published, {_NO_DATE})"
+    columns = ["m.score", dated, "m.doc"] if by_score else [dated, "m.doc"]
+    params: list[object] = []
+    sql = f"SELECT {', '.join(columns)}, m.score, a.data FROM temp.matches m JOIN articles a ON a.doc = m.doc"
+    offset = (query.page - 1) * query.size
+    if query.after is not None:
+        # every column sorts descending, so "after the cursor" is one row-value comparison
+        sql += f" WHERE ({', '.join(columns)}) < ({', '.join('?' * len(columns))})"
+        params.extend(decode_cursor(query, query.after, len(columns)))
+        offset = 0
+    sql += f" ORDER BY {', '.join(f'{c} DESC' for c in columns)} LIMIT ? OFFSET ?"
+    params.extend([query.size + 1, offset])
+    return sql, params, len(columns)

@@ -6,12 +6,14 @@ Add a backend by adding a `pytest.param` to `BACKENDS` and a branch in `_make_ba
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from pipeline.errors import InvalidQuery
 from pipeline.models import Article
@@ -30,7 +32,23 @@ def _make_backend(name: str, tmp_path: Path, analyzer: Analyzer) -> SearchBacken
     if name == "elasticsearch":
         if not os.environ.get("RASD_ELASTICSEARCH_URL"):
             pytest.skip("Elasticsearch contract tests need RASD_ELASTICSEARCH_URL")
-        pytest.skip("the Elasticsearch backend is not built yet (issue 5)")
+        from pipeline.search.elasticsearch import (
+            ElasticsearchBackend,
+            IndexNames,
+            IndexOptions,
+            client_from_settings,
+        )
+        from pipeline.settings import Settings
+
+        # the URL and credentials come from RASD_ELASTICSEARCH_*; every test gets its own indices,
+        # and every write is refreshed so the next read sees it
+        return ElasticsearchBackend(
+            client_from_settings(Settings()),
+            analyzer,
+            names=IndexNames(f"rasd-test-{uuid.uuid4().hex[:12]}"),
+            index_options=IndexOptions(replicas=0),
+            refresh=True,
+        )
     raise AssertionError(f"unknown backend {name}")
 
 
@@ -44,6 +62,9 @@ async def backend(
     try:
         yield instance
     finally:
+        drop = getattr(instance, "drop", None)  # Elasticsearch: delete this test's indices
+        if drop is not None:
+            await drop()
         await instance.close()
 
 
@@ -359,6 +380,51 @@ async def test_newest_sort_with_text(indexed: SearchBackend, corpus: list[Articl
     result = await search(indexed, "إيران", sort="newest")
     published = [h.article.published for h in result.hits]
     assert published == sorted(published, reverse=True)  # type: ignore[type-var]
+
+
+@pytest.mark.parametrize(("text", "sort"), [("", "newest"), ("إيران", "relevance"), ("إيران", "newest")])
+@pytest.mark.parametrize("size", [1, 2, 3])
+async def test_cursor_pages_through_every_match_once(
+    indexed: SearchBackend, text: str, sort: str, size: int
+) -> None:
+    everything = await search(indexed, text, sort=sort)
+    assert everything.next_cursor is None
+    page = await search(indexed, text, sort=sort, size=size)
+    seen = ids(page)
+    while page.next_cursor is not None:
+        page = await search(indexed, text, sort=sort, size=size, after=page.next_cursor)
+        assert page.total == everything.total  # total and facets describe every match, on every page
+        assert 1 <= len(page.hits) <= size
+        seen += ids(page)
+    assert seen == ids(everything)
+
+
+async def test_cursor_continues_after_a_numbered_page(indexed: SearchBackend, corpus: list[Article]) -> None:
+    second = await search(indexed, sort="newest", size=3, page=2)
+    assert second.next_cursor is not None
+    third = await search(indexed, sort="newest", size=3, after=second.next_cursor)
+    assert ids(third) == ids(await search(indexed, sort="newest", size=3, page=3))
+    assert third.next_cursor is None  # the last page: nothing after it
+    assert (await search(indexed, sort="newest", size=len(corpus))).next_cursor is None
+
+
+async def test_cursor_is_bound_to_its_query(indexed: SearchBackend) -> None:
+    cursor = (await search(indexed, "إيران", size=1)).next_cursor
+    assert cursor is not None
+    assert len((await search(indexed, "إيران", size=2, after=cursor)).hits) == 2  # the size may change
+    changes: list[dict[str, Any]] = [
+        {"text": "روسيا"},
+        {"text": "إيران", "sort": "newest"},
+        {"text": "إيران", "sources": ["x"]},
+    ]
+    for changed in changes:
+        with pytest.raises(InvalidQuery):
+            await search(indexed, after=cursor, **changed)
+    for garbage in ("", "not a cursor", "e30", cursor[:-4]):
+        with pytest.raises(InvalidQuery):
+            await search(indexed, "إيران", after=garbage)
+    with pytest.raises(ValidationError):
+        SearchQuery(text="إيران", page=2, after=cursor)
 
 
 # -- writes --------------------------------------------------------------------------------

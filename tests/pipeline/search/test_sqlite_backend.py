@@ -146,7 +146,7 @@ def test_factory_builds_sqlite_and_creates_the_directory(tmp_path: Path, analyze
     assert settings.index_path.parent.is_dir()
 
 
-def test_factory_refuses_elasticsearch_until_it_exists(tmp_path: Path, analyzer: Analyzer) -> None:
-    settings = Settings(data_dir=tmp_path, search_backend="elasticsearch")
-    with pytest.raises(ConfigError, match=r"the Elasticsearch backend is not built yet \(issue 5\)"):
+def test_factory_refuses_elasticsearch_without_a_url(tmp_path: Path, analyzer: Analyzer) -> None:
+    settings = Settings(data_dir=tmp_path, search_backend="elasticsearch", elasticsearch_url=None)
+    with pytest.raises(ConfigError, match="RASD_ELASTICSEARCH_URL"):
         open_backend(settings, analyzer)
