@@ -51,10 +51,34 @@ def _declare_topics(app: faust.App, settings: Settings) -> Topics:
     )
 
 
+def limit_fetch_wait(max_wait_ms: int) -> None:
+    """Make Faust's consumers ask the broker to answer a fetch within `max_wait_ms`.
+
+    Faust builds its aiokafka consumers with a hard-coded `fetch_max_wait_ms=1500`; a broker that
+    holds a fetch until that wait runs out when little data is waiting (measured with the embedded
+    broker: about 450 ms a fetch) adds that to every hop of the pipeline. Measured on one Faust hop:
+    p50 590 ms before, 134 ms with 100 ms. The consumer reads the value when it starts, so setting it
+    on the freshly built consumer is enough; only Faust's worker consumers are touched.
+    """
+    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+
+    create = AIOKafkaConsumerThread._create_worker_consumer
+    original = getattr(create, "__wrapped__", create)
+
+    def _create_worker_consumer(self: Any, transport: Any) -> Any:
+        consumer = original(self, transport)
+        consumer._fetch_max_wait_ms = max_wait_ms
+        return consumer
+
+    _create_worker_consumer.__wrapped__ = original  # type: ignore[attr-defined]
+    AIOKafkaConsumerThread._create_worker_consumer = _create_worker_consumer  # type: ignore[method-assign]
+
+
 def create_app(settings: Settings, runtime: Runtime, bootstrap: str) -> faust.App:
     """A configured Faust app with the enrich, index and alert agents."""
     from pipeline.agents import alert, enrich, fulltext, index, progress, surge
 
+    limit_fetch_wait(settings.broker_fetch_max_wait_ms)
     app = faust.App(
         settings.consumer_group,
         broker=[f"kafka://{hp.strip()}" for hp in bootstrap.split(",") if hp.strip()],

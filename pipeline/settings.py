@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     broker_session_timeout_s: float = 6.0
     broker_heartbeat_interval_s: float = 2.0
     broker_max_poll_interval_s: float = 6.0
+    # Faust hard-codes 1.5 s; the broker may hold a fetch that long when little is waiting (per hop)
+    broker_fetch_max_wait_ms: int = Field(default=100, ge=1, le=10_000)
 
     # search
     search_backend: SearchBackendName = "sqlite"

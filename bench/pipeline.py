@@ -1,0 +1,193 @@
+"""End to end through the real (embedded Tansu) broker: sustained throughput from `articles.raw` to
+searchable, latency produce → searchable, and the streaming overhead, with 1 and 2 workers.
+
+    python bench/pipeline.py [--articles 2000] [--rate 0] [--workers 1,2] [--shared ../shared]
+                             [--out bench/results/pipeline.json]
+
+Real ANT articles made into ~3 KB articles (as `bench/enrich.py` does; distinct ids) are enriched
+in-process first (`Enricher.enrich_many`, batches of 200: the in-process rate), then, for each worker
+count, produced to `articles.raw` with kafka-python (all at once with `--rate 0`, else at that rate)
+while a `rasd worker` subprocess (or two) enriches and indexes them into a fresh SQLite index; the
+index is polled for the ids. The headline is the streaming overhead ratio: end-to-end articles/s
+divided by the in-process rate measured in the same run (target >= 0.8). Not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from enrich import build_articles  # noqa: E402
+
+from connectors import KafkaPublisher  # noqa: E402
+from pipeline.broker import EmbeddedBroker, ensure_topics, stop_process  # noqa: E402
+from pipeline.enrich.enricher import load_enricher  # noqa: E402
+from pipeline.models import Article  # noqa: E402
+from pipeline.settings import Settings  # noqa: E402
+
+
+def _in_process_rate(articles: list[Article]) -> float:
+    enricher = load_enricher(Settings(config_dir=ROOT / "config"))
+    enricher.enrich_many(articles[:50])  # warm caches
+    start = time.perf_counter()
+    for k in range(0, len(articles), 200):
+        enricher.enrich_many(articles[k : k + 200])
+    return len(articles) / (time.perf_counter() - start)
+
+
+def _indexed(index: Path, wanted: set[str], seen: dict[str, float]) -> None:
+    if not index.exists():
+        return
+    try:
+        db = sqlite3.connect(f"file:{index}?mode=ro", uri=True, timeout=1)
+        try:
+            rows = db.execute("SELECT id FROM articles").fetchall()
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return  # the index is being created or written: next poll
+    now = time.time()
+    for (article_id,) in rows:
+        if article_id in wanted and article_id not in seen:
+            seen[article_id] = now
+
+
+def _run(articles: list[Article], workers: int, rate: float, tmp: Path) -> dict[str, float]:
+    config = tmp / "config"
+    if not config.exists():
+        shutil.copytree(ROOT / "config", config)
+        (config / "watchlists.yaml").write_text("watches: []\n", encoding="utf-8")
+    data = tmp / f"data-{workers}"
+    with EmbeddedBroker(log_path=tmp / f"tansu-{workers}.log") as broker:
+        ensure_topics(broker.bootstrap, partitions=4, replication=1)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RASD_")}
+        env.update(
+            RASD_KAFKA_BOOTSTRAP=broker.bootstrap,
+            RASD_DATA_DIR=str(data),
+            RASD_CONFIG_DIR=str(config),
+            RASD_TOPIC_PARTITIONS="4",
+            PYTHONPATH=str(ROOT),
+        )
+        logs = [(tmp / f"worker-{workers}-{n}.log").open("wb") for n in range(workers)]
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "pipeline.cli.main", "worker"],
+                env=env,
+                cwd=ROOT,
+                stdout=log,
+                stderr=log,
+            )
+            for log in logs
+        ]
+        publisher = KafkaPublisher(broker.bootstrap)
+        index = data / "index.sqlite3"
+        seen: dict[str, float] = {}
+        try:
+            warm = articles[0]  # waits for the group join(s); not counted
+            publisher.publish([warm])
+            deadline = time.time() + 180
+            while warm.id not in seen and time.time() < deadline:
+                _indexed(index, {warm.id}, seen)
+                time.sleep(0.2)
+            if warm.id not in seen:
+                raise RuntimeError(f"worker indexed nothing; see {logs[0].name}")
+            time.sleep(8 if workers > 1 else 0)  # let the second worker's join settle
+            body = articles[1:]
+            wanted = {a.id for a in body}
+            sent: dict[str, float] = {}
+            start = time.time()
+            for k in range(0, len(body), 50):
+                chunk = body[k : k + 50]
+                if rate > 0:
+                    time.sleep(max(0.0, start + k / rate - time.time()))
+                now = time.time()
+                publisher.publish(chunk)
+                sent.update((a.id, now) for a in chunk)
+                _indexed(index, wanted, seen)
+            deadline = time.time() + 600
+            while len(seen) < len(wanted) + 1 and time.time() < deadline:
+                _indexed(index, wanted, seen)
+                time.sleep(0.05)
+        finally:
+            publisher.close()
+            for proc in procs:
+                stop_process(proc, timeout=20)
+            for log in logs:
+                log.close()
+    done = [seen[i] for i in wanted if i in seen]
+    latencies = sorted(seen[i] - sent[i] for i in wanted if i in seen)
+    elapsed = max(done) - start if done else float("nan")
+    return {
+        "workers": workers,
+        "articles": len(wanted),
+        "indexed": len(done),
+        "articles_per_s": len(done) / elapsed if done else 0.0,
+        "latency_p50_s": statistics.median(latencies) if latencies else float("nan"),
+        "latency_p95_s": latencies[int(0.95 * (len(latencies) - 1))] if latencies else float("nan"),
+        "latency_p99_s": latencies[int(0.99 * (len(latencies) - 1))] if latencies else float("nan"),
+    }
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--articles", type=int, default=2000)
+    p.add_argument("--rate", type=float, default=0.0, help="articles/s to produce; 0 = as fast as possible")
+    p.add_argument("--workers", default="1,2")
+    p.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
+    p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "pipeline.json")
+    args = p.parse_args()
+
+    articles = build_articles(args.shared / "data" / "topics" / "ant", args.articles + 1)
+    in_process = _in_process_rate(articles[1:])
+    print(f"{len(articles) - 1} articles; in-process enrichment {in_process:.0f} articles/s (one core)")
+    tmp = Path(tempfile.mkdtemp(prefix="rasd-e2e-"))
+    runs = []
+    try:
+        for n in (int(w) for w in args.workers.split(",")):
+            r = _run(articles, n, args.rate, tmp)
+            r["overhead_ratio"] = r["articles_per_s"] / in_process
+            runs.append(r)
+            lat = ", ".join(f"{q} {r[f'latency_{q}_s']:.2f} s" for q in ("p50", "p95", "p99"))
+            print(
+                f"  {n} worker(s): {r['indexed']:.0f}/{r['articles']:.0f} indexed, {r['articles_per_s']:.0f}"
+                f" articles/s end to end (ratio {r['overhead_ratio']:.2f} of in-process);"
+                f" produce → searchable {lat}"
+            )
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    report = {
+        "bench": "pipeline",
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+        },
+        "rate_per_s": args.rate,
+        "in_process_articles_per_s": round(in_process, 2),
+        "runs": [{k: round(v, 4) for k, v in r.items()} for r in runs],
+        "targets": {"overhead_ratio": 0.8, "p50_s_at_200_per_s": 1.0, "p99_s_at_200_per_s": 3.0},
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    print(f"written {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
