@@ -5,13 +5,15 @@ every sentence; that was 85% of enrichment time. A CRF's emission score is a sum
 weights, and most features depend on one word only (`Featurizer` caches them per word and window
 offset), so their summed weight vectors can be cached per word too. A sentence's emissions are
 then a few shifted array additions plus the handful of neighbourhood features (bigrams, gazetteer
-tags, sentence ends); Viterbi and forward-backward run over all sentences of a text at once.
+tags, sentence ends, punctuation between tokens); Viterbi and forward-backward run over all
+sentences of a text at once.
 The result is the model crfsuite trained, decoded the same way (a test compares them).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 
 import numpy as np
 import numpy.typing as npt
@@ -124,6 +126,16 @@ class CrfDecoder:
             row = rows.get(name)
             if row is not None:
                 scores[at] += row
+        before_sep, after_sep = rows.get("sp-"), rows.get("sp+")
+        if (before_sep is not None or after_sep is not None) and n > 1:
+            # punctuation between consecutive tokens of one sentence (`ner_features.separated`)
+            flat = [t for s in sentences for t in s]
+            gap = np.fromiter((b.start - a.end > 1 for a, b in pairwise(flat)), bool, n - 1)
+            gap &= sid[1:] == sid[:-1]
+            if before_sep is not None:
+                scores[1:][gap] += before_sep
+            if after_sep is not None:
+                scores[:-1][gap] += after_sep
         tok_idx: list[int] = []
         row_idx: list[int] = []
         before, after, attrs = self._before, self._after, self._attrs

@@ -4,7 +4,8 @@ Word-level features depend only on a token's normalised form, so they are comput
 distinct word and cached, already prefixed for each window position: building a sentence's
 features is then list concatenation, not per-token string work. Context features come from the
 entity registry (longest-match B/I of registry names, by type) and from the curated word lists in
-`config/ner/` (titles, organisation and place triggers, given names, foreign-name endings).
+`config/ner/` (titles, organisation and place triggers, given names, foreign-name endings), and
+from the punctuation between tokens, which the tokeniser drops (a comma ends a name).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ __all__ = [
     "name_starts",
     "neighbourhood",
     "read_word_list",
+    "separated",
 ]
 
 WINDOW = (-2, -1, 1, 2)
@@ -253,6 +255,7 @@ class Featurizer:
         words = [self._word(t.norm, t.stem) for t in tokens]
         stems = [t.stem for t in tokens]
         gaz = gazetteer_tags(stems, self.registry, self._starts) if self.use_registry else ["O"] * n
+        gaps = separated(tokens)
         active = self.active
         out: list[list[str]] = []
         for i in range(n):
@@ -261,7 +264,7 @@ class Featurizer:
                 j = i + off
                 if 0 <= j < n:
                     feats.extend(words[j][1][off])
-            extra = neighbourhood(i, stems, gaz)
+            extra = neighbourhood(i, stems, gaz, gaps)
             feats.extend(extra if active is None else [f for f in extra if f in active])
             out.append(feats)
         return out, gaz
@@ -278,14 +281,34 @@ class Featurizer:
         return gazetteer_tags([t.stem for t in tokens], self.registry, self._starts)
 
 
-def neighbourhood(i: int, stems: Sequence[str], gaz: Sequence[str]) -> list[str]:
-    """Features of token i that depend on its neighbours, so cannot be cached per word."""
+def separated(tokens: Sequence[Token]) -> list[bool]:
+    """Whether something other than one space (punctuation, a quote, a bracket) comes before each token.
+
+    The tokeniser drops punctuation, so without this the CRF cannot see the comma in
+    «محمد برقاوي، جبار درويش» and runs two names into one.
+    """
+    return [i > 0 and tokens[i].start - tokens[i - 1].end > 1 for i in range(len(tokens))]
+
+
+def neighbourhood(
+    i: int, stems: Sequence[str], gaz: Sequence[str], gaps: Sequence[bool] | None = None
+) -> list[str]:
+    """Features of token i that depend on its neighbours, so cannot be cached per word.
+
+    `gaps` (from `separated`): punctuation before each token; ``sp-``/``sp+`` mark a token with
+    punctuation before/after it.
+    """
     n = len(stems)
     extra: list[str] = []
     if i == 0:
         extra.append("BOS")
     if i == n - 1:
         extra.append("EOS")
+    if gaps is not None:
+        if gaps[i]:
+            extra.append("sp-")
+        if i + 1 < n and gaps[i + 1]:
+            extra.append("sp+")
     g = gaz[i]
     if g != "O":
         extra.append(f"g={g}")

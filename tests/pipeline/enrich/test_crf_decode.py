@@ -41,8 +41,10 @@ def test_labels_and_marginals_match_crfsuite(tagger: NerTagger) -> None:
     decoded = tagger.decoder.tag(sentences, gazetteer)  # all at once: padding must not leak
     labels_of = tagger.decoder.labels
     entity_tokens = 0
+    separated = 0
     for sentence, (labels, marginals) in zip(sentences, decoded, strict=True):
         feats, _ = tagger.featurizer.sentence_and_gazetteer(sentence)
+        separated += sum("sp-" in f for f in feats)
         reference.set(feats)
         expected = reference.tag()
         assert labels == expected
@@ -53,6 +55,7 @@ def test_labels_and_marginals_match_crfsuite(tagger: NerTagger) -> None:
         assert marginals.sum(axis=1) == pytest.approx(1.0)
         entity_tokens += sum(label != "O" for label in labels)
     assert entity_tokens > 10  # the comparison covered entities, not only O
+    assert separated > 3  # and punctuation inside sentences (the `sp-`/`sp+` features)
 
 
 def test_batched_spans_equal_one_text_at_a_time(tagger: NerTagger) -> None:

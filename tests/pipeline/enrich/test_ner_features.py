@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.enrich.ner import ner_analyzer, split_sentences
-from pipeline.enrich.ner_features import Featurizer, gazetteer_tags, load_resources
+from pipeline.enrich.ner_features import Featurizer, gazetteer_tags, load_resources, separated
 from pipeline.enrich.ner_rules import org_from_trigger, title_persons
 from pipeline.enrich.ner_train import align_sentence, merge_clitics
 from pipeline.enrich.registry import Entity, EntityRegistry
@@ -43,6 +43,16 @@ def test_word_and_context_features(registry: EntityRegistry, featurizer: Featuri
     assert {"c=T", "al", "s=رئيس", "pre=ال"} <= title
     assert "BOS" in feats[0] and "EOS" in feats[-1]
     assert "g=B-LOC" in feats[5]
+
+
+def test_punctuation_between_tokens_is_a_feature(registry: EntityRegistry, featurizer: Featurizer) -> None:
+    analyzer = ner_analyzer(registry, featurizer.res)
+    tokens = analyzer.tokens("استشهد محمد برقاوي، وجبار درويش (الطالب)")
+    assert separated(tokens) == [False, False, False, True, False, True]
+    feats = featurizer.sentence(tokens)
+    assert "sp+" in feats[2] and "sp-" not in feats[2]
+    assert "sp-" in feats[3] and "sp+" in feats[4] and "sp-" in feats[5]
+    assert not {"sp-", "sp+"} & set(feats[0] + feats[1])
 
 
 @pytest.mark.parametrize(
