@@ -154,5 +154,14 @@ class Analyzer:
         return tokenize(text, self.protected, self._cache)
 
     def terms(self, text: str) -> list[str]:
-        """The matching terms of `text` (stems), in order."""
-        return [t.stem for t in self.tokens(text)]
+        """The matching terms of `text` (stems), in order: the same as the tokens' stems, without
+        building tokens for words seen before (indexing calls this for every field of every article)."""
+        memo = self._cache
+        out: list[str] = []
+        for word in _WORD_ORIGINAL.findall(text):
+            hit = memo.get(word)
+            if hit is None:  # first sight of this form (or one that splits): the full path
+                out.extend(t.stem for t in tokenize(word, self.protected, memo))
+            else:
+                out.append(hit[2])
+        return out
