@@ -24,6 +24,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     topics.add_argument("--out", type=Path, help="default: <config>/models/topics-ant.npz")
     topics.add_argument("--seed", type=int, default=0)
     topics.add_argument("--holdout", type=float, default=0.2, help="share held out for scoring (0: ship)")
+    topics.add_argument(
+        "--cv", type=int, default=0, metavar="K", help="also K-fold cross-validate on the training part"
+    )
 
 
 def run_train(settings: Settings, args: argparse.Namespace) -> int:
@@ -45,7 +48,11 @@ def run_train(settings: Settings, args: argparse.Namespace) -> int:
         from pipeline.enrich.classifier_train import train_sections
 
         topics_report = train_sections(
-            args.ant_dir, args.out or models / "topics-ant.npz", seed=args.seed, holdout=args.holdout
+            args.ant_dir,
+            args.out or models / "topics-ant.npz",
+            seed=args.seed,
+            holdout=args.holdout,
+            cv_folds=args.cv,
         )
         print(topics_report.format())
     return 0
