@@ -55,14 +55,29 @@ class CrfDecoder:
             self.transitions[index[src], index[dst]] = w
         self._exp_transitions = np.exp(self.transitions)
         self.featurizer = featurizer
-        self._words: dict[str, _Array] = {}
+        # per distinct word: a row of `_blocks` (grown by doubling) holding its summed weights
+        self._word_ids: dict[str, int] = {}
+        self._blocks = np.zeros((1024, 1 + len(WINDOW), n_labels))
         self._neighbourhood_rows()
+
+    def _word_id(self, token: Token) -> int:
+        """Row of the word's score block in `_blocks`, computed on first sight (-1: cache full)."""
+        hit = self._word_ids.get(token.norm)
+        if hit is not None:
+            return hit
+        block = self._word(token)
+        if len(self._word_ids) >= _CACHE_LIMIT:
+            self._overflow.append(block)
+            return -len(self._overflow)
+        k = len(self._word_ids)
+        if k == len(self._blocks):
+            self._blocks = np.concatenate([self._blocks, np.zeros_like(self._blocks)])
+        self._blocks[k] = block
+        self._word_ids[token.norm] = k
+        return k
 
     def _word(self, token: Token) -> _Array:
         """Summed weights of a word's own features and of its features at each window offset."""
-        hit = self._words.get(token.norm)
-        if hit is not None:
-            return hit
         own, context = self.featurizer.word_features(token)
         rows = self._rows
         block = np.zeros((1 + len(WINDOW), len(self.labels)))
@@ -71,9 +86,12 @@ class CrfDecoder:
                 row = rows.get(f)
                 if row is not None:
                     block[slot] += row
-        if len(self._words) < _CACHE_LIMIT:
-            self._words[token.norm] = block
         return block
+
+    def _with_overflow(self, ids: npt.NDArray[np.int64]) -> _Array:
+        """Blocks for `ids` where negative ids point into this call's overflow list."""
+        table = np.concatenate([self._blocks[: len(self._word_ids)], np.stack(self._overflow[::-1])])
+        return table[np.where(ids >= 0, ids, len(self._word_ids) + len(self._overflow) + ids)]
 
     def _neighbourhood_rows(self) -> None:
         """Index the weighted bigram features by stem pair, so no feature string is built per token."""
@@ -94,13 +112,19 @@ class CrfDecoder:
         if not sentences:
             return []
         em, lengths = self.emissions(sentences, gazetteers)
-        paths = self._viterbi(em, lengths)
-        probs = self._marginals(em, lengths) if marginals else None
-        out: list[Decoded] = []
+        # longest first: step t of the recursions then only touches the first `live[t]` rows, so the
+        # work is the total number of tokens, not sentences × the longest sentence
+        order = np.argsort(-lengths, kind="stable")
+        em, lengths = em[order], lengths[order]
+        live = np.searchsorted(-lengths, -np.arange(em.shape[1]), side="left")  # rows with length > t
+        paths = self._viterbi(em, lengths, live)
+        probs = self._marginals(em, lengths, live) if marginals else None
+        out: list[Decoded | None] = [None] * len(sentences)
         for s, n in enumerate(lengths.tolist()):
             labels = [self.labels[k] for k in paths[s][:n]]
-            out.append((labels, probs[s, :n] if probs is not None else np.zeros((n, len(self.labels)))))
-        return out
+            found = probs[s, :n] if probs is not None else np.zeros((n, len(self.labels)))
+            out[int(order[s])] = (labels, found)
+        return [d for d in out if d is not None]
 
     def emissions(
         self, sentences: Sequence[Sequence[Token]], gazetteers: Sequence[Sequence[str]]
@@ -110,7 +134,9 @@ class CrfDecoder:
         n = int(lengths.sum())
         ends = np.cumsum(lengths)
         starts = ends - lengths
-        blocks = np.stack([self._word(t) for s in sentences for t in s])
+        self._overflow: list[_Array] = []  # blocks of words met after the cache filled (this call only)
+        ids = np.fromiter((self._word_id(t) for s in sentences for t in s), dtype=np.int64, count=n)
+        blocks = self._blocks[ids] if not self._overflow else self._with_overflow(ids)
         scores = blocks[:, 0].copy()
         sid = np.repeat(np.arange(len(sentences)), lengths)
         for off in WINDOW:  # token i sees word i+off's features as seen from offset `off`
@@ -166,17 +192,19 @@ class CrfDecoder:
         em[sid, np.arange(n) - np.repeat(starts, lengths)] = scores
         return em, lengths
 
-    def _viterbi(self, em: _Array, lengths: npt.NDArray[np.int64]) -> list[list[int]]:
+    def _viterbi(
+        self, em: _Array, lengths: npt.NDArray[np.int64], live: npt.NDArray[np.int64]
+    ) -> list[list[int]]:
+        """Best label paths; rows sorted longest first, `live[t]` of them still running at step t."""
         n_sent, longest, n_labels = em.shape
         best = em[:, 0].copy()
         back = np.zeros((n_sent, longest, n_labels), dtype=np.int64)
         trans = self.transitions[None]
         for t in range(1, longest):
-            cand = best[:, :, None] + trans  # (sentence, previous label, label)
-            back[:, t] = cand.argmax(axis=1)
-            step = cand.max(axis=1) + em[:, t]
-            live = (lengths > t)[:, None]
-            best = np.where(live, step, best)
+            k = int(live[t])
+            cand = best[:k, :, None] + trans  # (sentence, previous label, label)
+            back[:k, t] = cand.argmax(axis=1)
+            best[:k] = cand.max(axis=1) + em[:k, t]
         paths: list[list[int]] = []
         last = best.argmax(axis=1).tolist()
         for s, n in enumerate(lengths.tolist()):
@@ -188,26 +216,24 @@ class CrfDecoder:
             paths.append(path)
         return paths
 
-    def _marginals(self, em: _Array, lengths: npt.NDArray[np.int64]) -> _Array:
-        """P(label at t | sentence) by scaled forward-backward (per-step normalisation, no logs)."""
+    def _marginals(self, em: _Array, lengths: npt.NDArray[np.int64], live: npt.NDArray[np.int64]) -> _Array:
+        """P(label at t | sentence) by scaled forward-backward (per-step normalisation, no logs);
+        rows sorted longest first as for `_viterbi`."""
         longest = em.shape[1]
         pot = np.exp(em - em.max(axis=2, keepdims=True))  # per-position constants cancel out
-        live = np.arange(longest)[None, :] < lengths[:, None]
-        pot[~live] = 1.0
         trans = self._exp_transitions
-        alpha = np.empty_like(pot)
+        alpha = np.ones_like(pot)
         a = pot[:, 0]
         alpha[:, 0] = a / a.sum(axis=1, keepdims=True)
         for t in range(1, longest):
-            a = (alpha[:, t - 1] @ trans) * pot[:, t]
-            alpha[:, t] = a / a.sum(axis=1, keepdims=True)
-        beta = np.empty_like(pot)
-        beta[:, longest - 1] = 1.0
+            k = int(live[t])
+            a = (alpha[:k, t - 1] @ trans) * pot[:k, t]
+            alpha[:k, t] = a / a.sum(axis=1, keepdims=True)
+        beta = np.ones_like(pot)  # 1 at each sentence's last token (and past it)
         for t in range(longest - 2, -1, -1):
-            b = (pot[:, t + 1] * beta[:, t + 1]) @ trans.T
-            b = b / b.sum(axis=1, keepdims=True)
-            ended = (lengths <= t + 1)[:, None]  # t is the sentence's last token (or past it)
-            beta[:, t] = np.where(ended, 1.0, b)
+            k = int(live[t + 1])  # sentences that go on after t
+            b = (pot[:k, t + 1] * beta[:k, t + 1]) @ trans.T
+            beta[:k, t] = b / b.sum(axis=1, keepdims=True)
         joint = alpha * beta
         out: _Array = joint / joint.sum(axis=2, keepdims=True)
         return out

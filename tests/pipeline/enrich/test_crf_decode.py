@@ -61,3 +61,23 @@ def test_labels_and_marginals_match_crfsuite(tagger: NerTagger) -> None:
 def test_batched_spans_equal_one_text_at_a_time(tagger: NerTagger) -> None:
     texts = _texts()
     assert tagger.spans_many([(t, None) for t in texts]) == [tagger.spans(t) for t in texts]
+
+
+def test_words_beyond_the_cache_limit_score_the_same(
+    tagger: NerTagger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pipeline.enrich.crf_decode as crf_decode
+
+    reference = pycrfsuite.Tagger()
+    reference.open(str(MODEL))
+    monkeypatch.setattr(crf_decode, "_CACHE_LIMIT", 10)  # most words of the text overflow the cache
+    small = crf_decode.CrfDecoder(reference, tagger.featurizer)
+    sentences = [s for text in _texts() for s in split_sentences(text, tagger.tokens(text))]
+    gazetteer = [tagger.featurizer.gazetteer(s) for s in sentences]
+    for _ in range(2):  # the second call starts with a full cache
+        got = small.tag(sentences, gazetteer)
+        want = tagger.decoder.tag(sentences, gazetteer)
+        assert [labels for labels, _ in got] == [labels for labels, _ in want]
+        for (_, a), (_, b) in zip(got, want, strict=True):
+            assert a == pytest.approx(b)
+    assert len(small._word_ids) == 10
