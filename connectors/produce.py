@@ -162,6 +162,9 @@ class KafkaPublisher:
                 compression_type=_compression(),
                 delivery_timeout_ms=int(delivery_timeout_s * 1000),
                 request_timeout_ms=max(1000, int(delivery_timeout_s * 1000) - 1000),
+                # kafka-python backs off reconnects up to 30 s by default: after a broker outage the
+                # connector would sit idle that long (measured in tests/faults)
+                reconnect_backoff_max_ms=2000,
                 # the producer's own cap must not be the one that refuses a record we sized to fit
                 max_request_size=max(_KAFKA_DEFAULT_REQUEST_BYTES, max_record_bytes + 64 * 1024),
             )

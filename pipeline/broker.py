@@ -255,3 +255,45 @@ def ensure_topics(
         plan = plan_topics(partitions=partitions, replication=replication)
     wanted = set(names)
     return provision_topics(bootstrap, [s for s in plan if s.name in wanted], timeout=timeout).created
+
+
+def wait_for_broker(bootstrap: str, *, timeout_s: float, first_delay_s: float = 0.5) -> None:
+    """Block until the broker answers a metadata request, retrying with exponential backoff (capped
+    at 10 s) and logging each failed attempt; BrokerError after `timeout_s`.
+
+    A worker started before its broker (a cluster coming up, a broker restart) then waits instead of
+    exiting, and says why.
+    """
+    from kafka import KafkaAdminClient
+    from kafka.errors import KafkaError
+
+    deadline = time.monotonic() + timeout_s
+    delay = first_delay_s
+    attempt = 1
+    while True:
+        try:
+            admin = KafkaAdminClient(
+                bootstrap_servers=[s.strip() for s in bootstrap.split(",") if s.strip()],
+                client_id="rasd-wait",
+                request_timeout_ms=5000,
+            )
+            try:
+                admin.list_topics()
+                return
+            finally:
+                admin.close()
+        except (KafkaError, OSError) as exc:
+            if time.monotonic() + delay > deadline:
+                raise BrokerError(
+                    f"Kafka at {bootstrap} did not answer within {timeout_s:.0f} s: {exc}"
+                ) from exc
+            log.warning(
+                "Kafka at %s not reachable (attempt %d: %s); retrying in %.1f s",
+                bootstrap,
+                attempt,
+                exc,
+                delay,
+            )
+            time.sleep(delay)
+            delay = min(10.0, delay * 2)
+            attempt += 1

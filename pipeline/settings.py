@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     broker_max_poll_interval_s: float = 6.0
     # Faust hard-codes 1.5 s; the broker may hold a fetch that long when little is waiting (per hop)
     broker_fetch_max_wait_ms: int = Field(default=100, ge=1, le=10_000)
+    broker_wait_s: float = Field(
+        default=300.0, gt=0, description="how long a worker waits for Kafka at start"
+    )
 
     # search
     search_backend: SearchBackendName = "sqlite"

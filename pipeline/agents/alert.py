@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
@@ -31,6 +33,7 @@ __all__ = ["emit_alert", "register"]
 log = logging.getLogger("rasd.alert")
 
 _OUTBOX_IDLE_S = 1.0
+_OWNER = f"{socket.gethostname()}:{os.getpid()}"  # this worker, in the outbox's claims
 
 
 def register(app: faust.App, topics: Topics, runtime: Runtime) -> None:
@@ -81,7 +84,7 @@ async def emit_alert(
 async def _deliver_pending(runtime: Runtime, deliverer: Deliverer) -> int:
     """Deliver one batch of the outbox concurrently (each channel retries on its own; outcomes go
     to the delivery log); the number of alerts handled."""
-    pending = await asyncio.to_thread(runtime.alert_store.pending, 50)
+    pending = await asyncio.to_thread(runtime.alert_store.claim, _OWNER, 50)
     await asyncio.gather(*(deliverer.deliver(alert, channels) for alert, channels in pending))
     if pending:
         await asyncio.to_thread(runtime.alert_store.delivered, [a.id for a, _ in pending])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
@@ -32,6 +33,9 @@ CREATE TABLE IF NOT EXISTS outbox (
     channels TEXT NOT NULL
 );
 """
+# added after the first release: who is delivering a row, and until when (a lease, so a crashed
+# deliverer's rows are taken over)
+_OUTBOX_CLAIMS = ("claimed_by TEXT", "claimed_until REAL")
 
 
 class AlertStore:
@@ -43,6 +47,10 @@ class AlertStore:
         self._db = sqlite3.connect(str(path), check_same_thread=False, timeout=10.0)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(_SCHEMA)
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(outbox)")}
+        for column in _OUTBOX_CLAIMS:
+            if column.split()[0] not in have:
+                self._db.execute(f"ALTER TABLE outbox ADD COLUMN {column}")
         self._lock = threading.Lock()
 
     def add(self, alert: Alert, channels: Sequence[str] = ()) -> bool:
@@ -80,6 +88,27 @@ class AlertStore:
                 (limit,),
             ).fetchall()
         return [(Alert.model_validate_json(body), json.loads(channels)) for body, channels in rows]
+
+    def claim(self, owner: str, limit: int = 50, lease_s: float = 120.0) -> list[tuple[Alert, list[str]]]:
+        """Take up to `limit` outbox alerts nobody is delivering (or whose lease ran out) for `owner`.
+
+        One UPDATE … RETURNING statement claims them, so two workers sharing the data dir never
+        deliver the same alert; a worker that dies mid-delivery loses its claims after `lease_s`.
+        """
+        now = time.time()
+        with self._lock, self._db:
+            rows = self._db.execute(
+                "UPDATE outbox SET claimed_by = ?, claimed_until = ? WHERE alert_id IN ("
+                " SELECT alert_id FROM outbox WHERE claimed_until IS NULL OR claimed_until < ?"
+                " ORDER BY rowid LIMIT ?) RETURNING alert_id, channels",
+                (owner, now + lease_s, now, limit),
+            ).fetchall()
+            out = []
+            for alert_id, channels in rows:
+                body = self._db.execute("SELECT body FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+                if body is not None:
+                    out.append((Alert.model_validate_json(body[0]), json.loads(channels)))
+        return sorted(out, key=lambda item: item[0].created)
 
     def delivered(self, alert_ids: Sequence[str]) -> None:
         """Take alerts off the outbox once every channel has an outcome (ok or failed)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from pipeline.app import create_app
+from pipeline.broker import wait_for_broker
 from pipeline.cli.common import resolve_bootstrap
 from pipeline.runtime import Runtime
 from pipeline.settings import Settings
@@ -20,6 +21,7 @@ def run_worker(settings: Settings, args: argparse.Namespace) -> int:
     from faust.worker import Worker
 
     bootstrap = resolve_bootstrap(settings)
+    wait_for_broker(bootstrap, timeout_s=settings.broker_wait_s)
     runtime = Runtime.load(settings)
     app = create_app(settings, runtime, bootstrap)
     level = {"warn": "warn", "error": "error", "debug": "debug"}.get(settings.log_level, "info")
