@@ -8,12 +8,13 @@ page again. Values are JSON objects; entries older than `ttl_s` are misses and a
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from pipeline import sqlite_files
 
 __all__ = ["PageCache"]
 
@@ -42,10 +43,7 @@ class PageCache:
         self.ttl_s = ttl_s
         self._clock = clock
         self._lock = threading.Lock()
-        if isinstance(path, Path):
-            path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db = sqlite_files.connect(path, isolation_level=None)
         self._db.executescript(_SCHEMA)
         self.hits = 0
         self.misses = 0

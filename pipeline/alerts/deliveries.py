@@ -6,7 +6,6 @@ and `failed` lists only failures that no later success for the same alert and ch
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -15,6 +14,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from pipeline import sqlite_files
 from pipeline.models import utcnow
 
 __all__ = ["DeliveryLog", "DeliveryOutcome", "DeliveryRecord", "DeliveryStatus"]
@@ -58,10 +58,7 @@ class DeliveryLog:
     """Delivery outcomes by alert; safe to share between threads and with a CLI process (WAL)."""
 
     def __init__(self, path: Path | str) -> None:
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), check_same_thread=False, timeout=10.0)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db = sqlite_files.connect(path)
         self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
 

@@ -8,13 +8,13 @@ so neither a redelivered article nor a syndicated copy fires twice.
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
+from pipeline import sqlite_files
 from pipeline.models import Alert, AlsoReported
 
 __all__ = ["AlertStore"]
@@ -42,16 +42,24 @@ class AlertStore:
     """Alerts by id; safe to share between the worker's threads and a CLI process (WAL)."""
 
     def __init__(self, path: Path | str) -> None:
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), check_same_thread=False, timeout=10.0)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db = sqlite_files.connect(path)
         self._db.executescript(_SCHEMA)
-        have = {row[1] for row in self._db.execute("PRAGMA table_info(outbox)")}
-        for column in _OUTBOX_CLAIMS:
-            if column.split()[0] not in have:
-                self._db.execute(f"ALTER TABLE outbox ADD COLUMN {column}")
+        self._add_claim_columns()
         self._lock = threading.Lock()
+
+    def _add_claim_columns(self) -> None:
+        """Bring an outbox from before claims up to date; under a write lock, as another process
+        opening the same file at the same moment would otherwise add the same column."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            have = {row[1] for row in self._db.execute("PRAGMA table_info(outbox)")}
+            for column in _OUTBOX_CLAIMS:
+                if column.split()[0] not in have:
+                    self._db.execute(f"ALTER TABLE outbox ADD COLUMN {column}")
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
 
     def add(self, alert: Alert, channels: Sequence[str] = ()) -> bool:
         """Record the alert and queue it for delivery on `channels`; False when already recorded.

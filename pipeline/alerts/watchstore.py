@@ -9,7 +9,6 @@ keeps a config watch removed. `effective_watches` merges the two sources.
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Literal
 
 from pydantic import ValidationError
 
+from pipeline import sqlite_files
 from pipeline.models import Watch, dumps, utcnow
 
 __all__ = ["WATCHES_FILE", "Origin", "WatchState", "WatchStore", "effective_watches"]
@@ -41,10 +41,7 @@ class WatchStore:
     """Watch id → watch JSON or tombstone; safe to share between threads and processes (WAL)."""
 
     def __init__(self, path: Path | str) -> None:
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), check_same_thread=False, timeout=10.0)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db = sqlite_files.connect(path)
         self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
         self._writes = 0

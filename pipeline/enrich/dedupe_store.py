@@ -14,7 +14,6 @@ article's `fetched` time unless given), evicting in insertion order, oldest firs
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
@@ -25,6 +24,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Protocol
 
+from pipeline import sqlite_files
 from pipeline.enrich.dedupe import (
     DedupeParams,
     DedupeResult,
@@ -249,8 +249,7 @@ class SqliteStore:
         self.path = Path(path)
         self.evict_batch = evict_batch
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10.0)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db = sqlite_files.connect(self.path, isolation_level=None)
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache
         with self.transaction():

@@ -31,6 +31,7 @@ from typing import TypeVar
 
 from pydantic import ValidationError
 
+from pipeline import sqlite_files
 from pipeline.errors import InvalidQuery, SearchError, SearchUnavailable
 from pipeline.models import Article, dumps
 from pipeline.search.base import Facets, IndexReport, SearchHit, SearchQuery, SearchResult
@@ -168,13 +169,9 @@ class SqliteBackend:
 
     def _setup(self) -> None:
         if self._conn is None:
-            conn = sqlite3.connect(
-                self._path, timeout=self._busy_timeout_s, isolation_level=None, check_same_thread=False
-            )
+            conn = sqlite_files.connect(self._path, timeout_s=self._busy_timeout_s, isolation_level=None)
             try:
-                conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_s * 1000)}")
                 if self._path != ":memory:":
-                    conn.execute("PRAGMA journal_mode = WAL")
                     conn.execute("PRAGMA synchronous = NORMAL")
                 conn.execute("PRAGMA temp_store = MEMORY")
                 self._create_schema(conn)

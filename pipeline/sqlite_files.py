@@ -1,0 +1,63 @@
+"""Opening the data dir's SQLite files, which several processes (workers, CLI, API) share.
+
+Every store keeps its file in WAL mode so readers never block the writer. Switching a new file to WAL
+needs an exclusive lock, and SQLite answers that switch with "database is locked" at once, without
+waiting on its busy handler, when another process opens the same fresh file at the same moment (seen
+when two workers start together). The switch is persistent in the file, so `connect` first asks which
+mode the file is in and retries the switch until `timeout_s` runs out.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+from typing import Literal
+
+__all__ = ["connect"]
+
+IsolationLevel = Literal["DEFERRED", "IMMEDIATE", "EXCLUSIVE"] | None
+
+
+def connect(
+    path: Path | str,
+    *,
+    timeout_s: float = 10.0,
+    isolation_level: IsolationLevel = "DEFERRED",
+    check_same_thread: bool = False,
+) -> sqlite3.Connection:
+    """A connection to `path` (created with its folder), waiting up to `timeout_s` for other
+    processes' locks, in WAL mode unless it is `:memory:`."""
+    name = str(path)
+    if name != ":memory:":
+        Path(name).parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(
+        name, timeout=timeout_s, isolation_level=isolation_level, check_same_thread=check_same_thread
+    )
+    try:
+        db.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000)}")
+        if name != ":memory:":
+            _ensure_wal(db, timeout_s)
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def _ensure_wal(db: sqlite3.Connection, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    delay = 0.01
+    while True:
+        try:
+            (mode,) = db.execute("PRAGMA journal_mode").fetchone()
+            if str(mode).lower() == "wal":
+                return
+            db.execute("PRAGMA journal_mode = WAL")  # answers the mode it got; one that cannot do WAL
+            return  # (some network file systems) keeps its own
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if time.monotonic() + delay > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.25)
