@@ -1,13 +1,17 @@
 """deploy/k8s/: every manifest parses and has the structure Kubernetes and the operators (Strimzi, ECK)
 expect, the ConfigMap holds only real RASD_ settings, and the KafkaTopic resources match `topic_plan`
-for those settings. (kubectl is not available here; users run `kubectl apply --dry-run=client`.)"""
+for those settings. The built-in kinds are validated (strictly: no unknown fields) against the Kubernetes
+API's own schemas shipped in `kubernetes-validate`; `kubectl --dry-run=client` needs a server to discover
+kinds, and the operators' CRD schemas are not packaged, so their resources get the structural checks."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import kubernetes_validate
 import pytest
 import yaml
 
@@ -29,6 +33,8 @@ KNOWN_KINDS = {
     ("elasticsearch.k8s.elastic.co/v1", "Elasticsearch"),
 }
 WORKLOADS = {"Deployment", "Job"}
+OPERATOR_GROUPS = ("kafka.strimzi.io/", "elasticsearch.k8s.elastic.co/")
+KUBERNETES_VERSION = "1.33.0"  # the oldest release still supported upstream when this was written
 
 
 def _documents() -> Iterator[tuple[str, dict[str, Any]]]:
@@ -74,6 +80,27 @@ def test_every_document_is_a_known_named_resource(path: str, doc: dict[str, Any]
     assert name and name == name.lower() and len(name) <= 63, name
     if doc["kind"] != "Namespace":
         assert doc["metadata"]["namespace"] == "rasd", f"{path}: {name}"
+
+
+def _builtin() -> list[tuple[str, dict[str, Any]]]:
+    return [(p, d) for p, d in DOCS if not d["apiVersion"].startswith(OPERATOR_GROUPS)]
+
+
+@pytest.mark.parametrize(("path", "doc"), _builtin(), ids=[f"{p}:{d['kind']}" for p, d in _builtin()])
+def test_builtin_resources_match_the_kubernetes_schema(path: str, doc: dict[str, Any]) -> None:
+    kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+
+
+def test_the_schema_check_catches_mistakes() -> None:
+    (deployment, *_) = [d for _, d in _builtin() if d["kind"] == "Deployment"]
+    broken = copy.deepcopy(deployment)
+    broken["spec"]["replica"] = 2  # misspelt field
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, KUBERNETES_VERSION, strict=True)
+    broken = copy.deepcopy(deployment)
+    broken["spec"]["template"]["spec"]["containers"][0]["ports"] = [{"containerPort": "http"}]
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, KUBERNETES_VERSION, strict=True)
 
 
 def test_names_are_unique_per_kind() -> None:
