@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from pipeline.agents.dlq import dead_letter
 from pipeline.agents.streams import batches
 from pipeline.alerts.delivery import Deliverer
-from pipeline.alerts.rules import match_watch
+from pipeline.alerts.rules import match_watches
 from pipeline.models import Alert, Article, Watch
 from pipeline.runtime import Runtime
 
@@ -98,9 +98,8 @@ async def _alert_one(raw_key: bytes | None, payload: Any, topics: Topics, runtim
     try:
         article = Article.model_validate_json(payload)
         key = article.id
-        for cw in runtime.watches:
-            alert = match_watch(cw, article, runtime.enricher.analyzer)
-            if alert is not None and await emit_alert(alert, cw.watch, topics, runtime) == "new":
+        for cw, alert in match_watches(runtime.watches, article, runtime.enricher.analyzer):
+            if await emit_alert(alert, cw.watch, topics, runtime) == "new":
                 fired = True
                 runtime.observe_latency("alert_latency_seconds", article)
         runtime.counters.checked += 1

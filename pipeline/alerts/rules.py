@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from pipeline.enrich.registry import EntityRegistry
 from pipeline.errors import ConfigError
 from pipeline.models import Alert, Article, Condition, Evidence, TextField, Watch
-from pipeline.text.tokenize import Analyzer
+from pipeline.text.tokenize import Analyzer, Token
 
 __all__ = [
+    "ArticleTerms",
     "CompiledCondition",
     "CompiledWatch",
     "applies_to",
@@ -23,6 +24,7 @@ __all__ = [
     "compile_watches",
     "find_evidence",
     "match_watch",
+    "match_watches",
     "snippet",
 ]
 
@@ -122,10 +124,33 @@ def snippet(text: str, start: int, end: int, width: int = SNIPPET_CHARS) -> str:
     return prefix + " ".join(text[lo:hi].split()) + suffix
 
 
-def _phrase_evidence(
-    article: Article, phrase: str, stems: tuple[str, ...], analyzer: Analyzer
-) -> Evidence | None:
+class ArticleTerms:
+    """One article's fields, each tokenised once on first use, with the positions of every stem.
+
+    Every phrase of every watch is looked up here: tokenising the article again per phrase made
+    matching cost (watches x article length), most of a worker's time with a few phrase watches.
+    """
+
+    def __init__(self, article: Article, analyzer: Analyzer) -> None:
+        self.article = article
+        self._analyzer = analyzer
+        self._fields: dict[TextField, tuple[list[Token], dict[str, list[int]]]] = {}
+
+    def field(self, field: TextField) -> tuple[list[Token], dict[str, list[int]]]:
+        """The field's tokens and stem → token positions."""
+        found = self._fields.get(field)
+        if found is None:
+            tokens = self._analyzer.tokens(self.article.text_of(field))
+            positions: dict[str, list[int]] = {}
+            for i, token in enumerate(tokens):
+                positions.setdefault(token.stem, []).append(i)
+            found = self._fields[field] = (tokens, positions)
+        return found
+
+
+def _phrase_evidence(terms: ArticleTerms, phrase: str, stems: tuple[str, ...]) -> Evidence | None:
     """The first occurrence of the phrase (as written, with a snippet) and how often it occurs."""
+    article = terms.article
     first: Evidence | None = None
     count = 0
     n = len(stems)
@@ -133,9 +158,9 @@ def _phrase_evidence(
         text = article.text_of(field)
         if not text:
             continue
-        tokens = analyzer.tokens(text)
-        for i in range(len(tokens) - n + 1):
-            if all(tokens[i + k].stem == stems[k] for k in range(n)):
+        tokens, positions = terms.field(field)
+        for i in positions.get(stems[0], ()):
+            if i + n <= len(tokens) and all(tokens[i + k].stem == stems[k] for k in range(1, n)):
                 count += 1
                 if first is None:
                     start, end = tokens[i].start, tokens[i + n - 1].end
@@ -164,15 +189,16 @@ def _entity_evidence(article: Article, entity_id: str) -> Evidence | None:
     )
 
 
-def _evidence(cond: CompiledCondition, article: Article, analyzer: Analyzer) -> list[Evidence | None]:
+def _evidence(cond: CompiledCondition, terms: ArticleTerms) -> list[Evidence | None]:
     """One entry per item of the condition, in order: its evidence, or None when absent."""
+    article = terms.article
     out: list[Evidence | None] = [_entity_evidence(article, e) for e in cond.entity_ids]
     scores = {t.id: t.score for t in article.topics}
     out.extend(
         Evidence(kind="topic", value=t, surface=f"{scores[t]:.2f}") if t in scores else None
         for t in cond.topics
     )
-    out.extend(_phrase_evidence(article, phrase, stems, analyzer) for phrase, stems in cond.phrases)
+    out.extend(_phrase_evidence(terms, phrase, stems) for phrase, stems in cond.phrases)
     return out
 
 
@@ -185,7 +211,9 @@ def applies_to(watch: Watch, article: Article) -> bool:
     return not (watch.languages and article.language not in watch.languages)
 
 
-def find_evidence(cw: CompiledWatch, article: Article, analyzer: Analyzer) -> list[Evidence] | None:
+def find_evidence(
+    cw: CompiledWatch, article: Article, analyzer: Analyzer, terms: ArticleTerms | None = None
+) -> list[Evidence] | None:
     """The evidence that makes the watch fire for this article, or None when it does not.
 
     any_of needs one item, all_of every item, none_of none; `min_mentions` counts the mentions of
@@ -193,16 +221,18 @@ def find_evidence(cw: CompiledWatch, article: Article, analyzer: Analyzer) -> li
     """
     if not applies_to(cw.watch, article):
         return None
-    if cw.none_of and any(ev is not None for ev in _evidence(cw.none_of, article, analyzer)):
+    if terms is None or terms.article is not article:
+        terms = ArticleTerms(article, analyzer)
+    if cw.none_of and any(ev is not None for ev in _evidence(cw.none_of, terms)):
         return None
     found: list[Evidence] = []
     if cw.all_of:
-        every = _evidence(cw.all_of, article, analyzer)
+        every = _evidence(cw.all_of, terms)
         if any(ev is None for ev in every):
             return None
         found.extend(ev for ev in every if ev is not None)
     if cw.any_of:
-        some = [ev for ev in _evidence(cw.any_of, article, analyzer) if ev is not None]
+        some = [ev for ev in _evidence(cw.any_of, terms) if ev is not None]
         if not some:
             return None
         found.extend(ev for ev in some if ev not in found)
@@ -212,13 +242,24 @@ def find_evidence(cw: CompiledWatch, article: Article, analyzer: Analyzer) -> li
     return found or None
 
 
-def match_watch(cw: CompiledWatch, article: Article, analyzer: Analyzer) -> Alert | None:
+def match_watches(
+    watches: Iterable[CompiledWatch], article: Article, analyzer: Analyzer
+) -> list[tuple[CompiledWatch, Alert]]:
+    """Every watch that fires for the article, with its alert; the article is tokenised once."""
+    terms = ArticleTerms(article, analyzer)
+    fired = ((cw, match_watch(cw, article, analyzer, terms)) for cw in watches)
+    return [(cw, alert) for cw, alert in fired if alert is not None]
+
+
+def match_watch(
+    cw: CompiledWatch, article: Article, analyzer: Analyzer, terms: ArticleTerms | None = None
+) -> Alert | None:
     """An Alert with evidence when the watch matches the enriched article, else None.
 
     The alert id is derived from the watch and the article's story, so a copy of an alerted story
     from another source yields the same id (merged as `also`, not fired again).
     """
-    evidence = find_evidence(cw, article, analyzer)
+    evidence = find_evidence(cw, article, analyzer, terms)
     if evidence is None:
         return None
     w = cw.watch
