@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.alerts.rules import compile_watch, match_watch, snippet
+from pipeline.alerts.rules import compile_watch, match_watch, match_watches, snippet
 from pipeline.enrich.registry import Entity, EntityRegistry
 from pipeline.errors import ConfigError
 from pipeline.models import Article, EntityMention, TopicScore, Watch
@@ -180,3 +180,42 @@ def test_surge_watches_never_fire_on_single_articles() -> None:
 def test_watch_model_rejects_conditions_that_cannot_work(fields: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         Watch.model_validate({"id": "w", **fields})
+
+
+class _CountingAnalyzer:
+    """The registry's analyzer, counting how often a text is tokenised."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def tokens(self, text: str) -> list[object]:
+        self.calls += 1
+        return REGISTRY.analyzer.tokens(text)  # type: ignore[return-value]
+
+
+def test_match_watches_tokenises_once_and_agrees_with_match_watch() -> None:
+    watches = [
+        compile_watch(w, REGISTRY, TOPICS)
+        for w in (
+            Watch(id="truce", words=["هدنة", "وقف إطلاق النار"]),
+            Watch(id="putin-truce", all_of={"entities": ["بوتين"], "words": ["غزة"]}),
+            Watch(id="missile", words=["صاروخ"]),
+            Watch(id="no-gaza", entities=["بوتين"], none_of={"words": ["غزة"]}),
+            Watch(id="twice", words=["النار"], min_mentions=2),
+        )
+    ]
+    article = _article(body="وقال وبوتين إن الهدنة في غزة ستبدأ غداً بعد اتفاق وقف إطلاق النار. النار")
+    counting = _CountingAnalyzer()
+    fired = match_watches(watches, article, counting)  # type: ignore[arg-type]
+    one_by_one = [(cw, match_watch(cw, article, REGISTRY.analyzer)) for cw in watches]
+    def same(a: object) -> object:
+        return a.model_dump(exclude={"created"})  # type: ignore[attr-defined]
+
+    assert [same(a) for _, a in fired] == [same(a) for _, a in one_by_one if a is not None]
+    assert [cw.watch.id for cw, _ in fired] == ["truce", "putin-truce", "twice"]
+    assert counting.calls == 2  # title and body, each tokenised once for the five watches (6 phrases)
+    (truce,) = [a for cw, a in fired if cw.watch.id == "truce"]
+    assert [(e.value, e.surface, e.count) for e in truce.evidence] == [
+        ("هدنة", "الهدنة", 1),
+        ("وقف إطلاق النار", "وقف إطلاق النار", 1),
+    ]
