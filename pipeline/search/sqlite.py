@@ -177,7 +177,7 @@ class SqliteBackend:
                 self._create_schema(conn)
                 conn.execute(
                     "CREATE TEMP TABLE IF NOT EXISTS matches "
-                    "(doc INTEGER PRIMARY KEY, published INTEGER, score REAL)"
+                    "(doc INTEGER PRIMARY KEY, published INTEGER, score REAL, source TEXT)"
                 )
             except BaseException:
                 conn.close()
@@ -468,7 +468,7 @@ class SqliteBackend:
         )
         with self._transaction(conn, write=False):
             conn.execute("DELETE FROM temp.matches")
-            conn.execute(f"INSERT INTO temp.matches (doc, published, score) {sql}", params)
+            conn.execute(f"INSERT INTO temp.matches (doc, published, score, source) {sql}", params)
             total: int = conn.execute("SELECT COUNT(*) FROM temp.matches").fetchone()[0]
             rows = conn.execute(page_query, page_params).fetchall()
             counts = facets(conn, query.facet_size) if query.facets and total else Facets()

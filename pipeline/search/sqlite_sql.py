@@ -70,19 +70,20 @@ def _in(column: str, values: Sequence[str], label: str) -> tuple[str, list[str]]
 
 
 def matches_sql(query: SearchQuery, parsed: ParsedQuery) -> tuple[str, list[object]]:
-    """SELECT (doc, published, score) of every match; all user values are bound parameters."""
+    """SELECT (doc, published, score, source) of every match; all user values are bound parameters."""
     where: list[str] = []
     params: list[object] = []
     match = compile_match(parsed)
     if match is not None:
         sql = (
-            f"SELECT a.doc, a.published, -bm25(article_fts, {TITLE_WEIGHT}, {BODY_WEIGHT}) FROM article_fts "
+            f"SELECT a.doc, a.published, -bm25(article_fts, {TITLE_WEIGHT}, {BODY_WEIGHT}), a.source "
+            "FROM article_fts "
             "JOIN articles a ON a.doc = article_fts.rowid"
         )
         where.append("article_fts MATCH ?")
         params.append(match)
     else:
-        sql = "SELECT a.doc, a.published, 0.0 FROM articles a"
+        sql = "SELECT a.doc, a.published, 0.0, a.source FROM articles a"
         if parsed.excluded:  # exclusions alone: everything (filtered) but these
             where.append("a.doc NOT IN (SELECT rowid FROM article_fts WHERE article_fts MATCH ?)")
             params.append(" OR ".join(_quote(p) for p in parsed.excluded))
@@ -114,7 +115,13 @@ def matches_sql(query: SearchQuery, parsed: ParsedQuery) -> tuple[str, list[obje
 
 
 def facets(conn: sqlite3.Connection, size: int) -> Facets:
-    """Facet counts over the whole `temp.matches` set."""
+    """Facet counts over the whole `temp.matches` set.
+
+    The matches drive the joins (CROSS JOIN fixes SQLite's loop order): left to itself, the planner
+    walks the whole entity index to get its groups in order and probes the matches for each row,
+    which made the entity facet cost the size of the index (0.6 s at 100k articles) instead of the
+    number of matches (measured 11-25x faster). Sources were copied into the matches when found.
+    """
 
     def counts(sql: str) -> list[dict[str, object]]:
         return [{"value": v, "label": label, "count": n} for v, label, n in conn.execute(sql, (size,))]
@@ -123,17 +130,17 @@ def facets(conn: sqlite3.Connection, size: int) -> Facets:
         {
             "entities": counts(
                 """SELECT e.entity_id, MAX(e.name), COUNT(*) AS n
-                   FROM article_entities e JOIN temp.matches m ON m.doc = e.doc
+                   FROM temp.matches m CROSS JOIN article_entities e ON e.doc = m.doc
                    GROUP BY e.entity_id ORDER BY n DESC, e.entity_id LIMIT ?"""
             ),
             "topics": counts(
                 """SELECT t.topic_id, '', COUNT(*) AS n
-                   FROM article_topics t JOIN temp.matches m ON m.doc = t.doc
+                   FROM temp.matches m CROSS JOIN article_topics t ON t.doc = m.doc
                    GROUP BY t.topic_id ORDER BY n DESC, t.topic_id LIMIT ?"""
             ),
             "sources": counts(
-                """SELECT a.source, '', COUNT(*) AS n FROM temp.matches m JOIN articles a ON a.doc = m.doc
-                   GROUP BY a.source ORDER BY n DESC, a.source LIMIT ?"""
+                """SELECT m.source, '', COUNT(*) AS n FROM temp.matches m
+                   GROUP BY m.source ORDER BY n DESC, m.source LIMIT ?"""
             ),
             "days": counts(
                 """SELECT date(m.published / 1000000.0, 'unixepoch') AS day, '', COUNT(*) FROM temp.matches m
@@ -205,18 +212,26 @@ def page_sql(query: SearchQuery, *, by_score: bool) -> tuple[str, list[object], 
     Returns the SQL, its parameters and the width of the sort key each row starts with: (score,
     date, doc) by relevance, (date, doc) newest first, where an unpublished article's date sorts
     last; the score and the article's JSON follow. One row more than the page size is read, to tell
-    whether there is a next page.
+    whether there is a next page. The page is cut from the matches before the articles are joined,
+    so only its rows' JSON is read (joining first read every match's row: 10x slower at 20k matches).
     """
-    dated = f"COALESCE(m.published, {_NO_DATE})"
-    columns = ["m.score", dated, "m.doc"] if by_score else [dated, "m.doc"]
+    dated = f"COALESCE(published, {_NO_DATE})"
+    columns = ["score", dated, "doc"] if by_score else [dated, "doc"]
+    keys = [f"k{i}" for i in range(len(columns))]
     params: list[object] = []
-    sql = f"SELECT {', '.join(columns)}, m.score, a.data FROM temp.matches m JOIN articles a ON a.doc = m.doc"
+    inner = f"SELECT {', '.join(f'{c} AS {k}' for c, k in zip(columns, keys, strict=True))}, doc, score"
+    inner += " FROM temp.matches"
     offset = (query.page - 1) * query.size
     if query.after is not None:
         # every column sorts descending, so "after the cursor" is one row-value comparison
-        sql += f" WHERE ({', '.join(columns)}) < ({', '.join('?' * len(columns))})"
+        inner += f" WHERE ({', '.join(columns)}) < ({', '.join('?' * len(columns))})"
         params.extend(decode_cursor(query, query.after, len(columns)))
         offset = 0
-    sql += f" ORDER BY {', '.join(f'{c} DESC' for c in columns)} LIMIT ? OFFSET ?"
+    order = ", ".join(f"{k} DESC" for k in keys)
+    inner += f" ORDER BY {order} LIMIT ? OFFSET ?"
     params.extend([query.size + 1, offset])
+    sql = (
+        f"SELECT {', '.join(f'm.{k}' for k in keys)}, m.score, a.data FROM ({inner}) m "
+        f"JOIN articles a ON a.doc = m.doc ORDER BY {order}"
+    )
     return sql, params, len(columns)
