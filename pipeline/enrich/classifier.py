@@ -126,6 +126,97 @@ def extract_features(title: str, body: str, spec: FeatureSpec) -> Features:
     return Features(keys, _char_hashes(joined, spec))
 
 
+class _RowMemo(dict[str, int]):
+    """Normalised word → row of its stem in a `_WordIndex`, filled on first sight (bounded)."""
+
+    def __init__(self, stem_rows: dict[str, int]) -> None:
+        super().__init__()
+        self.stem_rows = stem_rows
+
+    def __missing__(self, word: str) -> int:
+        row = self.stem_rows.get(_stem(word), 0)
+        if len(self) < 500_000:
+            self[word] = row
+        return row
+
+
+@dataclass(frozen=True)
+class _WordIndex:
+    """The word vocabulary re-keyed by stem, so inference never builds or hashes key strings.
+
+    Row 0 stands for every stem that occurs in no vocabulary key. Stems never contain a space and
+    are lower-case (the normaliser folds ASCII case), so a key splits unambiguously into a unigram
+    (``s``), a title key (``T s``) or a bigram (``a b``).
+    """
+
+    rows: _RowMemo
+    unigram: IntArray  # row → column of the stem's unigram key (-1: none)
+    title: IntArray  # row → column of its title key (-1: none)
+    pair_id: IntArray  # row → id of the stem as part of a bigram key (-1: in none)
+    pair_codes: IntArray  # sorted left id * n ids + right id of every bigram key
+    pair_cols: IntArray  # the columns of those bigram keys
+    n_pair_ids: int
+
+    @classmethod
+    def build(cls, vocab: dict[str, int]) -> _WordIndex:
+        """Index `vocab` by its stems (one pass; done once per model)."""
+        stem_rows: dict[str, int] = {}
+
+        def row(stem: str) -> int:
+            return stem_rows.setdefault(stem, len(stem_rows) + 1)
+
+        unigrams: dict[int, int] = {}
+        titles: dict[int, int] = {}
+        bigrams: list[tuple[int, int, int]] = []
+        for key, col in vocab.items():
+            parts = key.split(" ")
+            if len(parts) == 1:
+                unigrams[row(key)] = col
+            elif parts[0] + " " == TITLE_PREFIX:
+                titles[row(parts[1])] = col
+            else:
+                bigrams.append((row(parts[0]), row(parts[1]), col))
+        n_rows = len(stem_rows) + 1
+        pair_id = np.full(n_rows, -1, dtype=np.int64)
+        ids = sorted({r for a, b, _ in bigrams for r in (a, b)})
+        pair_id[ids] = np.arange(len(ids))
+        codes = np.array([pair_id[a] * len(ids) + pair_id[b] for a, b, _ in bigrams], dtype=np.int64)
+        cols = np.array([c for _, _, c in bigrams], dtype=np.int64)
+        order = np.argsort(codes)
+        return cls(
+            rows=_RowMemo(stem_rows),
+            unigram=_lookup_array(n_rows, unigrams),
+            title=_lookup_array(n_rows, titles),
+            pair_id=pair_id,
+            pair_codes=codes[order],
+            pair_cols=cols[order],
+            n_pair_ids=len(ids),
+        )
+
+    def keys(self, words: Sequence[str], n_title: int, spec: FeatureSpec) -> IntArray:
+        """Columns of the word keys `extract_features` makes of these words (title words first), in
+        the same order, -1 where a key is not in the vocabulary."""
+        rows = np.fromiter(map(self.rows.__getitem__, words), dtype=np.int64, count=len(words))
+        parts = [self.unigram[rows]]
+        if spec.bigrams and len(rows) > 1 and len(self.pair_codes):
+            left, right = self.pair_id[rows[:-1]], self.pair_id[rows[1:]]
+            code = left * self.n_pair_ids + right
+            at = np.minimum(np.searchsorted(self.pair_codes, code), len(self.pair_codes) - 1)
+            hit = (left >= 0) & (right >= 0) & (self.pair_codes[at] == code)
+            parts.append(np.where(hit, self.pair_cols[at], -1))
+        if spec.title_features:
+            parts.append(self.title[rows[:n_title]])
+        return np.concatenate(parts)
+
+
+def _lookup_array(n: int, values: dict[int, int]) -> IntArray:
+    """Dense row → value array, -1 for rows without a value."""
+    out = np.full(n, -1, dtype=np.int64)
+    if values:
+        out[np.fromiter(values, dtype=np.int64)] = np.fromiter(values.values(), dtype=np.int64)
+    return out
+
+
 def _l2(values: FloatArray) -> FloatArray:
     norm = float(np.sqrt(np.dot(values, values)))
     return values / norm if norm > 0 else values
@@ -150,36 +241,67 @@ class SectionClassifier:
     temperature: float = 1.0
     meta: dict[str, Any] | None = None
     _table_cache: dict[str, npt.NDArray[np.int32]] = field(default_factory=dict, repr=False, compare=False)
+    _index_cache: dict[str, _WordIndex] = field(default_factory=dict, repr=False, compare=False)
 
     # -- features ------------------------------------------------------------------------------
     def columns(self, feats: Features) -> tuple[IntArray, FloatArray]:
-        """Sparse TF-IDF row of an article: column indices and values (unknown features dropped)."""
+        """Sparse TF-IDF row of an article: column indices and values (unknown features dropped).
+
+        The reference form, over feature strings (training uses it); `decision` computes the same
+        row from word ids (`_article_columns`).
+        """
         vocab = self.vocab
-        parts_c: list[IntArray] = []
-        parts_v: list[FloatArray] = []
         counted = Counter(feats.words)
         found = [
             (col, n)
             for col, n in zip(map(vocab.get, counted), counted.values(), strict=True)
             if col is not None
         ]
-        if found:
-            cols = np.fromiter((c for c, _ in found), dtype=np.int64, count=len(found))
-            counts = np.fromiter((n for _, n in found), dtype=np.float32, count=len(found))
+        cols = np.fromiter((c for c, _ in found), dtype=np.int64, count=len(found))
+        counts = np.fromiter((n for _, n in found), dtype=np.float32, count=len(found))
+        return self._row(cols, counts, feats.chars)
+
+    def _article_columns(self, title: str, body: str) -> tuple[IntArray, FloatArray]:
+        """`columns(extract_features(title, body, spec))`, with word keys looked up as stem ids:
+        the same columns in the same first-appearance order, so the same floats."""
+        title_words = _WORD.findall(normalise(title))
+        words = title_words + _WORD.findall(normalise(body))
+        keys = self._word_index().keys(words, len(title_words), self.spec)
+        known = keys[keys >= 0]
+        cols, first, counts = np.unique(known, return_index=True, return_counts=True)
+        order = np.argsort(first)  # Counter order: first appearance in the key sequence
+        joined = " " + " ".join(words) + " "
+        return self._row(cols[order], counts[order].astype(np.float32), _char_hashes(joined, self.spec))
+
+    def _row(self, cols: IntArray, counts: FloatArray, chars: HashArray) -> tuple[IntArray, FloatArray]:
+        """TF-IDF row from word columns with their counts and the char n-gram hashes."""
+        parts_c: list[IntArray] = []
+        parts_v: list[FloatArray] = []
+        if len(cols):
             parts_c.append(cols)
             parts_v.append(_l2(((1.0 + np.log(counts)) * self.idf[cols]).astype(np.float32)))
-        if len(feats.chars):
-            hashes, char_counts = np.unique(feats.chars, return_counts=True)
+        if len(chars):
+            hashes, char_counts = np.unique(chars, return_counts=True)
             looked = self._bucket_table()[hashes]
             hit = looked >= 0
             if hit.any():
-                cols = looked[hit].astype(np.int64) + len(vocab)
+                char_cols = looked[hit].astype(np.int64) + len(self.vocab)
                 tf = (1.0 + np.log(char_counts[hit])).astype(np.float32)
-                parts_c.append(cols)
-                parts_v.append(_l2((tf * self.idf[cols]).astype(np.float32)) * np.float32(self.char_weight))
+                parts_c.append(char_cols)
+                parts_v.append(
+                    _l2((tf * self.idf[char_cols]).astype(np.float32)) * np.float32(self.char_weight)
+                )
         if not parts_c:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         return np.concatenate(parts_c), np.concatenate(parts_v)
+
+    def _word_index(self) -> _WordIndex:
+        """The vocabulary by stem id, built on first use."""
+        index = self._index_cache.get("words")
+        if index is None:
+            index = _WordIndex.build(self.vocab)
+            self._index_cache["words"] = index
+        return index
 
     def _bucket_table(self) -> npt.NDArray[np.int32]:
         """Dense hash bucket → char column map (-1: pruned), built on first use (4 bytes per bucket)."""
@@ -193,7 +315,7 @@ class SectionClassifier:
     # -- scoring -------------------------------------------------------------------------------
     def decision(self, title: str, body: str) -> FloatArray:
         """Raw linear decision values, one per label (in `labels` order)."""
-        cols, values = self.columns(extract_features(title, body, self.spec))
+        cols, values = self._article_columns(title, body)
         out: FloatArray = values @ self.coef_t[cols] + self.intercept
         return out
 

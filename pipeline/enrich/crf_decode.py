@@ -13,7 +13,7 @@ The result is the model crfsuite trained, decoded the same way (a test compares 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from itertools import pairwise
+from operator import attrgetter
 
 import numpy as np
 import numpy.typing as npt
@@ -76,6 +76,16 @@ class CrfDecoder:
         self._word_ids[token.norm] = k
         return k
 
+    def _ids(self, tokens: Sequence[Token]) -> npt.NDArray[np.int64]:
+        """`_word_id` of every token: cached words in one pass of dict lookups, then the misses in
+        order (so repeats of a new word, and the overflow, come out as token by token)."""
+        found: list[int | None] = list(map(self._word_ids.get, [t.norm for t in tokens]))
+        if None in found:
+            for k, hit in enumerate(found):
+                if hit is None:
+                    found[k] = self._word_id(tokens[k])
+        return np.array(found, dtype=np.int64)
+
     def _word(self, token: Token) -> _Array:
         """Summed weights of a word's own features and of its features at each window offset."""
         own, context = self.featurizer.word_features(token)
@@ -117,11 +127,12 @@ class CrfDecoder:
         order = np.argsort(-lengths, kind="stable")
         em, lengths = em[order], lengths[order]
         live = np.searchsorted(-lengths, -np.arange(em.shape[1]), side="left")  # rows with length > t
-        paths = self._viterbi(em, lengths, live)
+        paths = self._viterbi(em, live)
         probs = self._marginals(em, lengths, live) if marginals else None
         out: list[Decoded | None] = [None] * len(sentences)
+        names = self.labels
         for s, n in enumerate(lengths.tolist()):
-            labels = [self.labels[k] for k in paths[s][:n]]
+            labels = [names[k] for k in paths[s, :n].tolist()]
             found = probs[s, :n] if probs is not None else np.zeros((n, len(self.labels)))
             out[int(order[s])] = (labels, found)
         return [d for d in out if d is not None]
@@ -135,7 +146,8 @@ class CrfDecoder:
         ends = np.cumsum(lengths)
         starts = ends - lengths
         self._overflow: list[_Array] = []  # blocks of words met after the cache filled (this call only)
-        ids = np.fromiter((self._word_id(t) for s in sentences for t in s), dtype=np.int64, count=n)
+        flat = [t for s in sentences for t in s]
+        ids = self._ids(flat)
         blocks = self._blocks[ids] if not self._overflow else self._with_overflow(ids)
         scores = blocks[:, 0].copy()
         sid = np.repeat(np.arange(len(sentences)), lengths)
@@ -155,8 +167,9 @@ class CrfDecoder:
         before_sep, after_sep = rows.get("sp-"), rows.get("sp+")
         if (before_sep is not None or after_sep is not None) and n > 1:
             # punctuation between consecutive tokens of one sentence (`ner_features.separated`)
-            flat = [t for s in sentences for t in s]
-            gap = np.fromiter((b.start - a.end > 1 for a, b in pairwise(flat)), bool, n - 1)
+            tok_starts = np.fromiter(map(attrgetter("start"), flat), dtype=np.int64, count=n)
+            tok_ends = np.fromiter(map(attrgetter("end"), flat), dtype=np.int64, count=n)
+            gap = tok_starts[1:] - tok_ends[:-1] > 1
             gap &= sid[1:] == sid[:-1]
             if before_sep is not None:
                 scores[1:][gap] += before_sep
@@ -192,10 +205,8 @@ class CrfDecoder:
         em[sid, np.arange(n) - np.repeat(starts, lengths)] = scores
         return em, lengths
 
-    def _viterbi(
-        self, em: _Array, lengths: npt.NDArray[np.int64], live: npt.NDArray[np.int64]
-    ) -> list[list[int]]:
-        """Best label paths; rows sorted longest first, `live[t]` of them still running at step t."""
+    def _viterbi(self, em: _Array, live: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """Best label paths (padded); rows sorted longest first, `live[t]` of them running at step t."""
         n_sent, longest, n_labels = em.shape
         best = em[:, 0].copy()
         back = np.zeros((n_sent, longest, n_labels), dtype=np.int64)
@@ -205,16 +216,7 @@ class CrfDecoder:
             cand = best[:k, :, None] + trans  # (sentence, previous label, label)
             back[:k, t] = cand.argmax(axis=1)
             best[:k] = cand.max(axis=1) + em[:k, t]
-        paths: list[list[int]] = []
-        last = best.argmax(axis=1).tolist()
-        for s, n in enumerate(lengths.tolist()):
-            path = [0] * n
-            k = last[s]
-            for t in range(n - 1, -1, -1):
-                path[t] = k
-                k = int(back[s, t, k])
-            paths.append(path)
-        return paths
+        return _backtrack(back, best.argmax(axis=1), live)
 
     def _marginals(self, em: _Array, lengths: npt.NDArray[np.int64], live: npt.NDArray[np.int64]) -> _Array:
         """P(label at t | sentence) by scaled forward-backward (per-step normalisation, no logs);
@@ -237,3 +239,22 @@ class CrfDecoder:
         joint = alpha * beta
         out: _Array = joint / joint.sum(axis=2, keepdims=True)
         return out
+
+
+def _backtrack(
+    back: npt.NDArray[np.int64],
+    last: npt.NDArray[np.int64],
+    live: npt.NDArray[np.int64],
+) -> npt.NDArray[np.int64]:
+    """Viterbi paths from the back-pointers, one step for all sentences at a time (a token-by-token
+    walk was a tenth of NER time). Rows are sorted longest first; padding past a row's end is 0."""
+    n_sent, longest, _ = back.shape
+    paths = np.zeros((n_sent, longest), dtype=np.int64)
+    rows = np.arange(n_sent)
+    for t in range(longest - 1, -1, -1):
+        going = int(live[t + 1]) if t + 1 < longest else 0  # rows that go on past t
+        ending = int(live[t])  # rows [going, ending) end at t
+        paths[going:ending, t] = last[going:ending]
+        if going:
+            paths[:going, t] = back[rows[:going], t + 1, paths[:going, t + 1]]
+    return paths

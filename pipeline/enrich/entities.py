@@ -8,6 +8,7 @@ part of it (كيم after كيم جونغ أون, بوتين after فلاديمي
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
@@ -43,15 +44,29 @@ def _overlaps(start: int, end: int, taken: Sequence[EntityMention]) -> bool:
     return any(start < m.end and m.start < end for m in taken)
 
 
+class _TokenBounds:
+    """Tokens of one text with their start and end offsets, to find the tokens a span covers by
+    bisection rather than a scan per span (offsets never decrease along a tokenised text)."""
+
+    def __init__(self, tokens: Sequence[Token]) -> None:
+        self.tokens = tokens
+        self.starts = [t.start for t in tokens]
+        self.ends = [t.end for t in tokens]
+
+    def overlapping(self, start: int, end: int) -> Sequence[Token]:
+        """The tokens with `t.end > start and t.start < end`, in order."""
+        return self.tokens[bisect_right(self.ends, start) : bisect_left(self.starts, end)]
+
+
 def _span_mention(
     text: str,
     field: TextField,
     span: TypedSpan,
-    tokens: Sequence[Token],
+    tokens: _TokenBounds,
     registry: EntityRegistry,
 ) -> EntityMention | None:
     """Canonicalise a tagger span: a registry name (any spelling), else a stable id from its name."""
-    inside = [t for t in tokens if t.end > span.start and t.start < span.end]
+    inside = tokens.overlapping(span.start, span.end)
     if not inside:
         return None
     stems = tuple(t.stem for t in inside)
@@ -110,9 +125,8 @@ def article_mentions(
         if spans is None:
             per_field[field] = tag_entities(text, field, registry, tokens[field])
         else:  # the tagger's spans already include the registry's names, with its boundaries
-            candidates = (
-                _span_mention(text, field, sp, tokens[field], registry) for sp in spans.get(field, ())
-            )
+            bounds = _TokenBounds(tokens[field])
+            candidates = (_span_mention(text, field, sp, bounds, registry) for sp in spans.get(field, ()))
             per_field[field] = [m for m in candidates if m is not None]
     partial = _partial_names([m for ms in per_field.values() for m in ms], registry)
     if not partial:

@@ -29,8 +29,10 @@ def extract_keywords(
     def keep(stem: str) -> bool:
         return len(stem) >= 3 and stem not in stopwords and not stem.isdigit()
 
-    counts: Counter[str] = Counter(filter(keep, title_stems))
+    counts: Counter[str] = Counter(title_stems)
     counts.update(counts)  # title weight 2
-    counts.update(filter(keep, body_stems))
+    counts.update(body_stems)
+    # filtering the distinct stems afterwards, not every token, keeps the same counts and order
+    kept = [(stem, n) for stem, n in counts.items() if keep(stem)]
     # Counter keeps first-insertion order, so a stable sort by count breaks ties by first appearance
-    return [stem for stem, _ in sorted(counts.items(), key=lambda kv: -kv[1])[:limit]]
+    return [stem for stem, _ in sorted(kept, key=lambda kv: -kv[1])[:limit]]

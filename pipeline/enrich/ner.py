@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
+from operator import attrgetter
 from pathlib import Path
 from typing import cast
 
@@ -82,27 +84,28 @@ def _article_stems(registry: EntityRegistry) -> frozenset[str]:
 
 
 def split_sentences(text: str, tokens: Sequence[Token]) -> list[list[Token]]:
-    """Group tokens into sentences at final punctuation and line breaks between them."""
-    breaks = [m.start() for m in _BREAK_RE.finditer(text)]
-    sentences: list[list[Token]] = []
-    current: list[Token] = []
-    b = 0  # next break position not yet passed
-    for tok in tokens:
-        crossed = False
-        while b < len(breaks) and breaks[b] < tok.start:
-            crossed = True
-            b += 1
-        if current and (crossed or len(current) >= _MAX_SENTENCE):
-            sentences.append(current)
-            current = []
-        current.append(tok)
-    if current:
-        sentences.append(current)
-    return sentences
+    """Group tokens into sentences at final punctuation and line breaks between them.
+
+    A sentence ends before a token when a break lies between the previous token's start and its
+    own; the breaks before each token are counted for all tokens at once (`np.searchsorted`).
+    """
+    if not tokens:
+        return []
+    breaks = np.array([m.start() for m in _BREAK_RE.finditer(text)], dtype=np.int64)
+    starts = np.fromiter(map(attrgetter("start"), tokens), dtype=np.int64, count=len(tokens))
+    passed = np.searchsorted(breaks, starts, side="left")  # breaks before each token
+    bounds = [0, *(np.flatnonzero(passed[1:] > passed[:-1]) + 1).tolist(), len(tokens)]
+    return [
+        list(tokens[i : min(i + _MAX_SENTENCE, end)])
+        for first, end in pairwise(bounds)
+        for i in range(first, end, _MAX_SENTENCE)
+    ]
 
 
 def _bio_spans(labels: Sequence[str]) -> list[tuple[int, int, EntityType]]:
     """(first, last + 1, type) of every entity in a BIO label sequence, in order."""
+    if labels.count("O") == len(labels):
+        return []  # the usual case for registry tags: no set to build and sort
     return [(i, j, cast(EntityType, t)) for i, j, t in sorted(spans_of(labels))]
 
 
@@ -205,7 +208,7 @@ class NerTagger:
                 if len(memo) < 300_000:
                     memo[t.norm] = hit
             out.append(
-                t if (t.prefix, t.stem) == hit else Token(t.text, t.start, t.end, t.norm, hit[1], hit[0])
+                t if t.stem == hit[1] and t.prefix == hit[0] else t._replace(stem=hit[1], prefix=hit[0])
             )
         return out
 

@@ -110,22 +110,22 @@ def gazetteer_tags(
         starts = name_starts(registry)
     tags = ["O"] * len(stems)
     names = registry.names
-    i = 0
     n_tokens = len(stems)
-    while i < n_tokens:
-        longest = starts.get(stems[i], 0)
-        for n in range(min(longest, n_tokens - i), 0, -1):
-            ent_id = names.get(tuple(stems[i : i + n]))
+    i = 0  # first token not inside a match yet
+    # only stems that start some name can start a match: visit those, not every token
+    for k in [k for k, stem in enumerate(stems) if stem in starts]:
+        if k < i:
+            continue
+        for n in range(min(starts[stems[k]], n_tokens - k), 0, -1):
+            ent_id = names.get(tuple(stems[k : k + n]))
             if ent_id is None:
                 continue
             etype = registry.entities[ent_id].type
-            tags[i] = f"B-{etype}"
-            for j in range(i + 1, i + n):
+            tags[k] = f"B-{etype}"
+            for j in range(k + 1, k + n):
                 tags[j] = f"I-{etype}"
-            i += n
+            i = k + n
             break
-        else:
-            i += 1
     return tags
 
 
@@ -244,6 +244,12 @@ class Featurizer:
     def classes(self, token: Token) -> frozenset[str]:
         """Lexicon classes of a token (cached with its features)."""
         return self._word(token.norm, token.stem)[2]
+
+    def title_positions(self, tokens: Sequence[Token]) -> list[int]:
+        """Indices of the tokens in class ``T`` (a title word): the test `word_classes` makes, done
+        with two set lookups per token instead of fetching every token's cached features."""
+        titles = self.res.titles
+        return [i for i, t in enumerate(tokens) if t.stem in titles or t.norm in titles]
 
     def sentence(self, tokens: Sequence[Token]) -> list[list[str]]:
         """Feature lists for every token of one sentence."""

@@ -41,10 +41,9 @@ def title_persons(
     """Token ranges [i, j) of names that follow a title and that neither the CRF nor the registry tagged."""
     n = len(tokens)
     found: list[tuple[int, int]] = []
-    i = 0
-    while i < n:
-        if "T" not in featurizer.classes(tokens[i]):
-            i += 1
+    resume = 0  # first token past the last name examined
+    for i in featurizer.title_positions(tokens):
+        if i < resume:
             continue
         k = i + 1
         skipped = 0
@@ -62,7 +61,6 @@ def title_persons(
             or gazetteer[k] != "O"
             or not (featurizer.classes(tokens[k]) & _NAME_CLASSES)
         ):
-            i += 1
             continue
         j = k + 1
         while (
@@ -82,7 +80,7 @@ def title_persons(
             j += 1
         if j - k >= 2:  # a lone word after a title is too often not a name (الرئيس أكبر …)
             found.append((k, j))
-        i = max(j, i + 1)
+        resume = max(j, i + 1)
     return found
 
 

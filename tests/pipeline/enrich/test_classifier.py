@@ -44,6 +44,23 @@ def test_word_features_are_project_stems() -> None:
     assert len(feats.chars) > 0
 
 
+@pytest.mark.parametrize(
+    ("title", "body"),
+    [
+        ("وزير الاقتصاد", "وبالتالي ارتفعت الأسعار في البورصة. ارتفعت الأسعار في البورصة"),
+        ("الترجي يفوز على النجم", "سجل المهاجم هدفين في المباراة والمهاجم سجل"),
+        ("", ""),
+        ("T كرة", "Mixed LATIN text, 123 و كرة القدم"),
+    ],
+)
+def test_inference_row_equals_the_reference_columns(model: SectionClassifier, title: str, body: str) -> None:
+    """Stem-id lookup (inference) and feature strings (training) give the same row, bit for bit."""
+    cols, values = model._article_columns(title, body)
+    ref_cols, ref_values = model.columns(extract_features(title, body, model.spec))
+    assert cols.tolist() == ref_cols.tolist()
+    assert values.tobytes() == ref_values.tobytes()
+
+
 def test_scores_sum_to_one(model: SectionClassifier) -> None:
     scores = model.scores("الترجي يفوز على النجم", "سجل المهاجم هدفين في المباراة")
     assert set(scores) == set(model.labels)

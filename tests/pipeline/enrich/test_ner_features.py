@@ -96,6 +96,21 @@ def test_split_sentences(registry: EntityRegistry) -> None:
     ]
 
 
+def test_split_sentences_cuts_long_runs(registry: EntityRegistry) -> None:
+    text = " ".join(["كلمة"] * 320) + ". آخر"
+    groups = split_sentences(text, registry.analyzer.tokens(text))
+    assert [len(g) for g in groups] == [150, 150, 20, 1]
+    assert split_sentences("", []) == []
+
+
+def test_title_positions_are_the_title_class(registry: EntityRegistry, featurizer: Featurizer) -> None:
+    analyzer = ner_analyzer(registry, featurizer.res)
+    tokens = analyzer.tokens("قال الرئيس الروسي والوزير بوتين إن الشيخ تميم وصل")
+    expected = [i for i, t in enumerate(tokens) if "T" in featurizer.classes(t)]
+    assert featurizer.title_positions(tokens) == expected
+    assert len(expected) >= 2
+
+
 def test_title_rule_needs_two_name_words(registry: EntityRegistry, featurizer: Featurizer) -> None:
     analyzer = ner_analyzer(registry, featurizer.res)
     tokens = analyzer.tokens("قال الشيخ محمد الراشد إن الرئيس محمد، وصل")
