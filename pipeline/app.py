@@ -134,6 +134,12 @@ def create_app(settings: Settings, runtime: Runtime, bootstrap: str) -> faust.Ap
         broker_session_timeout=settings.broker_session_timeout_s,
         broker_heartbeat_interval=settings.broker_heartbeat_interval_s,
         broker_max_poll_interval=settings.broker_max_poll_interval_s,
+        # On a rebalance Faust waits by default until every event it handed to an agent is acked; an
+        # event sitting in a `take_events` batch never is, because the stream is paused for the
+        # rebalance: the worker waited forever (seen after an eviction: `wait_empty: Waiting for
+        # tasks`, tests/faults/test_worker_frozen.py). Not waiting is safe here: unacked events are
+        # redelivered after the rebalance, and every write downstream is an upsert by id.
+        stream_wait_empty=False,
     )
     topics = _declare_topics(app, settings)
     enrich.register(app, topics, runtime)
