@@ -24,18 +24,15 @@ def connect(
     *,
     timeout_s: float = 10.0,
     isolation_level: IsolationLevel = "DEFERRED",
-    check_same_thread: bool = False,
 ) -> sqlite3.Connection:
     """A connection to `path` (created with its folder), waiting up to `timeout_s` for other
-    processes' locks, in WAL mode unless it is `:memory:`."""
+    processes' locks (sqlite3's `timeout` is the busy timeout), in WAL mode unless it is `:memory:`;
+    usable from any thread (each store serialises its own use)."""
     name = str(path)
     if name != ":memory:":
         Path(name).parent.mkdir(parents=True, exist_ok=True)
-    db = sqlite3.connect(
-        name, timeout=timeout_s, isolation_level=isolation_level, check_same_thread=check_same_thread
-    )
+    db = sqlite3.connect(name, timeout=timeout_s, isolation_level=isolation_level, check_same_thread=False)
     try:
-        db.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000)}")
         if name != ":memory:":
             _ensure_wal(db, timeout_s)
     except BaseException:

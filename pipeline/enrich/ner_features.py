@@ -68,6 +68,10 @@ class NerResources:
     foreign_endings: tuple[str, ...]
     registry_words: dict[str, frozenset[EntityType]]
 
+    def is_title(self, norm: str, stem: str) -> bool:
+        """Whether a word is a title or honorific (class ``T``), as written or as its stem."""
+        return stem in self.titles or norm in self.titles
+
 
 def load_resources(directory: Path, registry: EntityRegistry) -> NerResources:
     """Load the word lists under `directory` (`config/ner/`) and index the registry's name words."""
@@ -175,7 +179,7 @@ class Featurizer:
         """Lexicon classes of one word: title, triggers, given name, registry types, foreign ending."""
         res = self.res
         classes: list[str] = []
-        if stem in res.titles or norm in res.titles:
+        if res.is_title(norm, stem):
             classes.append("T")
         if stem in res.org_triggers or norm in res.org_triggers:
             classes.append("OT")
@@ -248,8 +252,8 @@ class Featurizer:
     def title_positions(self, tokens: Sequence[Token]) -> list[int]:
         """Indices of the tokens in class ``T`` (a title word): the test `word_classes` makes, done
         with two set lookups per token instead of fetching every token's cached features."""
-        titles = self.res.titles
-        return [i for i, t in enumerate(tokens) if t.stem in titles or t.norm in titles]
+        is_title = self.res.is_title
+        return [i for i, t in enumerate(tokens) if is_title(t.norm, t.stem)]
 
     def sentence(self, tokens: Sequence[Token]) -> list[list[str]]:
         """Feature lists for every token of one sentence."""
