@@ -67,7 +67,7 @@ def _indexed(index: Path, wanted: set[str], seen: dict[str, float]) -> None:
             seen[article_id] = now
 
 
-def _run(articles: list[Article], workers: int, rate: float, tmp: Path) -> dict[str, float]:
+def _run(articles: list[Article], workers: int, rate: float, tmp: Path, stall_s: float) -> dict[str, float]:
     config = tmp / "config"
     if not config.exists():
         shutil.copytree(ROOT / "config", config)
@@ -120,8 +120,14 @@ def _run(articles: list[Article], workers: int, rate: float, tmp: Path) -> dict[
                 sent.update((a.id, now) for a in chunk)
                 _indexed(index, wanted, seen)
             deadline = time.time() + 600
+            progress, last = len(seen), time.time()
             while len(seen) < len(wanted) + 1 and time.time() < deadline:
                 _indexed(index, wanted, seen)
+                if len(seen) > progress:
+                    progress, last = len(seen), time.time()
+                elif time.time() - last > stall_s:  # a stalled worker: keep its log, stop waiting
+                    print(f"  stalled: nothing indexed for {stall_s:.0f} s; logs in {tmp}", file=sys.stderr)
+                    break
                 time.sleep(0.05)
         finally:
             publisher.close()
@@ -150,6 +156,8 @@ def main() -> int:
     p.add_argument("--workers", default="1,2")
     p.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "pipeline.json")
+    p.add_argument("--stall-s", type=float, default=90.0, help="give up after this long without progress")
+    p.add_argument("--keep", action="store_true", help="keep the broker and worker logs (printed path)")
     args = p.parse_args()
 
     articles = build_articles(args.shared / "data" / "topics" / "ant", args.articles + 1)
@@ -159,7 +167,7 @@ def main() -> int:
     runs = []
     try:
         for n in (int(w) for w in args.workers.split(",")):
-            r = _run(articles, n, args.rate, tmp)
+            r = _run(articles, n, args.rate, tmp, args.stall_s)
             r["overhead_ratio"] = r["articles_per_s"] / in_process
             runs.append(r)
             lat = ", ".join(f"{q} {r[f'latency_{q}_s']:.2f} s" for q in ("p50", "p95", "p99"))
@@ -169,7 +177,10 @@ def main() -> int:
                 f" produce → searchable {lat}"
             )
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if args.keep or any(r["indexed"] < r["articles"] for r in runs):
+            print(f"logs kept in {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
     report = {
         "bench": "pipeline",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),

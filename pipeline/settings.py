@@ -52,11 +52,18 @@ class Settings(BaseSettings):
         default=48, ge=1, le=87_600, description="rasd.surge.mentions; 2 × the largest surge window is plenty"
     )
     consumer_group: str = "rasd"
-    # short group timeouts: Tansu makes every join wait for the full rebalance timeout
+    # short group timeouts: Tansu makes every join wait for the full rebalance timeout (aiokafka sends
+    # broker_rebalance_timeout_s in JoinGroup)
     broker_rebalance_timeout_s: float = 6.0
     broker_session_timeout_s: float = 6.0
     broker_heartbeat_interval_s: float = 2.0
-    broker_max_poll_interval_s: float = 6.0
+    # how long the fetcher may sit idle before the consumer leaves the group. It idles whenever the
+    # agents are behind (stream buffers full), and aiokafka never rejoins while idle: at 6 s a burst
+    # of 2,000 articles to one loaded worker stalled it for good. Kafka's own default.
+    broker_max_poll_interval_s: float = Field(default=300.0, ge=10.0)
+    # articles per enrichment call: the NER decoder gains little past ~20, and the first article of
+    # a batch waits for the whole batch
+    enrich_batch_size: int = Field(default=50, ge=1, le=10_000)
     # Faust hard-codes 1.5 s; the broker may hold a fetch that long when little is waiting (per hop)
     broker_fetch_max_wait_ms: int = Field(default=100, ge=1, le=10_000)
     broker_wait_s: float = Field(
@@ -65,6 +72,13 @@ class Settings(BaseSettings):
 
     # search
     search_backend: SearchBackendName = "sqlite"
+    search_window: int = Field(
+        default=10_000,
+        ge=100,
+        le=1_000_000,
+        description="SQLite: matches ranked, paged and faceted per search (the most recent); past it totals"
+        " are 'at least'",
+    )
     elasticsearch_url: str | None = None
     elasticsearch_api_key: SecretStr | None = None
     elasticsearch_username: str | None = Field(default=None, description="basic auth, when no API key is set")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +28,7 @@ def register(app: faust.App, topics: Topics, runtime: Runtime) -> None:
 
     @app.agent(topics.raw, name="rasd.enrich")
     async def enrich_articles(stream: faust.StreamT[bytes]) -> None:
-        async for batch in batches(stream, runtime.settings.index_batch_size, within=0.2):
+        async for batch in batches(stream, runtime.settings.enrich_batch_size, within=0.2):
             await _enrich_batch(batch, topics, runtime)
 
 
@@ -42,7 +43,8 @@ async def _enrich_batch(batch: list[tuple[bytes | None, Any]], topics: Topics, r
         except (ValidationError, ValueError, UnicodeDecodeError) as exc:
             await dead_letter(topics.dlq, runtime, stage="decode", exc=exc, key=key, payload=payload)
     try:
-        enriched = runtime.enricher.enrich_many(decoded)
+        # CPU-bound for up to seconds: off the event loop, which must keep heartbeating and fetching
+        enriched = await asyncio.to_thread(runtime.enricher.enrich_many, decoded)
     except Exception:
         log.warning("batch enrichment failed; enriching %d articles one by one", len(decoded))
         for article in decoded:
@@ -70,7 +72,7 @@ async def _enrich_one(raw_key: bytes | None, payload: Any, topics: Topics, runti
     try:
         article = Article.model_validate_json(payload)
         key = article.id
-        enriched = runtime.enricher.enrich(article)
+        enriched = await asyncio.to_thread(runtime.enricher.enrich, article)
         await _publish(enriched, topics, runtime)
     except (ValidationError, ValueError, UnicodeDecodeError) as exc:
         await dead_letter(topics.dlq, runtime, stage="decode", exc=exc, key=key, payload=payload)

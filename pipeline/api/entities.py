@@ -59,6 +59,7 @@ async def entity_profile(svc: Services, entity_id: str) -> EntityProfile:
         country=ent.country if ent else None,
         in_registry=ent is not None,
         articles=result.total,
+        articles_relation=result.total_relation,
         timeline=timeline,
         co_mentions=co,
         latest=[summary_of(svc, h.article) for h in result.hits],

@@ -58,6 +58,9 @@ class HitOut(ArticleSummary):
 
 class SearchResponse(BaseModel):
     total: int
+    total_relation: Literal["eq", "gte"] = Field(
+        default="eq", description="gte: at least `total` match; pages cover the most recent `total`"
+    )
     page: int
     size: int
     pages: int
@@ -85,6 +88,9 @@ class EntityProfile(BaseModel):
     country: str | None = None
     in_registry: bool = Field(description="false for names the registry does not know (u:… ids)")
     articles: int = Field(description="indexed articles mentioning it")
+    articles_relation: Literal["eq", "gte"] = Field(
+        default="eq", description="gte: at least `articles`; the timeline then covers the most recent ones"
+    )
     timeline: list[DayCount] = Field(
         default_factory=list, description="articles per day (published), oldest first"
     )

@@ -218,6 +218,7 @@ async def search(
     ]
     return SearchResponse(
         total=result.total,
+        total_relation=result.total_relation,
         page=query.page,
         size=query.size,
         pages=math.ceil(result.total / query.size),

@@ -56,7 +56,7 @@ def _render_highlight(fragment: str, tty: bool) -> str:
 
 def format_result(result: SearchResult, tty: bool = False) -> str:
     """Human-readable hits: title, source, date, url, highlighted fragments, then facets."""
-    lines = [f"{result.total} article(s)"]
+    lines = [f"{result.total}{'+' if result.total_relation == 'gte' else ''} article(s)"]
     for n, hit in enumerate(result.hits, 1):
         a = hit.article
         title = _render_highlight(hit.highlights["title"][0], tty) if hit.highlights.get("title") else a.title

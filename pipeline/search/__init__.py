@@ -60,7 +60,7 @@ def open_backend(settings: Settings, analyzer: Analyzer) -> SearchBackend:
     if settings.search_backend == "sqlite":
         path = settings.index_path
         path.parent.mkdir(parents=True, exist_ok=True)
-        return SqliteBackend(path, analyzer)
+        return SqliteBackend(path, analyzer, window=settings.search_window)
     if settings.search_backend == "elasticsearch":
         if not settings.elasticsearch_url:
             raise ConfigError(

@@ -81,7 +81,7 @@ class FacetCount(BaseModel):
 
 
 class Facets(BaseModel):
-    """Counts over all matching articles (not just the page)."""
+    """Counts over all matching articles (not just the page); over the window when the total is capped."""
 
     entities: list[FacetCount] = Field(default_factory=list)
     topics: list[FacetCount] = Field(default_factory=list)
@@ -98,6 +98,12 @@ class SearchResult(BaseModel):
     """
 
     total: int
+    total_relation: Literal["eq", "gte"] = Field(
+        default="eq",
+        description="eq: `total` is exact; gte: at least `total` articles match (a capped count, as "
+        "Elasticsearch reports past track_total_hits; hits, pages and facets then come from the "
+        "`total` most recently indexed matches)",
+    )
     hits: list[SearchHit]
     facets: Facets = Field(default_factory=Facets)
     next_cursor: str | None = None

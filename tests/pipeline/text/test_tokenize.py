@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
-from pipeline.text.tokenize import Analyzer
+from pipeline.text.tokenize import _WORD_ORIGINAL, Analyzer, _word_pattern
 
 
 @pytest.mark.parametrize(
@@ -20,3 +22,17 @@ def test_terms_fast_path_equals_token_stems(text: str) -> None:
     warm, cold = Analyzer({"بوتين", "لبنان"}), Analyzer({"بوتين", "لبنان"})
     warm.tokens(text)  # every form cached: the fast path
     assert warm.terms(text) == cold.terms(text) == [t.stem for t in Analyzer({"بوتين", "لبنان"}).tokens(text)]
+
+
+def test_plain_text_shortcut_finds_the_same_words_as_the_full_pattern() -> None:
+    # text without marks or invisible characters is split with the simpler pattern
+    rng = random.Random(7)
+    alphabet = "ابتكمن  _'’-a1٣\u064b\u064e\u0670\u200e\u200f\u00ad\ufeff.«»"
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(20000)]
+    plain = [t for t in texts if not any(c in t for c in "\u064b\u064e\u0670\u200e\u200f\u00ad\ufeff")]
+    assert len(plain) > 1000  # both branches are exercised
+    for text in texts:
+        assert _word_pattern(text).findall(text) == _WORD_ORIGINAL.findall(text), repr(text)
+    analyzer = Analyzer()
+    for text in plain[:300]:
+        assert analyzer.terms(text) == [t.stem for t in Analyzer().tokens(text)]
