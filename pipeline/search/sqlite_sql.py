@@ -83,7 +83,7 @@ def matches_sql(query: SearchQuery, parsed: ParsedQuery, window: int) -> tuple[s
         sql = (
             f"SELECT a.doc, a.published, -bm25(article_fts, {TITLE_WEIGHT}, {BODY_WEIGHT}), a.source "
             "FROM article_fts "
-            "CROSS JOIN articles a ON a.doc = article_fts.rowid"
+            "CROSS JOIN articles a INDEXED BY articles_match ON a.doc = article_fts.rowid"
         )
         newest_first = "article_fts.rowid DESC"
         where.append("article_fts MATCH ?")
@@ -130,6 +130,8 @@ def facets(conn: sqlite3.Connection, size: int) -> Facets:
     walks the whole entity index to get its groups in order and probes the matches for each row,
     which made the entity facet cost the size of the index (0.6 s at 100k articles) instead of the
     number of matches (measured 11-25x faster). Sources were copied into the matches when found.
+    Entity names are looked up for the top groups only (the newest name), not carried through the
+    grouping (25% of the facet's time).
     """
 
     def counts(sql: str) -> list[dict[str, object]]:
@@ -138,9 +140,14 @@ def facets(conn: sqlite3.Connection, size: int) -> Facets:
     return Facets.model_validate(
         {
             "entities": counts(
-                """SELECT e.entity_id, MAX(e.name), COUNT(*) AS n
-                   FROM temp.matches m CROSS JOIN article_entities e ON e.doc = m.doc
-                   GROUP BY e.entity_id ORDER BY n DESC, e.entity_id LIMIT ?"""
+                """SELECT g.entity_id,
+                          (SELECT x.name FROM article_entities x WHERE x.entity_id = g.entity_id
+                           ORDER BY x.doc DESC LIMIT 1),
+                          g.n
+                   FROM (SELECT e.entity_id, COUNT(*) AS n
+                         FROM temp.matches m CROSS JOIN article_entities e ON e.doc = m.doc
+                         GROUP BY e.entity_id ORDER BY n DESC, e.entity_id LIMIT ?) g
+                   ORDER BY g.n DESC, g.entity_id"""
             ),
             "topics": counts(
                 """SELECT t.topic_id, '', COUNT(*) AS n

@@ -11,7 +11,7 @@ import pytest
 from pipeline.errors import ConfigError, SearchError, SearchUnavailable
 from pipeline.models import Article, EntityMention
 from pipeline.search import SearchBackend, SearchQuery, SqliteBackend, open_backend, parse_user_query
-from pipeline.search.sqlite import SCHEMA_VERSION
+from pipeline.search.sqlite import DEFAULT_WINDOW, SCHEMA_VERSION
 from pipeline.search.sqlite_sql import compile_match
 from pipeline.settings import Settings
 from pipeline.text import Analyzer
@@ -192,6 +192,9 @@ def test_factory_builds_sqlite_and_creates_the_directory(tmp_path: Path, analyze
     backend = open_backend(settings, analyzer)
     assert isinstance(backend, SqliteBackend)
     assert settings.index_path.parent.is_dir()
+    assert backend._window == settings.search_window == DEFAULT_WINDOW
+    narrow = open_backend(Settings(data_dir=tmp_path, search_window=100), analyzer)
+    assert isinstance(narrow, SqliteBackend) and narrow._window == 100
 
 
 def test_factory_refuses_elasticsearch_without_a_url(tmp_path: Path, analyzer: Analyzer) -> None:
@@ -258,3 +261,24 @@ async def test_past_the_window_the_total_is_at_least_and_hits_are_the_newest_mat
 def test_window_must_be_positive(analyzer: Analyzer) -> None:
     with pytest.raises(ValueError, match="window"):
         SqliteBackend(":memory:", analyzer, window=0)
+
+
+async def test_a_schema_2_index_is_upgraded_in_place(
+    tmp_path: Path, analyzer: Analyzer, corpus: list[Article]
+) -> None:
+    path = tmp_path / "index.sqlite3"
+    backend = SqliteBackend(path, analyzer)
+    await backend.setup()
+    await backend.index_many(corpus)
+    await backend.close()
+    with sqlite3.connect(path) as raw:  # what schema 2 looked like: no articles_match index
+        raw.execute("DROP INDEX articles_match")
+        raw.execute("PRAGMA user_version = 2")
+    reopened = SqliteBackend(path, analyzer)
+    await reopened.setup()
+    assert [h.article.id for h in (await reopened.search(SearchQuery(text="وبوتين"))).hits] == [SEED_ID]
+    await reopened.close()
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        names = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        assert "articles_match" in names
