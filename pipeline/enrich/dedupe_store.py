@@ -327,7 +327,11 @@ class SqliteStore:
         self._pending_age_check += 1
 
     def _bounds(self) -> tuple[int, int]:
-        first, last = self._db.execute("SELECT MIN(seq), MAX(seq) FROM articles").fetchone()
+        # two subqueries: SQLite answers a lone MIN or MAX from the index end, but MIN and MAX in one
+        # SELECT scan the table (half a worker's time at 100k stored articles)
+        first, last = self._db.execute(
+            "SELECT (SELECT MIN(seq) FROM articles), (SELECT MAX(seq) FROM articles)"
+        ).fetchone()
         return (first or 0), (last or 0)
 
     def evict(self, *, max_articles: int, older_than: float) -> int:
