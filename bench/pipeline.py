@@ -67,7 +67,9 @@ def _indexed(index: Path, wanted: set[str], seen: dict[str, float]) -> None:
             seen[article_id] = now
 
 
-def _run(articles: list[Article], workers: int, rate: float, tmp: Path, stall_s: float) -> dict[str, float]:
+def _run(
+    articles: list[Article], workers: int, rate: float, tmp: Path, stall_s: float, extra_env: dict[str, str]
+) -> dict[str, float]:
     config = tmp / "config"
     if not config.exists():
         shutil.copytree(ROOT / "config", config)
@@ -83,6 +85,7 @@ def _run(articles: list[Article], workers: int, rate: float, tmp: Path, stall_s:
             RASD_TOPIC_PARTITIONS="4",
             PYTHONPATH=str(ROOT),
         )
+        env.update(extra_env)
         logs = [(tmp / f"worker-{workers}-{n}.log").open("wb") for n in range(workers)]
         procs = [
             subprocess.Popen(
@@ -158,6 +161,9 @@ def main() -> int:
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "pipeline.json")
     p.add_argument("--stall-s", type=float, default=90.0, help="give up after this long without progress")
     p.add_argument("--keep", action="store_true", help="keep the broker and worker logs (printed path)")
+    p.add_argument(
+        "--env", action="append", default=[], metavar="RASD_X=V", help="a worker setting (repeatable)"
+    )
     args = p.parse_args()
 
     articles = build_articles(args.shared / "data" / "topics" / "ant", args.articles + 1)
@@ -167,7 +173,7 @@ def main() -> int:
     runs = []
     try:
         for n in (int(w) for w in args.workers.split(",")):
-            r = _run(articles, n, args.rate, tmp, args.stall_s)
+            r = _run(articles, n, args.rate, tmp, args.stall_s, dict(kv.split("=", 1) for kv in args.env))
             r["overhead_ratio"] = r["articles_per_s"] / in_process
             runs.append(r)
             lat = ", ".join(f"{q} {r[f'latency_{q}_s']:.2f} s" for q in ("p50", "p95", "p99"))
@@ -190,6 +196,7 @@ def main() -> int:
             "cpus": os.cpu_count(),
         },
         "rate_per_s": args.rate,
+        "worker_env": args.env,
         "in_process_articles_per_s": round(in_process, 2),
         "runs": [{k: round(v, 4) for k, v in r.items()} for r in runs],
         "targets": {"overhead_ratio": 0.8, "p50_s_at_200_per_s": 1.0, "p99_s_at_200_per_s": 3.0},
