@@ -69,6 +69,16 @@ def _in(column: str, values: Sequence[str], label: str) -> tuple[str, list[str]]
     return f"{column} IN ({', '.join('?' * len(unique))})", unique
 
 
+def _driving_filter(query: SearchQuery) -> tuple[str, str, str] | None:
+    """The side table to drive a text-less search from: a single entity, else a single topic."""
+    entities, topics = set(query.entities), set(query.topics)
+    if len(entities) == 1:
+        return "article_entities", "entity_id", entities.pop()
+    if not entities and len(topics) == 1:
+        return "article_topics", "topic_id", topics.pop()
+    return None
+
+
 def matches_sql(query: SearchQuery, parsed: ParsedQuery, window: int) -> tuple[str, list[object]]:
     """SELECT (doc, published, score, source) of the `window` + 1 most recently indexed matches.
 
@@ -79,6 +89,7 @@ def matches_sql(query: SearchQuery, parsed: ParsedQuery, window: int) -> tuple[s
     where: list[str] = []
     params: list[object] = []
     match = compile_match(parsed)
+    driver = None
     if match is not None:
         sql = (
             f"SELECT a.doc, a.published, -bm25(article_fts, {TITLE_WEIGHT}, {BODY_WEIGHT}), a.source "
@@ -88,12 +99,23 @@ def matches_sql(query: SearchQuery, parsed: ParsedQuery, window: int) -> tuple[s
         newest_first = "article_fts.rowid DESC"
         where.append("article_fts MATCH ?")
         params.append(match)
+    elif driver := _driving_filter(query):
+        # one entity (or topic) and no text: walk its (id, doc) index newest first, which stops at
+        # the window, instead of collecting every article that names it (6 vs 21 ms p50 at 300k)
+        table, column, value = driver
+        sql = (
+            "SELECT a.doc, a.published, 0.0, a.source "
+            f"FROM {table} d CROSS JOIN articles a INDEXED BY articles_match ON a.doc = d.doc"
+        )
+        newest_first = "d.doc DESC"
+        where.append(f"d.{column} = ?")
+        params.append(value)
     else:
         sql = "SELECT a.doc, a.published, 0.0, a.source FROM articles a"
         newest_first = "a.doc DESC"
-        if parsed.excluded:  # exclusions alone: everything (filtered) but these
-            where.append("a.doc NOT IN (SELECT rowid FROM article_fts WHERE article_fts MATCH ?)")
-            params.append(" OR ".join(_quote(p) for p in parsed.excluded))
+    if match is None and parsed.excluded:  # exclusions alone: everything (filtered) but these
+        where.append("a.doc NOT IN (SELECT rowid FROM article_fts WHERE article_fts MATCH ?)")
+        params.append(" OR ".join(_quote(p) for p in parsed.excluded))
     for column, values, label in (
         ("a.source", query.sources, "sources"),
         ("a.language", query.languages, "languages"),
@@ -106,7 +128,7 @@ def matches_sql(query: SearchQuery, parsed: ParsedQuery, window: int) -> tuple[s
         ("article_entities", "entity_id", query.entities, "entities"),
         ("article_topics", "topic_id", query.topics, "topics"),
     ):
-        if values:
+        if values and not (driver and driver[0] == table):
             clause, bound = _in(column, values, label)
             where.append(f"a.doc IN (SELECT doc FROM {table} WHERE {clause})")
             params.extend(bound)

@@ -282,3 +282,37 @@ async def test_a_schema_2_index_is_upgraded_in_place(
         assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
         names = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
         assert "articles_match" in names
+
+
+async def test_one_entity_or_topic_without_text_matches_a_plain_filter(
+    analyzer: Analyzer, corpus: list[Article]
+) -> None:
+    # those searches walk the entity's (or topic's) own index; the answers must be the filter's
+    backend = SqliteBackend(":memory:", analyzer)
+    await backend.setup()
+    await backend.index_many(corpus)
+
+    entity_ids = sorted({m.canonical_id for a in corpus for m in a.entities})
+    topic_ids = sorted({t.id for a in corpus for t in a.topics})
+    assert entity_ids and topic_ids
+    for entity in entity_ids:
+        having = [a for a in corpus if any(m.canonical_id == entity for m in a.entities)]
+        result = await backend.search(SearchQuery(entities=[entity], sort="newest", size=100))
+        assert {h.article.id for h in result.hits} == {a.id for a in having}, entity
+        assert result.total == len(having)
+    for topic in topic_ids:
+        having = [a for a in corpus if any(t.id == topic for t in a.topics)]
+        both = [a for a in having if a.source == having[0].source]
+        result = await backend.search(
+            SearchQuery(topics=[topic], sources=[having[0].source], sort="newest", size=100)
+        )
+        assert {h.article.id for h in result.hits} == {a.id for a in both}, topic
+    # one entity drives, a topic filters
+    entity = entity_ids[0]
+    having = [a for a in corpus if any(m.canonical_id == entity for m in a.entities)]
+    topic = having[0].topics[0].id if having[0].topics else topic_ids[0]
+    result = await backend.search(SearchQuery(entities=[entity], topics=[topic], size=100))
+    assert {h.article.id for h in result.hits} == {
+        a.id for a in having if any(t.id == topic for t in a.topics)
+    }
+    await backend.close()
