@@ -62,8 +62,8 @@ class Settings(BaseSettings):
     # of 2,000 articles to one loaded worker stalled it for good. Kafka's own default.
     broker_max_poll_interval_s: float = Field(default=300.0, ge=10.0)
     # articles per enrichment call: the NER decoder gains little past ~20, and the first article of
-    # a batch waits for the whole batch
-    enrich_batch_size: int = Field(default=50, ge=1, le=10_000)
+    # a batch waits for the whole batch (10 with a 0.1 s index flush: p50 1.69 -> 0.86 s at 60/s, 2 workers)
+    enrich_batch_size: int = Field(default=10, ge=1, le=10_000)
     # Faust hard-codes 1.5 s; the broker may hold a fetch that long when little is waiting (per hop)
     broker_fetch_max_wait_ms: int = Field(default=100, ge=1, le=10_000)
     broker_wait_s: float = Field(
@@ -103,7 +103,7 @@ class Settings(BaseSettings):
     elasticsearch_bulk_max_docs: int = Field(default=500, ge=1, le=10_000)
     elasticsearch_bulk_max_bytes: int = Field(default=10 * 1024 * 1024, ge=64 * 1024, le=100 * 1024 * 1024)
     index_batch_size: int = Field(default=200, ge=1, le=10_000)
-    index_batch_seconds: float = Field(default=0.5, gt=0, le=60)
+    index_batch_seconds: float = Field(default=0.1, gt=0, le=60)
 
     # fetching
     user_agent: str = "Rasd/0.1 (Arabic news monitor; feed reader)"
