@@ -127,13 +127,18 @@ async def test_an_article_that_fails_is_reported_not_raised(tmp_path: Path, corp
     await backend.close()
 
 
+async def _opened(path: Path, analyzer: Analyzer) -> SqliteBackend:
+    backend = SqliteBackend(path, analyzer)
+    await backend.setup()
+    return backend
+
+
 async def test_a_row_sqlite_refuses_fails_alone_and_the_batch_is_written(
     tmp_path: Path, analyzer: Analyzer, corpus: list[Article]
 ) -> None:
     # the bulk insert fails as a whole; the batch is written again article by article
     path = tmp_path / "index.sqlite3"
-    backend = SqliteBackend(path, analyzer)
-    await backend.setup()
+    backend = await _opened(path, analyzer)
     refused = corpus[2].id
     with sqlite3.connect(path) as raw:
         raw.execute(
@@ -267,8 +272,7 @@ async def test_a_schema_2_index_is_upgraded_in_place(
     tmp_path: Path, analyzer: Analyzer, corpus: list[Article]
 ) -> None:
     path = tmp_path / "index.sqlite3"
-    backend = SqliteBackend(path, analyzer)
-    await backend.setup()
+    backend = await _opened(path, analyzer)
     await backend.index_many(corpus)
     await backend.close()
     with sqlite3.connect(path) as raw:  # what schema 2 looked like: no articles_match index
