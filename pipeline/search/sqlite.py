@@ -381,17 +381,22 @@ class SqliteBackend:
                 for doc, r in zip(docs, rows, strict=True)
             ],
         )
+        SqliteBackend._insert_side_rows(conn, list(zip(docs, rows, strict=True)))
+
+    @staticmethod
+    def _insert_side_rows(conn: sqlite3.Connection, placed: list[tuple[int, _Row]]) -> None:
+        """The FTS, entity and topic rows of articles already in `articles` under these docs."""
         conn.executemany(
             "INSERT INTO article_fts (rowid, title, body) VALUES (?, ?, ?)",
-            [(doc, r.title_terms, r.body_terms) for doc, r in zip(docs, rows, strict=True)],
+            [(doc, r.title_terms, r.body_terms) for doc, r in placed],
         )
         conn.executemany(
             "INSERT INTO article_entities (doc, entity_id, name, type) VALUES (?, ?, ?, ?)",
-            [(doc, *e) for doc, r in zip(docs, rows, strict=True) for e in r.entities],
+            [(doc, *e) for doc, r in placed for e in r.entities],
         )
         conn.executemany(
             "INSERT INTO article_topics (doc, topic_id, score) VALUES (?, ?, ?)",
-            [(doc, *t) for doc, r in zip(docs, rows, strict=True) for t in r.topics],
+            [(doc, *t) for doc, r in placed for t in r.topics],
         )
 
     def _write_each(
@@ -425,18 +430,7 @@ class SqliteBackend:
             (row.id, row.source, row.language, row.published, row.url, row.title, row.data, row.at),
         ).fetchone()[0]
         SqliteBackend._delete_side_rows(conn, doc)
-        conn.execute(
-            "INSERT INTO article_fts (rowid, title, body) VALUES (?, ?, ?)",
-            (doc, row.title_terms, row.body_terms),
-        )
-        conn.executemany(
-            "INSERT INTO article_entities (doc, entity_id, name, type) VALUES (?, ?, ?, ?)",
-            [(doc, *e) for e in row.entities],
-        )
-        conn.executemany(
-            "INSERT INTO article_topics (doc, topic_id, score) VALUES (?, ?, ?)",
-            [(doc, *t) for t in row.topics],
-        )
+        SqliteBackend._insert_side_rows(conn, [(doc, row)])
 
     @staticmethod
     def _delete_side_rows(conn: sqlite3.Connection, doc: int) -> None:
@@ -532,8 +526,7 @@ class SqliteBackend:
         """Run a query: AND of text and filters, ranked by bm25 (title weighted) or newest first.
 
         Facets count all matches (the window of them when the total is capped); days are UTC dates,
-        newest first. Raises `InvalidQuery` for text
-        with nothing to search or too many filter values.
+        newest first. Raises `InvalidQuery` for text with nothing to search or too many filter values.
         """
         parsed = parse_user_query(query.text, self._analyzer)
         page = await asyncio.to_thread(self._locked, "searching", lambda: self._search(query, parsed))
