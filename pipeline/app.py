@@ -12,6 +12,7 @@ from typing import Any
 
 import faust
 
+from pipeline import faust_patches
 from pipeline import topics as names
 from pipeline.runtime import Runtime
 from pipeline.settings import Settings
@@ -51,74 +52,11 @@ def _declare_topics(app: faust.App, settings: Settings) -> Topics:
     )
 
 
-def limit_fetch_wait(max_wait_ms: int) -> None:
-    """Make Faust's consumers ask the broker to answer a fetch within `max_wait_ms`.
-
-    Faust builds its aiokafka consumers with a hard-coded `fetch_max_wait_ms=1500`; a broker that
-    holds a fetch until that wait runs out when little data is waiting (measured with the embedded
-    broker: about 450 ms a fetch) adds that to every hop of the pipeline. Measured on one Faust hop:
-    p50 590 ms before, 134 ms with 100 ms. The consumer reads the value when it starts, so setting it
-    on the freshly built consumer is enough; only Faust's worker consumers are touched.
-    """
-    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
-
-    create = AIOKafkaConsumerThread._create_worker_consumer
-    original = getattr(create, "__wrapped__", create)
-
-    def _create_worker_consumer(self: Any, transport: Any) -> Any:
-        consumer = original(self, transport)
-        consumer._fetch_max_wait_ms = max_wait_ms
-        return consumer
-
-    _create_worker_consumer.__wrapped__ = original  # type: ignore[attr-defined]
-    AIOKafkaConsumerThread._create_worker_consumer = _create_worker_consumer  # type: ignore[method-assign]
-
-
-def rewind_uncommitted_partitions() -> None:
-    """When Faust seeks to the committed offsets (after each rebalance, before the flow resumes),
-    send every assigned source partition that has no committed offset (or offset 0) to its
-    beginning, instead of leaving it wherever the fetcher happens to be.
-
-    Why: Faust hands its *live* set of active partitions to aiokafka's `fetched_records`, on the
-    consumer thread. A rebalance clears and pauses that set while a fetch is waiting; aiokafka reads an
-    empty set as "every partition" and returns (and marks consumed) all buffered records, including
-    those of a partition just taken over from a dead worker; Faust then drops them because the flow is
-    stopped. Faust repairs that with `perform_seek` (seek to the committed offsets) before it resumes
-    the flow, but aiokafka's `seek_to_committed` skips a partition whose committed offset is missing or
-    0, so such a partition silently resumes after the dropped records (seen: the survivor resumed
-    `articles.raw[0]` at offset 70 with nothing committed, skipping 0..69, then committed 71). With
-    `consumer_auto_offset_reset="earliest"` the committed position of such a partition *is* its
-    beginning, so seeking there is what `perform_seek` means (at-least-once: processed but uncommitted
-    records are redone, as for a committed partition). Table changelog partitions are left to the
-    table recovery, which positions them itself.
-    """
-    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
-
-    seek = AIOKafkaConsumerThread.seek_to_committed
-    original = getattr(seek, "__wrapped__", seek)
-
-    async def seek_to_committed(self: Any) -> Any:
-        committed = await original(self)
-        if self.app.conf.consumer_auto_offset_reset == "earliest":
-            rewind = [
-                tp
-                for tp, offset in committed.items()
-                if not offset and not self.consumer._is_changelog_tp(tp)
-            ]
-            if rewind:
-                await self.call_thread(self._ensure_consumer().seek_to_beginning, *rewind)
-        return committed
-
-    seek_to_committed.__wrapped__ = original  # type: ignore[attr-defined]
-    AIOKafkaConsumerThread.seek_to_committed = seek_to_committed  # type: ignore[method-assign]
-
-
 def create_app(settings: Settings, runtime: Runtime, bootstrap: str) -> faust.App:
     """A configured Faust app with the enrich, index and alert agents."""
     from pipeline.agents import alert, enrich, fulltext, index, progress, surge
 
-    limit_fetch_wait(settings.broker_fetch_max_wait_ms)
-    rewind_uncommitted_partitions()
+    faust_patches.apply(fetch_max_wait_ms=settings.broker_fetch_max_wait_ms)
     app = faust.App(
         settings.consumer_group,
         broker=[f"kafka://{hp.strip()}" for hp in bootstrap.split(",") if hp.strip()],

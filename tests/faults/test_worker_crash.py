@@ -112,6 +112,8 @@ def test_two_workers_one_killed_rebalances(broker: EmbeddedBroker, corpus: Corpu
         for w in workers:
             w.stop()
     if skipped is not None:
+        for w in workers:
+            print(f"--- {w.log_path.name}\n{w.log()[-20000:]}")
         fail_skipped_after_rebalance(*skipped)
     assert outcome is not None
     # the outbox is claimed row by row (AlertStore.claim): two workers never deliver one alert twice
@@ -134,7 +136,7 @@ def probe_partitions(bootstrap: str, template: Article, partitions: int = 2) -> 
 def fail_skipped_after_rebalance(lost: dict[int, list[int]], missing: int, committed: object) -> None:
     """Data loss: the worker that took over the killed worker's partition did not resume it at the
     committed offset (or at its beginning when nothing was committed) and committed past messages
-    nobody processed. Guarded against by `pipeline.app.rewind_uncommitted_partitions` (Faust drops
+    nobody processed. Guarded against by `pipeline.faust_patches` (Faust drops
     the records a rebalance fetches, and aiokafka's seek to the committed offsets skips a partition
     with no commit); the offsets below say where the survivor read and what the group committed."""
     where = ", ".join(f"articles.raw[{p}] offsets {min(o)}..{max(o)} ({len(o)})" for p, o in lost.items())

@@ -8,7 +8,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 
-from pipeline.app import limit_fetch_wait
+from pipeline.faust_patches import limit_fetch_wait
 
 pytestmark = pytest.mark.anyio
 

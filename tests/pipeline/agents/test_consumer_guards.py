@@ -1,0 +1,140 @@
+"""The consumer guards in `pipeline.faust_patches`, on Faust's real consumer (no broker needed): acks
+from an earlier generation or a stopped flow do not count towards the commit, and a partition whose
+records arrive with a hole since the last one delivered is read again from there."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import faust
+import pytest
+from faust.transport.consumer import Consumer, ConsumerMessage
+from faust.types import TP
+
+from pipeline.faust_patches import (
+    is_stale_ack,
+    refuse_stale_acks,
+    reread_skipped_records,
+    skipped_from,
+)
+
+pytestmark = pytest.mark.anyio
+
+RAW = TP("articles.raw", 0)
+OTHER = TP("articles.raw", 1)
+
+
+def _message(tp: TP, offset: int, generation: int | None = 3) -> ConsumerMessage:
+    return ConsumerMessage(
+        tp.topic, tp.partition, offset, 0.0, 0, None, b"k", b"v", None, generation_id=generation
+    )
+
+
+async def _consumer() -> Any:
+    app = faust.App("guards", broker="kafka://127.0.0.1:9", autodiscover=False, web_enabled=False)
+    app.topics.add(app.topic(RAW.topic, value_type=bytes))
+    await app.topics._update_indices()  # Faust's own bookkeeping of which topics take acks
+    app.flow_control.resume()
+    app.consumer_generation_id = 3
+    return app.consumer
+
+
+@pytest.mark.parametrize(
+    ("read_offset", "offset", "expected"),
+    [
+        (None, 9, None),  # nothing known yet (a fresh partition): Faust's rewind handles it
+        (4, 5, None),  # the next record
+        (4, 4, None),  # the committed offset after a seek
+        (4, 2, None),  # a repeat: Faust drops it itself
+        (4, 9, 4),  # 5..8 never delivered: read again from 4
+        (0, 3, 0),
+    ],
+)
+def test_a_hole_is_read_again_from_the_read_offset(
+    read_offset: int | None, offset: int, expected: int | None
+) -> None:
+    assert skipped_from(read_offset, offset) == expected
+
+
+def test_stale_acks() -> None:
+    assert not is_stale_ack(3, 3, flow_active=True)
+    assert not is_stale_ack(None, 3, flow_active=True)
+    assert is_stale_ack(2, 3, flow_active=True)
+    assert is_stale_ack(3, 3, flow_active=False)
+
+
+async def test_acks_from_an_earlier_generation_or_a_stopped_flow_do_not_count(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(Consumer, "ack", Consumer.ack)  # restored after the test
+    refuse_stale_acks()
+    consumer = await _consumer()
+
+    assert consumer.ack(_message(RAW, 5)) is True
+    assert consumer.ack(_message(RAW, 6, generation=2)) is False  # fetched before the rebalance
+    consumer.app.flow_control.suspend()
+    assert consumer.ack(_message(RAW, 7)) is False  # the flow is stopped for a rebalance
+    consumer.app.flow_control.resume()
+    assert consumer.ack(_message(RAW, 8)) is True
+    assert consumer._acked[RAW] == [5, 8]
+    assert consumer._new_offset(RAW) == 6  # the commit stops before 6, which nobody processed
+
+
+async def test_a_partition_with_a_hole_is_read_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    batches: list[list[tuple[TP, int]]] = [
+        [(RAW, 5), (RAW, 6), (OTHER, 10), (RAW, 9), (RAW, 10), (OTHER, 11)],
+        [(RAW, 6), (RAW, 7)],  # after the seek back
+        [(RAW, 9)],  # a later rebalance seeks to 6 again and the same hole opens: read again too
+    ]
+
+    async def fetched(self: Any, timeout: float) -> AsyncIterator[tuple[TP, ConsumerMessage]]:
+        for tp, offset in batches.pop(0):
+            yield tp, _message(tp, offset)
+
+    monkeypatch.setattr(Consumer, "getmany", fetched)
+    reread_skipped_records()
+    consumer = await _consumer()
+    seeks: list[tuple[TP, int]] = []
+
+    async def seek(tp: TP, offset: int) -> None:
+        seeks.append((tp, offset))
+        consumer._read_offset[tp] = offset
+
+    consumer.seek = seek
+    consumer._read_offset.update({RAW: 4, OTHER: 9})
+
+    async def drain() -> list[tuple[TP, int]]:  # what Faust's drain loop does with each record
+        delivered = []
+        async for tp, message in consumer.getmany(timeout=1.0):
+            delivered.append((tp, message.offset))
+            consumer._read_offset[tp] = message.offset
+        return delivered
+
+    assert await drain() == [(RAW, 5), (RAW, 6), (OTHER, 10), (OTHER, 11)]
+    assert seeks == [(RAW, 6)]
+    assert await drain() == [(RAW, 6), (RAW, 7)]  # 6 again (the read offset), then on in order
+    consumer._read_offset[RAW] = 6
+    assert await drain() == []
+    assert seeks == [(RAW, 6), (RAW, 6)]
+
+
+async def test_a_hole_that_comes_back_is_let_through(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Records deleted by retention: the seek back lands on the same hole; no endless loop."""
+
+    async def fetched(self: Any, timeout: float) -> AsyncIterator[tuple[TP, ConsumerMessage]]:
+        yield RAW, _message(RAW, 50)
+
+    monkeypatch.setattr(Consumer, "getmany", fetched)
+    reread_skipped_records()
+    consumer = await _consumer()
+    seeks: list[int] = []
+
+    async def seek(tp: TP, offset: int) -> None:
+        seeks.append(offset)
+
+    consumer.seek = seek
+    consumer._read_offset[RAW] = 4
+    first = [m.offset async for _, m in consumer.getmany(timeout=1.0)]
+    second = [m.offset async for _, m in consumer.getmany(timeout=1.0)]
+    assert (first, second, seeks) == ([], [50], [4])
