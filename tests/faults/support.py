@@ -166,6 +166,12 @@ def progress(worker: Worker) -> Progress | None:
     return Progress(*(int(x) for x in found[-1])) if found else None
 
 
+def print_logs(workers: Sequence[Worker], chars: int = 5000) -> None:
+    """The end of each worker's log, for a failing test's output."""
+    for w in workers:
+        print(f"--- {w.log_path.name}\n{w.log()[-chars:]}")
+
+
 def kill(worker: Worker) -> None:
     """SIGKILL: no shutdown code runs (no commit, no flush, no outbox clean-up)."""
     worker.proc.kill()

@@ -29,6 +29,7 @@ from tests.faults.support import (
     FeedServer,
     check_exactly_once,
     index_rows,
+    print_logs,
     progress,
     start_worker,
     wait_until_complete,
@@ -176,8 +177,7 @@ def test_broker_unavailable_at_start_then_frozen_mid_stream(
         assert index_rows(data_dir)[0] == n
         assert not outcome.jsonl_duplicates
     except BaseException:
-        for w in supervisor.workers:
-            print(f"--- {w.log_path.name}\n{w.log()[-4000:]}")
+        print_logs(supervisor.workers, chars=4000)
         raise
     finally:  # each step on its own: a failing one must not leave a worker or the broker running
         for cleanup in (connector.stop, supervisor.stop, broker.stop):

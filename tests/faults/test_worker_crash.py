@@ -21,6 +21,7 @@ from tests.faults.support import (
     delivered_not_acknowledged,
     index_rows,
     kill,
+    print_logs,
     progress,
     skipped_behind_commit,
     start_worker,
@@ -62,8 +63,7 @@ def test_worker_killed_mid_stream_then_restarted(
         print(f"[faults]   killed at {at_kill}")
         assert not outcome.unexplained_duplicates, outcome.unexplained_duplicates
     except BaseException:
-        for w in workers:
-            print(f"--- {w.log_path.name}\n{w.log()[-5000:]}")
+        print_logs(workers)
         raise
     finally:
         for w in workers:
@@ -105,15 +105,13 @@ def test_two_workers_one_killed_rebalances(broker: EmbeddedBroker, corpus: Corpu
             )
             print(f"[faults]   killed at {at_kill}")
     except BaseException:
-        for w in workers:
-            print(f"--- {w.log_path.name}\n{w.log()[-5000:]}")
+        print_logs(workers)
         raise
     finally:
         for w in workers:
             w.stop()
     if skipped is not None:
-        for w in workers:
-            print(f"--- {w.log_path.name}\n{w.log()[-20000:]}")
+        print_logs(workers, chars=20000)
         fail_skipped_after_rebalance(*skipped)
     assert outcome is not None
     # the outbox is claimed row by row (AlertStore.claim): two workers never deliver one alert twice

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,6 +19,12 @@ from pipeline.text import Analyzer
 from tests.pipeline.search.search_corpus import SEED_ID
 
 pytestmark = pytest.mark.anyio
+
+
+async def _opened(path: Path | str, analyzer: Analyzer, **options: Any) -> SqliteBackend:
+    backend = SqliteBackend(path, analyzer, **options)
+    await backend.setup()
+    return backend
 
 
 async def test_file_is_wal_with_schema_version(
@@ -37,16 +44,14 @@ async def test_file_is_wal_with_schema_version(
         assert (
             raw.execute("SELECT COUNT(*) FROM article_entities WHERE entity_id = 'Q7747'").fetchone()[0] == 1
         )
-    reopened = SqliteBackend(path, analyzer)
-    await reopened.setup()
+    reopened = await _opened(path, analyzer)
     assert await reopened.count() == len(corpus)
     assert [h.article.id for h in (await reopened.search(SearchQuery(text="وبوتين"))).hits] == [SEED_ID]
     await reopened.close()
 
 
 async def test_memory_database(analyzer: Analyzer, corpus: list[Article]) -> None:
-    backend = SqliteBackend(":memory:", analyzer)
-    await backend.setup()
+    backend = await _opened(":memory:", analyzer)
     await backend.index_many(corpus)
     assert (await backend.search(SearchQuery(text="بوتين"))).total == 1
     await backend.close()
@@ -70,8 +75,7 @@ async def test_locked_database_is_unavailable_and_searches_still_run(
     tmp_path: Path, analyzer: Analyzer, corpus: list[Article]
 ) -> None:
     path = tmp_path / "index.sqlite3"
-    backend = SqliteBackend(path, analyzer, busy_timeout_s=0.05)
-    await backend.setup()
+    backend = await _opened(path, analyzer, busy_timeout_s=0.05)
     await backend.index_many(corpus[:1])
     other = sqlite3.connect(path, isolation_level=None)
     other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
@@ -117,20 +121,13 @@ class _FailingAnalyzer(Analyzer):
 
 
 async def test_an_article_that_fails_is_reported_not_raised(tmp_path: Path, corpus: list[Article]) -> None:
-    backend = SqliteBackend(tmp_path / "index.sqlite3", _FailingAnalyzer())
-    await backend.setup()
+    backend = await _opened(tmp_path / "index.sqlite3", _FailingAnalyzer())
     report = await backend.index_many(corpus)
     assert [article_id for article_id, _ in report.failed] == [corpus[1].id]
     assert "cannot analyse" in report.failed[0][1]
     assert len(report.indexed) == len(corpus) - 1
     assert await backend.count() == len(corpus) - 1
     await backend.close()
-
-
-async def _opened(path: Path, analyzer: Analyzer) -> SqliteBackend:
-    backend = SqliteBackend(path, analyzer)
-    await backend.setup()
-    return backend
 
 
 async def test_a_row_sqlite_refuses_fails_alone_and_the_batch_is_written(
@@ -158,8 +155,7 @@ async def test_a_row_sqlite_refuses_fails_alone_and_the_batch_is_written(
 async def test_a_batch_of_updates_and_new_articles(
     tmp_path: Path, analyzer: Analyzer, corpus: list[Article]
 ) -> None:
-    backend = SqliteBackend(tmp_path / "index.sqlite3", analyzer)
-    await backend.setup()
+    backend = await _opened(tmp_path / "index.sqlite3", analyzer)
     await backend.index_many(corpus[:2])
     changed = corpus[0].model_copy(update={"title": "عنوان جديد عن قزوين", "entities": []})
     report = await backend.index_many([corpus[2], changed, *corpus[3:]])
@@ -236,8 +232,7 @@ async def test_past_the_window_the_total_is_at_least_and_hits_are_the_newest_mat
         )
         for n in range(6)
     ]
-    backend = SqliteBackend(":memory:", analyzer, window=4)
-    await backend.setup()
+    backend = await _opened(":memory:", analyzer, window=4)
     for a in articles:  # one by one: index order is the list order
         await backend.index_many([a])
     newest_indexed = {a.id for a in articles[2:]}
@@ -278,8 +273,7 @@ async def test_a_schema_2_index_is_upgraded_in_place(
     with sqlite3.connect(path) as raw:  # what schema 2 looked like: no articles_match index
         raw.execute("DROP INDEX articles_match")
         raw.execute("PRAGMA user_version = 2")
-    reopened = SqliteBackend(path, analyzer)
-    await reopened.setup()
+    reopened = await _opened(path, analyzer)
     assert [h.article.id for h in (await reopened.search(SearchQuery(text="وبوتين"))).hits] == [SEED_ID]
     await reopened.close()
     with sqlite3.connect(path) as raw:
@@ -292,8 +286,7 @@ async def test_one_entity_or_topic_without_text_matches_a_plain_filter(
     analyzer: Analyzer, corpus: list[Article]
 ) -> None:
     # those searches walk the entity's (or topic's) own index; the answers must be the filter's
-    backend = SqliteBackend(":memory:", analyzer)
-    await backend.setup()
+    backend = await _opened(":memory:", analyzer)
     await backend.index_many(corpus)
 
     entity_ids = sorted({m.canonical_id for a in corpus for m in a.entities})
