@@ -24,15 +24,19 @@ def connect(
     *,
     timeout_s: float = 10.0,
     isolation_level: IsolationLevel = "DEFERRED",
+    page_size: int | None = None,
 ) -> sqlite3.Connection:
     """A connection to `path` (created with its folder), waiting up to `timeout_s` for other
     processes' locks (sqlite3's `timeout` is the busy timeout), in WAL mode unless it is `:memory:`;
-    usable from any thread (each store serialises its own use)."""
+    usable from any thread (each store serialises its own use). `page_size` applies to a file
+    created here only: switching to WAL fixes the size of an empty one."""
     name = str(path)
     if name != ":memory:":
         Path(name).parent.mkdir(parents=True, exist_ok=True)
     db = sqlite3.connect(name, timeout=timeout_s, isolation_level=isolation_level, check_same_thread=False)
     try:
+        if page_size is not None:
+            db.execute(f"PRAGMA page_size = {int(page_size)}")
         if name != ":memory:":
             _ensure_wal(db, timeout_s)
     except BaseException:

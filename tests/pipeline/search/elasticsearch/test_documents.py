@@ -20,8 +20,9 @@ def test_stems_are_what_the_sqlite_backend_indexes(corpus: list[Article], analyz
     for article in corpus:
         doc = article_document(article, analyzer)
         row = sqlite._analyse(article)  # the reference backend's analysed row
-        assert doc["terms_title"] == row.title_terms
-        assert doc["terms_body"] == row.body_terms
+        # the same stems in the same order (SQLite's may have runs of spaces where a piece had none)
+        assert doc["terms_title"].split() == row.title_terms.split()
+        assert doc["terms_body"].split() == row.body_terms.split()
 
 
 def test_seed_document(corpus: list[Article], analyzer: Analyzer) -> None:
