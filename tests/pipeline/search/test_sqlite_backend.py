@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -72,15 +74,25 @@ async def test_two_handles_on_one_file_see_each_other(
     await reader.close()
 
 
+@contextmanager
+def _write_locked(path: Path) -> Iterator[None]:
+    """Another process holds the file's write lock."""
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+
+
 async def test_locked_database_is_unavailable_and_searches_still_run(
     tmp_path: Path, analyzer: Analyzer, corpus: list[Article]
 ) -> None:
     path = tmp_path / "index.sqlite3"
     backend = await _opened(path, analyzer, busy_timeout_s=0.05)
     await backend.index_many(corpus[:1])
-    other = sqlite3.connect(path, isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
-    try:
+    with _write_locked(path):
         with pytest.raises(SearchUnavailable) as caught:
             await backend.index_many(corpus[1:])
         assert caught.value.retry_after > 0
@@ -89,9 +101,6 @@ async def test_locked_database_is_unavailable_and_searches_still_run(
         # WAL readers are not blocked by a writer
         assert (await backend.search(SearchQuery(text="بوتين"))).total == 1
         assert await backend.count() == 1
-    finally:
-        other.execute("ROLLBACK")
-        other.close()
     assert (await backend.index_many(corpus[1:])).indexed
     await backend.close()
 
@@ -359,14 +368,8 @@ async def test_a_locked_file_fails_a_several_chunk_batch_whole(
     path = tmp_path / "index.sqlite3"
     backend = await _opened(path, analyzer, busy_timeout_s=0.05)
     copies = _copies(corpus[0], 2 * sqlite_module._CHUNK + 1)
-    other = sqlite3.connect(path, isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
-    try:
-        with pytest.raises(SearchUnavailable):
-            await backend.index_many(copies)
-    finally:
-        other.execute("ROLLBACK")
-        other.close()
+    with _write_locked(path), pytest.raises(SearchUnavailable):
+        await backend.index_many(copies)
     assert await backend.count() == 0
     assert len((await backend.index_many(copies)).indexed) == len(copies)
     await backend.close()
