@@ -1,6 +1,6 @@
 """Embedded search backend: indexing throughput, index size and query latency at growing scale.
 
-    python bench/search.py [--scales 10000,100000] [--base 1000] [--queries 60]
+    python bench/search.py [--scales 10000,100000] [--base 1000] [--queries 60] [--batch 1000]
                            [--windows 10000,1000000000] [--out bench/results/search.json]
 
 Real ANT news articles are enriched once (`--base` of them), then replicated with distinct ids and
@@ -41,7 +41,6 @@ from pipeline.search.base import SearchQuery  # noqa: E402
 from pipeline.search.sqlite import DEFAULT_WINDOW, SqliteBackend  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402
 
-BATCH = 1000
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
 
@@ -86,10 +85,11 @@ async def _measure(
     scale: int,
     n_queries: int,
     readers: dict[int, SqliteBackend],
+    batch_size: int,
 ) -> dict[str, object]:
     elapsed = 0.0  # index_many only: making the replicas is not indexing
-    for first in range(have, scale, BATCH):
-        batch = list(_replicas(base, first, min(scale, first + BATCH)))
+    for first in range(have, scale, batch_size):
+        batch = list(_replicas(base, first, min(scale, first + batch_size)))
         start = time.perf_counter()
         await backend.index_many(batch)
         elapsed += time.perf_counter() - start
@@ -143,7 +143,7 @@ async def _run(args: argparse.Namespace) -> dict[str, object]:
     have = 0
     try:
         for scale in args.scales:
-            figures = await _measure(backend, base, have, scale, args.queries, readers)
+            figures = await _measure(backend, base, have, scale, args.queries, readers, args.batch)
             have = scale
             size = sum(p.stat().st_size for p in tmp.iterdir())
             figures["index_mib_per_1000"] = size / 2**20 / scale * 1000
@@ -171,6 +171,9 @@ def main() -> int:
     p.add_argument("--base", type=int, default=1000, help="distinct real articles enriched once")
     p.add_argument("--queries", type=int, default=60, help="queries per kind")
     p.add_argument(
+        "--batch", type=int, default=1000, help="articles per index_many call (the index agent sends 200)"
+    )
+    p.add_argument(
         "--windows",
         default=f"{DEFAULT_WINDOW},1000000000",
         help="search windows to time queries with (RASD_SEARCH_WINDOW; a huge one = every match ranked)",
@@ -190,6 +193,7 @@ def main() -> int:
             "cpus": os.cpu_count(),
         },
         "base_articles": args.base,
+        "batch": args.batch,
         "targets": {"index_docs_per_s": 5000, "search_p95_ms_at_1M": 50},
         "scales": results,
     }

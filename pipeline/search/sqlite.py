@@ -466,9 +466,9 @@ class SqliteBackend:
         self, conn: sqlite3.Connection, chunk: _Chunk
     ) -> tuple[list[str], list[tuple[str, str]]]:
         """New articles go in with one statement per table and doc numbers assigned under the
-        write lock: 1.4x the throughput of a savepoint and four statements per article. Updates,
-        and every row of a bulk insert SQLite refused (too big, constraint), take the per-article
-        path, where one bad row is reported and the rest written.
+        write lock (one statement, so a writer thread holds no GIL while it runs). Updates, and every
+        row of a bulk insert SQLite refused (too big, constraint), take the per-article path, where
+        one bad row is reported and the rest written.
         """
         rows = chunk.rows
         existing = self._existing_ids(conn, [r.id for r in rows])
@@ -507,29 +507,18 @@ class SqliteBackend:
             return
         # the write lock is held (BEGIN IMMEDIATE): no other writer can take these numbers
         first = int(conn.execute("SELECT COALESCE(MAX(doc), 0) + 1 FROM articles").fetchone()[0])
+        conn.execute(_INSERT_ARTICLES, (first, chunk.articles))
+        SqliteBackend._insert_side_rows(conn, first, chunk)
+
+    @staticmethod
+    def _insert_side_rows(conn: sqlite3.Connection, first: int, chunk: _Chunk) -> None:
+        """The FTS, entity and topic rows of a chunk whose articles are in `articles` from doc `first` on."""
         for sql, payload in (
-            (_INSERT_ARTICLES, chunk.articles),
             (_INSERT_FTS, chunk.fts),
             (_INSERT_ENTITIES, chunk.entities),
             (_INSERT_TOPICS, chunk.topics),
         ):
             conn.execute(sql, (first, payload))
-
-    @staticmethod
-    def _insert_side_rows(conn: sqlite3.Connection, placed: list[tuple[int, _Row]]) -> None:
-        """The FTS, entity and topic rows of articles already in `articles` under these docs."""
-        conn.executemany(
-            "INSERT INTO article_fts (rowid, title, body) VALUES (?, ?, ?)",
-            [(doc, r.title_terms, r.body_terms) for doc, r in placed],
-        )
-        conn.executemany(
-            "INSERT INTO article_entities (doc, entity_id, name, type) VALUES (?, ?, ?, ?)",
-            [(doc, *e) for doc, r in placed for e in r.entities],
-        )
-        conn.executemany(
-            "INSERT INTO article_topics (doc, topic_id, score) VALUES (?, ?, ?)",
-            [(doc, *t) for doc, r in placed for t in r.topics],
-        )
 
     def _write_each(
         self, conn: sqlite3.Connection, rows: list[_Row]
@@ -562,7 +551,7 @@ class SqliteBackend:
             (row.id, row.source, row.language, row.published, row.url, row.title, row.data, row.at),
         ).fetchone()[0]
         SqliteBackend._delete_side_rows(conn, doc)
-        SqliteBackend._insert_side_rows(conn, [(doc, row)])
+        SqliteBackend._insert_side_rows(conn, doc, _chunk([row]))
 
     @staticmethod
     def _delete_side_rows(conn: sqlite3.Connection, doc: int) -> None:
