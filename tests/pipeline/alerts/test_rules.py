@@ -208,6 +208,7 @@ def test_match_watches_tokenises_once_and_agrees_with_match_watch() -> None:
     counting = _CountingAnalyzer()
     fired = match_watches(watches, article, counting)  # type: ignore[arg-type]
     one_by_one = [(cw, match_watch(cw, article, REGISTRY.analyzer)) for cw in watches]
+
     def same(a: object) -> object:
         return a.model_dump(exclude={"created"})  # type: ignore[attr-defined]
 
