@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from pipeline.errors import ConfigError, SearchError, SearchUnavailable
-from pipeline.models import Article, EntityMention
+from pipeline.models import Article, EntityMention, dumps
 from pipeline.search import SearchBackend, SearchQuery, SqliteBackend, open_backend, parse_user_query
 from pipeline.search import sqlite as sqlite_module
 from pipeline.search.sqlite import DEFAULT_WINDOW, SCHEMA_VERSION
@@ -360,6 +360,26 @@ async def test_a_batch_of_several_chunks_is_written_whole_and_in_order(
     hits = (await backend.search(SearchQuery(entities=["Q7747"], sort="newest", size=3))).hits
     assert [h.article.id for h in hits] == [c.id for c in copies[-1:-4:-1]]
     await backend.close()
+
+
+async def test_a_bulk_insert_stores_each_article_json_as_its_own_text(
+    tmp_path: Path, analyzer: Analyzer, corpus: list[Article]
+) -> None:
+    # the chunk carries all articles' JSON as one blob with byte offsets: multi-byte text
+    # (Arabic, an emoji outside the BMP), quotes and backslashes must not shift the next article
+    odd = corpus[0].model_copy(
+        update={"id": "odd-title", "title": 'قال "الرئيس" \\ 🚀 وبوتين', "summary": "𝔸 ملخص"}
+    )
+    batch = [*corpus[1:], odd, *_copies(corpus[2], 3)]
+    path = tmp_path / "index.sqlite3"
+    backend = await _opened(path, analyzer)
+    assert len((await backend.index_many(batch)).indexed) == len(batch)
+    await backend.close()
+    with sqlite3.connect(path) as raw:
+        stored = {
+            i: (kind, data) for i, kind, data in raw.execute("SELECT id, typeof(data), data FROM articles")
+        }
+    assert stored == {a.id: ("text", dumps(a).decode()) for a in batch}
 
 
 async def test_a_locked_file_fails_a_several_chunk_batch_whole(
