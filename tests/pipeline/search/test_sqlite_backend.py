@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -416,3 +418,38 @@ async def test_an_interrupted_analysis_writes_nothing_of_the_batch(
     assert await backend.count() == 0  # the first chunk, already written, was rolled back
     assert (await backend.index_many(copies[:3])).indexed == [c.id for c in copies[:3]]
     await backend.close()
+
+
+class _IntervalRecorder(Analyzer):
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[float] = set()
+
+    def joined_terms(self, text: str) -> str:
+        self.seen.add(sys.getswitchinterval())
+        return super().joined_terms(text)
+
+
+async def test_the_switch_interval_is_short_only_while_a_writer_thread_runs(
+    tmp_path: Path, corpus: list[Article]
+) -> None:
+    before = sys.getswitchinterval()
+    recorder = _IntervalRecorder()
+    backend = await _opened(tmp_path / "index.sqlite3", recorder)
+    await backend.index_many(corpus[:3])  # one chunk: no writer thread
+    assert recorder.seen == {before}
+    recorder.seen.clear()
+    await backend.index_many(_copies(corpus[0], 2 * sqlite_module._CHUNK + 1))
+    assert max(recorder.seen) < before
+    assert sys.getswitchinterval() == before
+    # two batches at once, and one of them interrupted: the last one out restores it
+    interrupting = await _opened(tmp_path / "other.sqlite3", _InterruptingAnalyzer())
+    outcomes = await asyncio.gather(
+        backend.index_many(_copies(corpus[1], 3 * sqlite_module._CHUNK)),
+        interrupting.index_many(_copies(corpus[0], 2 * sqlite_module._CHUNK + 1)),
+        return_exceptions=True,
+    )
+    assert isinstance(outcomes[1], _Interrupted)
+    assert sys.getswitchinterval() == before
+    await backend.close()
+    await interrupting.close()
