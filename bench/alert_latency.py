@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -29,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import machine  # noqa: E402
 from kafka import KafkaConsumer  # noqa: E402
 
 from connectors import KafkaPublisher  # noqa: E402
@@ -63,6 +63,7 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def main() -> int:
+    loop_before = machine.loop_seconds()
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--articles", type=int, default=400)
     p.add_argument("--rate", type=float, default=40.0, help="articles produced per second")
@@ -152,11 +153,7 @@ def main() -> int:
     report = {
         "bench": "alert_latency",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-        },
+        "machine": machine.describe(loop_before),
         "articles": len(sent),
         "alerts": len(latencies),
         "distinct_stories": expected,

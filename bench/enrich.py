@@ -13,7 +13,6 @@ import argparse
 import cProfile
 import io
 import json
-import platform
 import pstats
 import sys
 import time
@@ -23,6 +22,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+import machine  # noqa: E402
 
 from pipeline.enrich.enricher import Enricher, load_enricher  # noqa: E402
 from pipeline.enrich.entities import article_mentions  # noqa: E402
@@ -111,6 +112,7 @@ def batched_rate(enricher: Enricher, articles: list[Article], size: int) -> dict
 
 
 def main() -> int:
+    loop_before = machine.loop_seconds()
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--articles", type=int, default=600)
     p.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
@@ -141,11 +143,7 @@ def main() -> int:
     report = {
         "bench": "enrich",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "processor": platform.processor() or platform.machine(),
-        },
+        "machine": machine.describe(loop_before),
         "articles": len(articles),
         "mean_bytes": round(size),
         "stages": {k: {m: round(v, 3) for m, v in f.items()} for k, f in results.items()},

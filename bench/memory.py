@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import resource
 import shutil
 import sys
@@ -33,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+import machine  # noqa: E402
 from enrich import build_articles  # noqa: E402
 
 from pipeline.alerts.rules import compile_watches, match_watches  # noqa: E402
@@ -116,6 +116,7 @@ async def _run(args: argparse.Namespace) -> dict[str, object]:
 
 
 def main() -> int:
+    loop_before = machine.loop_seconds()
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--articles", type=int, default=100_000)
     p.add_argument("--distinct", type=int, default=3000)
@@ -137,11 +138,7 @@ def main() -> int:
     report = {
         "bench": "memory",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-        },
+        "machine": machine.describe(loop_before),
         **result,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import sqlite3
 import statistics
@@ -32,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+import machine  # noqa: E402
 from enrich import build_articles  # noqa: E402
 
 from connectors import KafkaPublisher  # noqa: E402
@@ -153,6 +153,7 @@ def _run(
 
 
 def main() -> int:
+    loop_before = machine.loop_seconds()
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--articles", type=int, default=2000)
     p.add_argument("--rate", type=float, default=0.0, help="articles/s to produce; 0 = as fast as possible")
@@ -190,11 +191,7 @@ def main() -> int:
     report = {
         "bench": "pipeline",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-        },
+        "machine": machine.describe(loop_before),
         "rate_per_s": args.rate,
         "worker_env": args.env,
         "in_process_articles_per_s": round(in_process, 2),

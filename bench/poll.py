@@ -17,8 +17,6 @@ import argparse
 import asyncio
 import json
 import multiprocessing
-import os
-import platform
 import resource
 import sys
 import tempfile
@@ -29,6 +27,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+import machine  # noqa: E402
 
 from connectors.produce import MemoryPublisher  # noqa: E402
 from connectors.rss import poll_once  # noqa: E402
@@ -103,6 +103,7 @@ def _round(feeds: list[FeedConfig], settings: Settings, concurrency: int) -> dic
 
 
 def main() -> int:
+    loop_before = machine.loop_seconds()
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--feeds", type=int, default=5000)
     p.add_argument("--changed", type=float, default=0.05, help="share of feeds changed in round 2")
@@ -151,11 +152,7 @@ def main() -> int:
     report = {
         "bench": "poll",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-        },
+        "machine": machine.describe(loop_before),
         "concurrency": args.concurrency,
         "target_feeds_per_5_min": 5000,
         "rounds": {k: {m: round(v, 3) for m, v in r.items()} for k, r in results.items()},

@@ -18,8 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import platform
 import shutil
 import statistics
 import sys
@@ -32,6 +30,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+import machine  # noqa: E402
 
 from pipeline.enrich.enricher import load_enricher  # noqa: E402
 from pipeline.eval.ant import read_ant  # noqa: E402
@@ -166,6 +166,7 @@ async def _run(args: argparse.Namespace) -> dict[str, object]:
 
 
 def main() -> int:
+    loop_before = machine.loop_seconds()
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--scales", default="10000,100000", help="comma-separated article counts, increasing")
     p.add_argument("--base", type=int, default=1000, help="distinct real articles enriched once")
@@ -187,11 +188,7 @@ def main() -> int:
     report = {
         "bench": "search",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-        },
+        "machine": machine.describe(loop_before),
         "base_articles": args.base,
         "batch": args.batch,
         "targets": {"index_docs_per_s": 5000, "search_p95_ms_at_1M": 50},
