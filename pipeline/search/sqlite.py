@@ -201,15 +201,12 @@ _INSERT_ARTICLES = (
 _INSERT_FTS = (
     f"INSERT INTO article_fts (rowid, title, body) SELECT ?1 + key, {_columns(2)} FROM json_each(?2)"
 )
+# entity and topic rows start with their article's place in the chunk
 _INSERT_ENTITIES = (
-    "INSERT INTO article_entities (doc, entity_id, name, type) "
-    "SELECT ?1 + json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), "
-    "json_extract(value, '$[3]') FROM json_each(?2)"
+    f"INSERT INTO article_entities (doc, entity_id, name, type) SELECT ?1 + {_columns(4)} FROM json_each(?2)"
 )
 _INSERT_TOPICS = (
-    "INSERT INTO article_topics (doc, topic_id, score) "
-    "SELECT ?1 + json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]') "
-    "FROM json_each(?2)"
+    f"INSERT INTO article_topics (doc, topic_id, score) SELECT ?1 + {_columns(3)} FROM json_each(?2)"
 )
 
 
