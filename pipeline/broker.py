@@ -150,6 +150,14 @@ def _short(exc: BaseException) -> str:
     return text if text.startswith(type(exc).__name__) else f"{type(exc).__name__}: {text}".rstrip(": ")
 
 
+def connect_timeout(client: type, ms: int) -> dict[str, int]:
+    """The keyword that bounds a kafka-python client's wait for the broker at start: kafka-python 3
+    calls it `bootstrap_timeout_ms`, 2.x `api_version_auto_timeout_ms` (and refuses the other)."""
+    if "bootstrap_timeout_ms" in getattr(client, "DEFAULT_CONFIG", {}):
+        return {"bootstrap_timeout_ms": ms}
+    return {"api_version_auto_timeout_ms": ms}
+
+
 def _admin(bootstrap: str, timeout: float) -> Any:
     """A KafkaAdminClient, retried until `timeout` seconds have passed (Kafka may still be starting)."""
     from kafka.admin import KafkaAdminClient
@@ -158,15 +166,12 @@ def _admin(bootstrap: str, timeout: float) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         left = deadline - time.monotonic()
-        extra: dict[str, int] = {}
-        if "bootstrap_timeout_ms" in KafkaAdminClient.DEFAULT_CONFIG:  # kafka-python 3 waits 30 s by default
-            extra["bootstrap_timeout_ms"] = int(max(1.0, min(10.0, left)) * 1000)
         try:
             return KafkaAdminClient(
                 bootstrap_servers=bootstrap.split(","),
                 client_id="rasd-admin",
                 request_timeout_ms=10_000,
-                **extra,
+                **connect_timeout(KafkaAdminClient, int(max(1.0, min(10.0, left)) * 1000)),
             )
         except KafkaError as exc:
             if time.monotonic() + 1.0 > deadline:
@@ -255,6 +260,70 @@ def ensure_topics(
         plan = plan_topics(partitions=partitions, replication=replication)
     wanted = set(names)
     return provision_topics(bootstrap, [s for s in plan if s.name in wanted], timeout=timeout).created
+
+
+def group_offsets(admin: Any, group: str) -> dict[Any, int]:
+    """TopicPartition → offset the consumer group `group` committed, through a KafkaAdminClient.
+
+    kafka-python 3 renamed `list_consumer_group_offsets(group)` to `list_group_offsets`, which
+    answers per group; both are supported (pyproject allows 2.2 to 3.x).
+    """
+    if hasattr(admin, "list_group_offsets"):
+        found = admin.list_group_offsets(group).get(group, {})
+    else:
+        found = admin.list_consumer_group_offsets(group)
+    return {tp: int(meta.offset) for tp, meta in found.items() if meta.offset >= 0}
+
+
+def end_offsets(consumer: Any, tps: Sequence[Any], *, timeout: float = 10.0) -> dict[Any, int]:
+    """The offset after the last message of each partition, read from the messages themselves.
+
+    Tansu answers ListOffsets(latest) with the last record *batch*'s base offset + 1, not the high
+    watermark (three records produced in one batch at 0..2: it says 1). So the reported end is
+    only where the last batch starts: that batch is fetched and its last offset taken. Against
+    Kafka the fetch returns the last record, whose offset + 1 is the reported end. `consumer` gets
+    these partitions assigned.
+    """
+    ends: dict[Any, int] = dict(consumer.end_offsets(list(tps)))
+    pending = {tp for tp in tps if ends[tp] > 0}
+    consumer.assign(sorted(pending))
+    for tp in pending:
+        consumer.seek(tp, ends[tp] - 1)
+    deadline = time.monotonic() + timeout
+    while pending and time.monotonic() < deadline:
+        for tp, records in consumer.poll(timeout_ms=200).items():
+            if records:
+                ends[tp] = max(ends[tp], records[-1].offset + 1)
+                pending.discard(tp)
+    return ends
+
+
+def unconsumed(bootstrap: str, group: str, topic: str, *, timeout: float = 10.0) -> int:
+    """Messages on `topic` past the offsets `group` has committed (a partition it never committed
+    counts from its first message): zero once every subscriber of the group has handled them all.
+
+    Faust commits an offset only when every agent reading the topic has acknowledged the message.
+    """
+    from kafka import KafkaConsumer, TopicPartition
+    from kafka.errors import KafkaError
+
+    admin = _admin(bootstrap, timeout)
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap.split(","), client_id="rasd-admin", enable_auto_commit=False
+    )
+    try:
+        parts = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(parts)]
+        if not tps:
+            return 0
+        ends, firsts = end_offsets(consumer, tps, timeout=timeout), consumer.beginning_offsets(tps)
+        committed = group_offsets(admin, group)
+        return sum(max(0, ends[tp] - max(committed.get(tp, -1), firsts[tp])) for tp in tps)
+    except KafkaError as exc:
+        raise BrokerError(f"reading the offsets of {group} on {topic}: {_short(exc)}") from exc
+    finally:
+        consumer.close()
+        admin.close()
 
 
 def wait_for_broker(bootstrap: str, *, timeout_s: float, first_delay_s: float = 0.5) -> None:

@@ -21,6 +21,7 @@ from fastapi.responses import PlainTextResponse
 
 from pipeline.api.models import Health
 from pipeline.api.services import Services, services
+from pipeline.broker import connect_timeout, end_offsets, group_offsets
 from pipeline.metrics import collect, render_prometheus
 from pipeline.settings import Settings
 from pipeline.topics import ARTICLES_DLQ
@@ -53,7 +54,10 @@ def _read_gauges(bootstrap: str, group: str, timeout_s: float) -> dict[str, floa
 
     ms = int(timeout_s * 1000)
     consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap, request_timeout_ms=ms + 1000, api_version_auto_timeout_ms=ms
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        request_timeout_ms=ms + 1000,
+        **connect_timeout(KafkaConsumer, ms),
     )
     admin: Any = None
     try:
@@ -61,17 +65,15 @@ def _read_gauges(bootstrap: str, group: str, timeout_s: float) -> dict[str, floa
         parts = consumer.partitions_for_topic(ARTICLES_DLQ) or set()
         if parts:
             tps = [TopicPartition(ARTICLES_DLQ, p) for p in parts]
-            end, begin = consumer.end_offsets(tps), consumer.beginning_offsets(tps)
+            begin, end = consumer.beginning_offsets(tps), end_offsets(consumer, tps, timeout=timeout_s)
             out["dlq_messages"] = float(sum(end[tp] - begin[tp] for tp in tps))
         admin = KafkaAdminClient(
-            bootstrap_servers=bootstrap, request_timeout_ms=ms + 1000, api_version_auto_timeout_ms=ms
+            bootstrap_servers=bootstrap, request_timeout_ms=ms + 1000, **connect_timeout(KafkaAdminClient, ms)
         )
-        committed = admin.list_consumer_group_offsets(group)
+        committed = group_offsets(admin, group)
         if committed:
-            ends = consumer.end_offsets(list(committed))
-            out["consumer_lag"] = float(
-                sum(max(0, ends[tp] - meta.offset) for tp, meta in committed.items() if meta.offset >= 0)
-            )
+            ends = end_offsets(consumer, list(committed), timeout=timeout_s)
+            out["consumer_lag"] = float(sum(max(0, ends[tp] - offset) for tp, offset in committed.items()))
         return out
     finally:
         consumer.close()

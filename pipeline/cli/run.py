@@ -21,7 +21,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from pipeline.alerts.store import AlertStore
-from pipeline.broker import EmbeddedBroker, ensure_topics, stop_process
+from pipeline.broker import EmbeddedBroker, ensure_topics, stop_process, unconsumed
 from pipeline.cli.common import broker_file
 from pipeline.config import load_feeds
 from pipeline.errors import BrokerError
@@ -29,7 +29,7 @@ from pipeline.models import Article
 from pipeline.search import connected
 from pipeline.settings import Settings
 from pipeline.text import Analyzer
-from pipeline.topics import topic_plan
+from pipeline.topics import ARTICLES_ENRICHED, topic_plan
 
 __all__ = ["add_parser", "run_main"]
 
@@ -132,6 +132,26 @@ def _wait_indexed(
     return asyncio.run(loop())
 
 
+def _wait_alerts_done(
+    settings: Settings, bootstrap: str, deadline: float, worker: subprocess.Popen[bytes]
+) -> None:
+    """Wait until the alert agent has matched every enriched article and the outbox is delivered.
+
+    Indexing and alert matching read `articles.enriched` independently, so "all indexed" said nothing
+    about alerts: the summary's count was short by the last alerts in some runs.
+    """
+    store = AlertStore(settings.data_dir / "alerts.sqlite3")
+    try:
+        while time.monotonic() < deadline and worker.poll() is None:
+            behind = unconsumed(bootstrap, settings.consumer_group, ARTICLES_ENRICHED)
+            if behind == 0 and not store.pending(limit=1):
+                return
+            time.sleep(0.5)
+    finally:
+        store.close()
+    log.warning("stopped waiting for the alert agent: some alerts may not be counted yet")
+
+
 def run_main(settings: Settings, args: argparse.Namespace) -> int:
     from connectors import KafkaPublisher
     from connectors.fulltext.route import FullTextRouter
@@ -169,7 +189,10 @@ def run_main(settings: Settings, args: argparse.Namespace) -> int:
                 f"published {len(publisher.ids)} new article(s); waiting for the worker to index them…",
                 flush=True,
             )
+            deadline = time.monotonic() + args.wait
             left = _wait_indexed(settings, publisher.ids, args.wait, worker)
+            if left == 0:
+                _wait_alerts_done(settings, bootstrap, deadline, worker)
             _summary(settings, len(publisher.ids), left)
             return 0 if left == 0 else 1
         return _forever(settings, publisher, worker)

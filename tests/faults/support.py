@@ -22,6 +22,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from connectors import KafkaPublisher, MemoryPublisher
 from connectors.replay import replay_paths
 from pipeline.alerts.rules import compile_watches, match_watch
+from pipeline.broker import group_offsets
 from pipeline.config import FeedConfig, load_watches
 from pipeline.enrich.dedupe_store import StoryIndex
 from pipeline.enrich.enricher import load_enricher
@@ -307,10 +308,10 @@ def wait_for_index(
 def committed_offsets(bootstrap: str, group: str = "rasd") -> dict[tuple[str, int], int]:
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     try:
-        found = admin.list_group_offsets(group).get(group, {})
+        found = group_offsets(admin, group)
     finally:
         admin.close()
-    return {(tp.topic, tp.partition): int(meta.offset) for tp, meta in found.items()}
+    return {(tp.topic, tp.partition): offset for tp, offset in found.items()}
 
 
 def skipped_behind_commit(
