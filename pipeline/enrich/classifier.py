@@ -111,10 +111,15 @@ def _char_hashes(text: str, spec: FeatureSpec) -> HashArray:
     return h >> np.uint64(64 - spec.hash_bits)
 
 
+def words_of(text: str) -> list[str]:
+    """The normalised words of `text`: the same as the norms of its `Analyzer` tokens."""
+    return _WORD.findall(normalise(text))
+
+
 def extract_features(title: str, body: str, spec: FeatureSpec) -> Features:
     """Word keys (title stems, stem unigrams and bigrams) and char n-gram hashes of one article."""
-    title_words = _WORD.findall(normalise(title))
-    body_words = _WORD.findall(normalise(body))
+    title_words = words_of(title)
+    body_words = words_of(body)
     title_stems = [_stem(w) for w in title_words]
     stems = title_stems + [_stem(w) for w in body_words]
     keys: list[str] = list(stems)
@@ -261,11 +266,13 @@ class SectionClassifier:
         counts = np.fromiter((n for _, n in found), dtype=np.float32, count=len(found))
         return self._row(cols, counts, feats.chars)
 
-    def _article_columns(self, title: str, body: str) -> tuple[IntArray, FloatArray]:
-        """`columns(extract_features(title, body, spec))`, with word keys looked up as stem ids:
-        the same columns in the same first-appearance order, so the same floats."""
-        title_words = _WORD.findall(normalise(title))
-        words = title_words + _WORD.findall(normalise(body))
+    def _article_columns(
+        self, title_words: Sequence[str], body_words: Sequence[str]
+    ) -> tuple[IntArray, FloatArray]:
+        """`columns(extract_features(title, body, spec))` from the normalised words of the title and
+        body (`words_of`), with word keys looked up as stem ids: the same columns in the same
+        first-appearance order, so the same floats."""
+        words = [*title_words, *body_words]
         keys = self._word_index().keys(words, len(title_words), self.spec)
         known = keys[keys >= 0]
         cols, first, counts = np.unique(known, return_index=True, return_counts=True)
@@ -315,13 +322,21 @@ class SectionClassifier:
     # -- scoring -------------------------------------------------------------------------------
     def decision(self, title: str, body: str) -> FloatArray:
         """Raw linear decision values, one per label (in `labels` order)."""
-        cols, values = self._article_columns(title, body)
+        return self.decision_of_words(words_of(title), words_of(body))
+
+    def decision_of_words(self, title_words: Sequence[str], body_words: Sequence[str]) -> FloatArray:
+        """`decision` from the normalised words of title and body (the enricher has them as tokens)."""
+        cols, values = self._article_columns(title_words, body_words)
         out: FloatArray = values @ self.coef_t[cols] + self.intercept
         return out
 
     def scores(self, title: str, body: str) -> dict[str, float]:
         """Probability-like section scores (softmax of the decision values / temperature), summing to 1."""
-        z = self.decision(title, body).astype(np.float64) / self.temperature
+        return self.scores_of_words(words_of(title), words_of(body))
+
+    def scores_of_words(self, title_words: Sequence[str], body_words: Sequence[str]) -> dict[str, float]:
+        """`scores` from the normalised words of title and body."""
+        z = self.decision_of_words(title_words, body_words).astype(np.float64) / self.temperature
         z -= z.max()
         e = np.exp(z)
         p = e / e.sum()

@@ -61,7 +61,7 @@ class Enricher:
                     update={
                         "language": detect_language(all_text, article.language),
                         "entities": entities,
-                        "topics": self.topics.classify(stems["title"], body_stems, self._sections(article)),
+                        "topics": self.topics.classify(stems["title"], body_stems, self._sections(tokens[k])),
                         "keywords": extract_keywords(stems["title"], body_stems, self.stopwords),
                         "enriched_at": utcnow(),
                     }
@@ -91,10 +91,13 @@ class Enricher:
         mentions = self._mentions([("body", text)], {"body": self.analyzer.tokens(text)})
         return [(m.start, m.end, m.type) for m in mentions]
 
-    def _sections(self, article: Article) -> dict[str, float] | None:
+    def _sections(self, tokens: dict[TextField, list[Token]]) -> dict[str, float] | None:
+        """Section scores of title and summary + body, from the words the tokenizer normalised."""
         if self.classifier is None:
             return None
-        return self.classifier.scores(article.title, f"{article.summary}\n{article.body}")
+        title = [t.norm for t in tokens.get("title", ())]
+        body = [t.norm for t in (*tokens.get("summary", ()), *tokens.get("body", ()))]
+        return self.classifier.scores_of_words(title, body)
 
 
 def load_enricher(settings: Settings) -> Enricher:

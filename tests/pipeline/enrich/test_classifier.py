@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.enrich.classifier import FeatureSpec, SectionClassifier, extract_features
+from pipeline.enrich.classifier import FeatureSpec, SectionClassifier, extract_features, words_of
 from pipeline.eval.ant import read_ant
 from pipeline.text.tokenize import Analyzer
 
@@ -55,10 +55,33 @@ def test_word_features_are_project_stems() -> None:
 )
 def test_inference_row_equals_the_reference_columns(model: SectionClassifier, title: str, body: str) -> None:
     """Stem-id lookup (inference) and feature strings (training) give the same row, bit for bit."""
-    cols, values = model._article_columns(title, body)
+    cols, values = model._article_columns(words_of(title), words_of(body))
     ref_cols, ref_values = model.columns(extract_features(title, body, model.spec))
     assert cols.tolist() == ref_cols.tolist()
     assert values.tobytes() == ref_values.tobytes()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "وَقَالَ الرَّئِيسُ: إنّ المحادثات مستمرة",  # diacritics, shadda
+        "الاقتصــــاد، وبالتالي ١٢٣ ارتفعت",  # tatweel, Eastern Arabic digits
+        "بو\u200cتين \u200fقال\u200e إن «الحرب» O'Neil’s 3.5%",  # zero-width/bidi marks, quotes, Latin
+        "ﻻ ﷲ ﻹ النص",  # presentation forms
+        "",
+    ],
+)
+def test_words_of_equal_the_analyzer_token_norms(text: str) -> None:
+    """The enricher hands the classifier its tokens' norms instead of normalising the text again."""
+    assert words_of(text) == [t.norm for t in Analyzer().tokens(text)]
+
+
+@needs_ant
+def test_words_of_equal_the_token_norms_on_real_news() -> None:
+    analyzer = Analyzer()
+    for doc in read_ant(ANT / "politic").documents[:200]:
+        for text in (doc.title, doc.body):
+            assert words_of(text) == [t.norm for t in analyzer.tokens(text)], doc.docno
 
 
 def test_scores_sum_to_one(model: SectionClassifier) -> None:
