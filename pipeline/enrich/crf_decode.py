@@ -148,7 +148,8 @@ class CrfDecoder:
         self._overflow: list[_Array] = []  # blocks of words met after the cache filled (this call only)
         flat = [t for s in sentences for t in s]
         ids = self._ids(flat)
-        blocks = self._blocks[ids] if not self._overflow else self._with_overflow(ids)
+        # np.take gathers rows about twice as fast as fancy indexing (the same values)
+        blocks = np.take(self._blocks, ids, axis=0) if not self._overflow else self._with_overflow(ids)
         scores = blocks[:, 0].copy()
         sid = np.repeat(np.arange(len(sentences)), lengths)
         for off in WINDOW:  # token i sees word i+off's features as seen from offset `off`
@@ -200,7 +201,7 @@ class CrfDecoder:
                         tok_idx.append(base + j)
                         row_idx.append(k)
         if tok_idx:
-            np.add.at(scores, np.array(tok_idx), self._weights[np.array(row_idx)])
+            np.add.at(scores, np.array(tok_idx), np.take(self._weights, row_idx, axis=0))
         em = np.zeros((len(sentences), int(lengths.max()), len(self.labels)))
         em[sid, np.arange(n) - np.repeat(starts, lengths)] = scores
         return em, lengths
