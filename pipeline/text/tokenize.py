@@ -113,20 +113,25 @@ def tokenize(
     """
     tokens: list[Token] = []
     memo = {} if cache is None else cache
-    for m in _word_pattern(text).finditer(text):
-        original = m.group()
+    find = text.find
+    end = 0
+    # `findall` builds no match objects; each word is then found from the end of the one before:
+    # what lies between two matches has no word character, so the first occurrence is the match
+    for original in _word_pattern(text).findall(text):
+        start = find(original, end)
+        end = start + len(original)
         hit = memo.get(original)
         if hit is None:
             norm = normalise(original)
             if not norm or not _WORD.fullmatch(norm):
                 if norm:  # a presentation form or case fold split the word: rare
-                    tokens.extend(_split_normalised(original, m.start(), protected))
+                    tokens.extend(_split_normalised(original, start, protected))
                 continue
             hit = (norm, *stem(norm, protected))
             if len(memo) < _CACHE_LIMIT:
                 memo[original] = hit
         norm, prefix, word = hit
-        tokens.append(Token(original, m.start(), m.end(), norm, word, prefix))
+        tokens.append(Token(original, start, end, norm, word, prefix))
     return tokens
 
 

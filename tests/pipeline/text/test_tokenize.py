@@ -36,3 +36,17 @@ def test_plain_text_shortcut_finds_the_same_words_as_the_full_pattern() -> None:
     analyzer = Analyzer()
     for text in plain[:300]:
         assert analyzer.terms(text) == [t.stem for t in Analyzer().tokens(text)]
+
+
+def test_token_offsets_are_the_pattern_match_spans() -> None:
+    # tokens locate each word found by `findall` with `str.find` from the previous word's end;
+    # random texts with repeats, apostrophes, marks, invisible characters and underscores
+    rng = random.Random(11)
+    alphabet = "ابب  _'’-a1\u064b\u0670\u200e\u200f\u00ad.«»"
+    analyzer = Analyzer()
+    for _ in range(5000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
+        expected = [(m.group(), m.start(), m.end()) for m in _word_pattern(text).finditer(text)]
+        found = [(t.text, t.start, t.end) for t in analyzer.tokens(text)]
+        assert found == expected, repr(text)
+        assert all(text[t.start : t.end] == t.text for t in analyzer.tokens(text))
