@@ -1,15 +1,19 @@
 """End to end through the real (embedded Tansu) broker: sustained throughput from `articles.raw` to
-searchable, latency produce → searchable, and the streaming overhead, with 1 and 2 workers.
+searchable, latency produce → searchable and produce → alert, and the streaming overhead, with 1 and
+2 workers.
 
-    python bench/pipeline.py [--articles 2000] [--rate 0] [--workers 1,2] [--shared ../shared]
-                             [--out bench/results/pipeline.json]
+    python bench/pipeline.py [--articles 2000] [--rate 0] [--workers 1,2] [--alert-every 4]
+                             [--shared ../shared] [--out bench/results/pipeline.json]
 
-Real ANT articles made into ~3 KB articles (as `bench/enrich.py` does; distinct ids) are enriched
-in-process first (`Enricher.enrich_many`, batches of 200: the in-process rate), then, for each worker
-count, produced to `articles.raw` with kafka-python (all at once with `--rate 0`, else at that rate)
-while a `rasd worker` subprocess (or two) enriches and indexes them into a fresh SQLite index; the
-index is polled for the ids. The headline is the streaming overhead ratio: end-to-end articles/s
-divided by the in-process rate measured in the same run (target >= 0.8). Not a test.
+Real ANT articles made into ~3 KB articles (as `bench/enrich.py` does; distinct ids); every
+`--alert-every`-th one has a sentence naming بوتين appended, so the project's own `putin` watch fires
+for it. They are enriched in-process first (`Enricher.enrich_many`, batches of 200: the in-process
+rate), then, for each worker count, produced to `articles.raw` with kafka-python (all at once with
+`--rate 0`, else at that rate) while a `rasd worker` subprocess (or two) enriches, indexes and
+matches them against `config/watchlists.yaml` as shipped, into a fresh SQLite index; the index is
+polled for the ids and the `alerts` topic is read for the `putin` alerts. The headline is the
+streaming overhead ratio: end-to-end articles/s divided by the in-process rate measured in the same
+run (target >= 0.8). Not a test.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,12 +38,62 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import machine  # noqa: E402
 from enrich import build_articles  # noqa: E402
+from kafka import KafkaConsumer  # noqa: E402
 
 from connectors import KafkaPublisher  # noqa: E402
 from pipeline.broker import EmbeddedBroker, ensure_topics, stop_process  # noqa: E402
 from pipeline.enrich.enricher import load_enricher  # noqa: E402
 from pipeline.models import Article  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402
+
+WATCH = "putin"  # a watch in config/watchlists.yaml, on Q7747
+PUTIN = " وقال الرئيس الروسي فلاديمير بوتين إن المحادثات مستمرة."
+
+
+def _mark(articles: list[Article], every: int) -> set[str]:
+    """Append the Putin sentence to every `every`-th article after the warm-up one; their ids."""
+    marked: set[str] = set()
+    for k in range(1, len(articles), every) if every > 0 else ():
+        articles[k] = articles[k].model_copy(update={"body": articles[k].body + PUTIN})
+        marked.add(articles[k].id)
+    return marked
+
+
+class _AlertReader:
+    """Reads the `alerts` topic in a thread: first arrival time of each article's `putin` alert."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self.received: dict[str, float] = {}
+        self._consumer = KafkaConsumer(
+            "alerts", bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
+        )
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        while not self._stop.is_set():
+            for records in self._consumer.poll(timeout_ms=100).values():
+                now = time.time()
+                for r in records:
+                    alert = json.loads(r.value)
+                    if alert.get("watch_id") == WATCH:
+                        self.received.setdefault(alert["article_id"], now)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._consumer.close()
+
+
+def _percentiles(prefix: str, values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    nan = float("nan")
+    return {
+        f"{prefix}_p50_s": statistics.median(ordered) if ordered else nan,
+        f"{prefix}_p95_s": ordered[int(0.95 * (len(ordered) - 1))] if ordered else nan,
+        f"{prefix}_p99_s": ordered[int(0.99 * (len(ordered) - 1))] if ordered else nan,
+    }
 
 
 def _in_process_rate(articles: list[Article]) -> float:
@@ -68,12 +123,17 @@ def _indexed(index: Path, wanted: set[str], seen: dict[str, float]) -> None:
 
 
 def _run(
-    articles: list[Article], workers: int, rate: float, tmp: Path, stall_s: float, extra_env: dict[str, str]
+    articles: list[Article],
+    marked: set[str],
+    workers: int,
+    rate: float,
+    tmp: Path,
+    stall_s: float,
+    extra_env: dict[str, str],
 ) -> dict[str, float]:
     config = tmp / "config"
     if not config.exists():
         shutil.copytree(ROOT / "config", config)
-        (config / "watchlists.yaml").write_text("watches: []\n", encoding="utf-8")
     data = tmp / f"data-{workers}"
     with EmbeddedBroker(log_path=tmp / f"tansu-{workers}.log") as broker:
         ensure_topics(broker.bootstrap, partitions=4, replication=1)
@@ -98,6 +158,7 @@ def _run(
             for log in logs
         ]
         publisher = KafkaPublisher(broker.bootstrap)
+        alerts = _AlertReader(broker.bootstrap)
         index = data / "index.sqlite3"
         seen: dict[str, float] = {}
         try:
@@ -123,32 +184,36 @@ def _run(
                 sent.update((a.id, now) for a in chunk)
                 _indexed(index, wanted, seen)
             deadline = time.time() + 600
-            progress, last = len(seen), time.time()
-            while len(seen) < len(wanted) + 1 and time.time() < deadline:
+            progress, last = 0, time.time()
+            while time.time() < deadline and (
+                len(seen) < len(wanted) + 1 or len(marked.intersection(alerts.received)) < len(marked)
+            ):
                 _indexed(index, wanted, seen)
-                if len(seen) > progress:
-                    progress, last = len(seen), time.time()
-                elif time.time() - last > stall_s:  # a stalled worker: keep its log, stop waiting
+                if len(seen) + len(alerts.received) > progress:
+                    progress, last = len(seen) + len(alerts.received), time.time()
+                elif time.time() - last > stall_s:  # a stalled worker (or an alert that never came)
                     print(f"  stalled: nothing indexed for {stall_s:.0f} s; logs in {tmp}", file=sys.stderr)
                     break
                 time.sleep(0.05)
         finally:
             publisher.close()
+            alerts.close()
             for proc in procs:
                 stop_process(proc, timeout=20)
             for log in logs:
                 log.close()
     done = [seen[i] for i in wanted if i in seen]
-    latencies = sorted(seen[i] - sent[i] for i in wanted if i in seen)
+    alerted = [i for i in marked if i in alerts.received]
     elapsed = max(done) - start if done else float("nan")
     return {
         "workers": workers,
         "articles": len(wanted),
         "indexed": len(done),
+        "marked": len(marked),
+        "alerted": len(alerted),
         "articles_per_s": len(done) / elapsed if done else 0.0,
-        "latency_p50_s": statistics.median(latencies) if latencies else float("nan"),
-        "latency_p95_s": latencies[int(0.95 * (len(latencies) - 1))] if latencies else float("nan"),
-        "latency_p99_s": latencies[int(0.99 * (len(latencies) - 1))] if latencies else float("nan"),
+        **_percentiles("latency", [seen[i] - sent[i] for i in wanted if i in seen]),
+        **_percentiles("alert_latency", [alerts.received[i] - sent[i] for i in alerted]),
     }
 
 
@@ -158,6 +223,7 @@ def main() -> int:
     p.add_argument("--articles", type=int, default=2000)
     p.add_argument("--rate", type=float, default=0.0, help="articles/s to produce; 0 = as fast as possible")
     p.add_argument("--workers", default="1,2")
+    p.add_argument("--alert-every", type=int, default=4, help="every N-th article names Putin (0: none)")
     p.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "pipeline.json")
     p.add_argument("--stall-s", type=float, default=90.0, help="give up after this long without progress")
@@ -168,23 +234,27 @@ def main() -> int:
     args = p.parse_args()
 
     articles = build_articles(args.shared / "data" / "topics" / "ant", args.articles + 1)
+    marked = _mark(articles, args.alert_every)
     in_process = _in_process_rate(articles[1:])
     print(f"{len(articles) - 1} articles; in-process enrichment {in_process:.0f} articles/s (one core)")
     tmp = Path(tempfile.mkdtemp(prefix="rasd-e2e-"))
     runs = []
     try:
         for n in (int(w) for w in args.workers.split(",")):
-            r = _run(articles, n, args.rate, tmp, args.stall_s, dict(kv.split("=", 1) for kv in args.env))
+            env = dict(kv.split("=", 1) for kv in args.env)
+            r = _run(articles, marked, n, args.rate, tmp, args.stall_s, env)
             r["overhead_ratio"] = r["articles_per_s"] / in_process
             runs.append(r)
             lat = ", ".join(f"{q} {r[f'latency_{q}_s']:.2f} s" for q in ("p50", "p95", "p99"))
+            alert = ", ".join(f"{q} {r[f'alert_latency_{q}_s']:.2f} s" for q in ("p50", "p95", "p99"))
             print(
                 f"  {n} worker(s): {r['indexed']:.0f}/{r['articles']:.0f} indexed, {r['articles_per_s']:.0f}"
                 f" articles/s end to end (ratio {r['overhead_ratio']:.2f} of in-process);"
-                f" produce → searchable {lat}"
+                f" produce → searchable {lat}; {r['alerted']:.0f}/{r['marked']:.0f} Putin alerts,"
+                f" produce → alert {alert}"
             )
     finally:
-        if args.keep or any(r["indexed"] < r["articles"] for r in runs):
+        if args.keep or any(r["indexed"] < r["articles"] or r["alerted"] < r["marked"] for r in runs):
             print(f"logs kept in {tmp}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -193,6 +263,7 @@ def main() -> int:
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine.describe(loop_before),
         "rate_per_s": args.rate,
+        "alert_every": args.alert_every,
         "worker_env": args.env,
         "in_process_articles_per_s": round(in_process, 2),
         "runs": [{k: round(v, 4) for k, v in r.items()} for r in runs],
