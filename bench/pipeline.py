@@ -10,8 +10,9 @@ Real ANT articles made into ~3 KB articles (as `bench/enrich.py` does; distinct 
 for it. They are enriched in-process first (`Enricher.enrich_many`, batches of 200: the in-process
 rate), then, for each worker count, produced to `articles.raw` with kafka-python (all at once with
 `--rate 0`, else at that rate) while a `rasd worker` subprocess (or two) enriches, indexes and
-matches them against `config/watchlists.yaml` as shipped, into a fresh SQLite index; the index is
-polled for the ids and the `alerts` topic is read for the `putin` alerts. The headline is the
+matches them against `config/watchlists.yaml` as shipped (no watches with `--alert-every 0`), into
+a fresh SQLite index; the index is polled for the ids and the `alerts` topic is read for the `putin`
+alerts. The headline is the
 streaming overhead ratio: end-to-end articles/s divided by the in-process rate measured in the same
 run (target >= 0.8). Not a test.
 """
@@ -134,6 +135,8 @@ def _run(
     config = tmp / "config"
     if not config.exists():
         shutil.copytree(ROOT / "config", config)
+        if not marked:  # no alert to wait for: no watch either (the pipeline without alerting)
+            (config / "watchlists.yaml").write_text("watches: []\n", encoding="utf-8")
     data = tmp / f"data-{workers}"
     with EmbeddedBroker(log_path=tmp / f"tansu-{workers}.log") as broker:
         ensure_topics(broker.bootstrap, partitions=4, replication=1)
@@ -223,7 +226,9 @@ def main() -> int:
     p.add_argument("--articles", type=int, default=2000)
     p.add_argument("--rate", type=float, default=0.0, help="articles/s to produce; 0 = as fast as possible")
     p.add_argument("--workers", default="1,2")
-    p.add_argument("--alert-every", type=int, default=4, help="every N-th article names Putin (0: none)")
+    p.add_argument(
+        "--alert-every", type=int, default=4, help="every N-th article names Putin (0: none, and no watches)"
+    )
     p.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "pipeline.json")
     p.add_argument("--stall-s", type=float, default=90.0, help="give up after this long without progress")

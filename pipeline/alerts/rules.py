@@ -135,6 +135,15 @@ class ArticleTerms:
         self.article = article
         self._analyzer = analyzer
         self._fields: dict[TextField, tuple[list[Token], dict[str, list[int]]]] = {}
+        self._stems: dict[TextField, frozenset[str]] = {}
+
+    def has_stem(self, field: TextField, stem: str) -> bool:
+        """Whether the field has this stem, from `Analyzer.terms` (the same stems as its tokens, several
+        times faster): most articles contain no watched phrase and are never tokenised here."""
+        found = self._stems.get(field)
+        if found is None:
+            found = self._stems[field] = frozenset(self._analyzer.terms(self.article.text_of(field)))
+        return stem in found
 
     def field(self, field: TextField) -> tuple[list[Token], dict[str, list[int]]]:
         """The field's tokens and stem → token positions."""
@@ -156,7 +165,7 @@ def _phrase_evidence(terms: ArticleTerms, phrase: str, stems: tuple[str, ...]) -
     n = len(stems)
     for field in _FIELDS:
         text = article.text_of(field)
-        if not text:
+        if not text or not terms.has_stem(field, stems[0]):
             continue
         tokens, positions = terms.field(field)
         for i in positions.get(stems[0], ()):

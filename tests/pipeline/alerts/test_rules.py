@@ -183,14 +183,19 @@ def test_watch_model_rejects_conditions_that_cannot_work(fields: dict[str, objec
 
 
 class _CountingAnalyzer:
-    """The registry's analyzer, counting how often a text is tokenised."""
+    """The registry's analyzer, counting how often a text is tokenised or only split into terms."""
 
     def __init__(self) -> None:
         self.calls = 0
+        self.term_calls = 0
 
     def tokens(self, text: str) -> list[object]:
         self.calls += 1
         return REGISTRY.analyzer.tokens(text)  # type: ignore[return-value]
+
+    def terms(self, text: str) -> list[str]:
+        self.term_calls += 1
+        return REGISTRY.analyzer.terms(text)
 
 
 def test_match_watches_tokenises_once_and_agrees_with_match_watch() -> None:
@@ -214,9 +219,21 @@ def test_match_watches_tokenises_once_and_agrees_with_match_watch() -> None:
 
     assert [same(a) for _, a in fired] == [same(a) for _, a in one_by_one if a is not None]
     assert [cw.watch.id for cw, _ in fired] == ["truce", "putin-truce", "twice"]
-    assert counting.calls == 2  # title and body, each tokenised once for the five watches (6 phrases)
+    # each field's terms are looked up once for the five watches (6 phrases); only the body, which
+    # holds watched phrases, is tokenised (once) for their offsets
+    assert (counting.term_calls, counting.calls) == (2, 1)
     (truce,) = [a for cw, a in fired if cw.watch.id == "truce"]
     assert [(e.value, e.surface, e.count) for e in truce.evidence] == [
         ("هدنة", "الهدنة", 1),
         ("وقف إطلاق النار", "وقف إطلاق النار", 1),
     ]
+
+
+def test_an_article_without_any_watched_phrase_is_not_tokenised() -> None:
+    pairs = (("missile", "صاروخ"), ("unsc", "مجلس الأمن"))
+    watches = [compile_watch(Watch(id=i, words=[w]), REGISTRY, TOPICS) for i, w in pairs]
+    counting = _CountingAnalyzer()
+    assert match_watches(watches, _article(), counting) == []  # type: ignore[arg-type]
+    assert (counting.term_calls, counting.calls) == (2, 0)
+    hit = _article(body="سقط الصاروخ قرب مجلس الأمن")
+    assert [cw.watch.id for cw, _ in match_watches(watches, hit, REGISTRY.analyzer)] == ["missile", "unsc"]
