@@ -178,10 +178,15 @@ def _run(
             wanted = {a.id for a in body}
             sent: dict[str, float] = {}
             start = time.time()
-            for k in range(0, len(body), 50):
-                chunk = body[k : k + 50]
-                if rate > 0:
-                    time.sleep(max(0.0, start + k / rate - time.time()))
+            # at a rate, 20 small sends a second, and the index is watched every 50 ms in between
+            # (polling it only once per send made every latency a multiple of the send interval)
+            step = 50 if rate <= 0 else max(1, round(rate / 20))
+            for k in range(0, len(body), step):
+                chunk = body[k : k + step]
+                due = start + k / rate if rate > 0 else 0.0
+                while (left := due - time.time()) > 0:
+                    _indexed(index, wanted, seen)
+                    time.sleep(min(left, 0.05))
                 now = time.time()
                 publisher.publish(chunk)
                 sent.update((a.id, now) for a in chunk)

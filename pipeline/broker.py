@@ -286,6 +286,8 @@ def end_offsets(consumer: Any, tps: Sequence[Any], *, timeout: float = 10.0) -> 
     """
     ends: dict[Any, int] = dict(consumer.end_offsets(list(tps)))
     pending = {tp for tp in tps if ends[tp] > 0}
+    if not pending:
+        return ends
     consumer.assign(sorted(pending))
     for tp in pending:
         consumer.seek(tp, ends[tp] - 1)
