@@ -12,9 +12,8 @@ rate), then, for each worker count, produced to `articles.raw` with kafka-python
 `--rate 0`, else at that rate) while a `rasd worker` subprocess (or two) enriches, indexes and
 matches them against `config/watchlists.yaml` as shipped (no watches with `--alert-every 0`), into
 a fresh SQLite index; the index is polled for the ids and the `alerts` topic is read for the `putin`
-alerts. The headline is the
-streaming overhead ratio: end-to-end articles/s divided by the in-process rate measured in the same
-run (target >= 0.8). Not a test.
+alerts. The headline is the streaming overhead ratio: end-to-end articles/s divided by the in-process
+rate measured in the same run (target >= 0.8). Not a test.
 """
 
 from __future__ import annotations
