@@ -33,6 +33,7 @@ from pipeline.enrich.entities import article_mentions  # noqa: E402
 from pipeline.enrich.keywords import extract_keywords  # noqa: E402
 from pipeline.enrich.language import detect_language  # noqa: E402
 from pipeline.eval.ant import read_ant  # noqa: E402
+from pipeline.heap import settle_heap  # noqa: E402
 from pipeline.ids import article_id  # noqa: E402
 from pipeline.models import Article  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402
@@ -129,6 +130,7 @@ def main() -> int:
     args = p.parse_args()
 
     enricher = load_enricher(Settings(config_dir=ROOT / "config"))
+    settle_heap()  # as `rasd worker` does after loading
     built = build_articles(args.shared / "data" / "topics" / "ant", args.articles + args.unseen)
     articles, unseen = built[: args.articles], built[args.articles :]
     size = sum(len((a.title + a.body).encode()) for a in articles) / len(articles)

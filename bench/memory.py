@@ -39,6 +39,7 @@ from pipeline.alerts.rules import compile_watches, match_watches  # noqa: E402
 from pipeline.config import load_watches  # noqa: E402
 from pipeline.enrich.dedupe_store import StoryIndex  # noqa: E402
 from pipeline.enrich.enricher import load_enricher  # noqa: E402
+from pipeline.heap import settle_heap  # noqa: E402
 from pipeline.ids import article_id  # noqa: E402
 from pipeline.models import Article  # noqa: E402
 from pipeline.search.sqlite import SqliteBackend  # noqa: E402
@@ -68,6 +69,7 @@ async def _run(args: argparse.Namespace) -> dict[str, object]:
     backend = SqliteBackend(tmp / "index.sqlite3", enricher.analyzer)
     await backend.setup()
     stories = StoryIndex.open(tmp / "stories.sqlite3")
+    settle_heap()  # as `rasd worker` does after loading
     cache = None
     if args.enrich_once:
         cache = [x for i in range(0, len(base), 100) for x in enricher.enrich_many(base[i : i + 100])]

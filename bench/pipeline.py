@@ -43,6 +43,7 @@ from kafka import KafkaConsumer  # noqa: E402
 from connectors import KafkaPublisher  # noqa: E402
 from pipeline.broker import EmbeddedBroker, ensure_topics, stop_process  # noqa: E402
 from pipeline.enrich.enricher import load_enricher  # noqa: E402
+from pipeline.heap import settle_heap  # noqa: E402
 from pipeline.models import Article  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402
 
@@ -98,6 +99,7 @@ def _percentiles(prefix: str, values: list[float]) -> dict[str, float]:
 
 def _in_process_rate(articles: list[Article]) -> float:
     enricher = load_enricher(Settings(config_dir=ROOT / "config"))
+    settle_heap()  # as `rasd worker` does after loading
     enricher.enrich_many(articles[:50])  # warm caches
     start = time.perf_counter()
     for k in range(0, len(articles), 200):

@@ -7,6 +7,7 @@ import argparse
 from pipeline.app import create_app
 from pipeline.broker import wait_for_broker
 from pipeline.cli.common import resolve_bootstrap
+from pipeline.heap import settle_heap
 from pipeline.runtime import Runtime
 from pipeline.settings import Settings
 
@@ -24,6 +25,7 @@ def run_worker(settings: Settings, args: argparse.Namespace) -> int:
     wait_for_broker(bootstrap, timeout_s=settings.broker_wait_s)
     runtime = Runtime.load(settings)
     app = create_app(settings, runtime, bootstrap)
+    settle_heap()  # after the models and caches are loaded: they are the long-lived part
     level = {"warn": "warn", "error": "error", "debug": "debug"}.get(settings.log_level, "info")
     worker = Worker(app, loglevel=level, quiet=True, redirect_stdouts=False, override_logging=False)
     worker.spinner = None  # terminal spinner escapes would garble logs and `rasd run` output
