@@ -88,13 +88,13 @@ class CrfDecoder:
 
     def _word(self, token: Token) -> _Array:
         """Summed weights of a word's own features and of its features at each window offset."""
-        own, context = self.featurizer.word_features(token)
+        own, context = self.featurizer.new_word_features(token)
         attrs = self._attrs
         slots: list[int] = []
         found: list[int] = []
         for slot, feats in ((0, own), *((_SLOT[off], context[off]) for off in WINDOW)):
             for f in feats:
-                k = attrs.get(f)
+                k = attrs.get(f)  # None: an attribute the model has no weight for
                 if k is not None:
                     slots.append(slot)
                     found.append(k)

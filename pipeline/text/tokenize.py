@@ -39,10 +39,12 @@ _ARTICLE_PREFIXES = ("وبال", "وكال", "وال", "فال", "بال", "كا
 # single conjunctions/prepositions, possibly stacked: stripped only when what remains is protected
 # (single letters first: وبيونغ is و + بيونغ, not وب + يونغ)
 _LETTER_PREFIXES = ("و", "ف", "ب", "ل", "ك", "س", "وب", "ول", "وك", "فب", "فل", "فك")
+_LETTER_PREFIX_SET = frozenset(_LETTER_PREFIXES)
 # pronoun suffixes after a (normalised) ta marbuta: زيارته → زياره
 _TA_SUFFIXES = ("تهما", "تكما", "تهم", "تهن", "تها", "تنا", "تكم", "ته", "تك")
 # other attached pronouns, stripped only when at least four letters remain (تفاهم stays whole)
 _PRONOUN_SUFFIXES = ("هما", "كما", "هم", "هن", "ها", "كم")  # not نا: كورونا، غانا، فيينا
+_ALL_SUFFIXES = _TA_SUFFIXES + _PRONOUN_SUFFIXES
 
 
 _CACHE_LIMIT = 300_000  # distinct word forms remembered per analyzer (news vocabulary is Zipfian)
@@ -67,16 +69,22 @@ def strip_prefix(norm: str, protected: Collection[str] = ()) -> str:
     """Remove attached prefix clitics from a normalised word, never cutting a protected name."""
     if norm in protected:
         return norm
-    for prefix in _LETTER_PREFIXES:
-        if norm.startswith(prefix):
-            rest = norm[len(prefix) :]
-            if rest in protected:
-                return rest
-            if rest.startswith("ال") and rest[2:] in protected:
-                return rest[2:]
-    for prefix in _ARTICLE_PREFIXES:
-        if norm.startswith(prefix) and len(norm) - len(prefix) >= 2:
-            return norm[len(prefix) :]
+    # every new word of every article comes through here, so the loops are skipped by set lookups
+    # and one C-level `startswith` over a whole tuple
+    if protected:
+        # a word starts with at most one single-letter and one two-letter prefix of the list, and
+        # single letters come first in it: two set lookups stand for the whole ordered loop
+        for cut in (1, 2):
+            if norm[:cut] in _LETTER_PREFIX_SET:
+                rest = norm[cut:]
+                if rest in protected:
+                    return rest
+                if rest.startswith("ال") and rest[2:] in protected:
+                    return rest[2:]
+    if norm.startswith(_ARTICLE_PREFIXES):
+        for prefix in _ARTICLE_PREFIXES:
+            if norm.startswith(prefix) and len(norm) - len(prefix) >= 2:
+                return norm[len(prefix) :]
     # a lone conjunction و (the most frequent clitic) when a real word remains
     if norm.startswith("و") and len(norm) >= 4:
         return norm[1:]
@@ -85,7 +93,7 @@ def strip_prefix(norm: str, protected: Collection[str] = ()) -> str:
 
 def strip_suffix(word: str, protected: Collection[str] = ()) -> str:
     """Remove an attached pronoun from a prefix-stripped word, never from a protected name."""
-    if word in protected or not ("\u0600" <= word[-1:] <= "\u06ff"):
+    if word in protected or not word.endswith(_ALL_SUFFIXES) or not ("\u0600" <= word[-1:] <= "\u06ff"):
         return word
     for suffix in _TA_SUFFIXES:
         if word.endswith(suffix) and len(word) - len(suffix) >= 2:
