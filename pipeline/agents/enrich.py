@@ -44,7 +44,7 @@ async def _enrich_batch(batch: list[tuple[bytes | None, Any]], topics: Topics, r
             await dead_letter(topics.dlq, runtime, stage="decode", exc=exc, key=key, payload=payload)
     try:
         # CPU-bound for up to seconds: off the event loop, which must keep heartbeating and fetching
-        enriched = await asyncio.to_thread(runtime.enricher.enrich_many, decoded)
+        enriched = await asyncio.to_thread(_enrich_and_group, runtime, decoded)
     except Exception:
         log.warning("batch enrichment failed; enriching %d articles one by one", len(decoded))
         for article in decoded:
@@ -60,9 +60,25 @@ async def _enrich_batch(batch: list[tuple[bytes | None, Any]], topics: Topics, r
             )
 
 
+def _enrich_and_group(runtime: Runtime, articles: list[Article]) -> list[Article]:
+    """Enrich a batch and give each article its story (syndicated copies share one story id).
+
+    The story index takes the whole batch in one SQLite transaction, in the same worker-thread
+    call as the enrichment: per article, on the event loop, it cost a transaction each and held
+    up fetching, heartbeats and the other agents for as long.
+    """
+    return _with_stories(runtime, runtime.enricher.enrich_many(articles))
+
+
+def _with_stories(runtime: Runtime, enriched: list[Article]) -> list[Article]:
+    stories = runtime.stories.assign_many(enriched)
+    return [
+        article.model_copy(update={"story_id": story.story_id, "duplicate_of": story.duplicate_of})
+        for article, story in zip(enriched, stories, strict=True)
+    ]
+
+
 async def _publish(enriched: Article, topics: Topics, runtime: Runtime) -> None:
-    story = runtime.stories.assign(enriched)  # syndicated copies share one story id
-    enriched = enriched.model_copy(update={"story_id": story.story_id, "duplicate_of": story.duplicate_of})
     await topics.enriched.send(key=enriched.id.encode(), value=enriched.to_json())
     runtime.counters.enriched += 1
 
@@ -72,7 +88,9 @@ async def _enrich_one(raw_key: bytes | None, payload: Any, topics: Topics, runti
     try:
         article = Article.model_validate_json(payload)
         key = article.id
-        enriched = await asyncio.to_thread(runtime.enricher.enrich, article)
+        [enriched] = await asyncio.to_thread(
+            lambda: _with_stories(runtime, [runtime.enricher.enrich(article)])
+        )
         await _publish(enriched, topics, runtime)
     except (ValidationError, ValueError, UnicodeDecodeError) as exc:
         await dead_letter(topics.dlq, runtime, stage="decode", exc=exc, key=key, payload=payload)

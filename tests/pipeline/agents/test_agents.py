@@ -138,6 +138,27 @@ async def test_batch_with_poison_and_a_crashing_article_keeps_the_rest(
     assert sorted((d.stage, d.key) for d in _dead_letters(topics)) == [("decode", "k0"), ("enrich", bad.id)]
 
 
+async def test_story_index_failure_in_a_batch_dead_letters_only_that_article(
+    runtime: Runtime, topics: Topics
+) -> None:
+    real = runtime.stories
+    bad = _article(2)
+
+    class OneBadStories:
+        def assign_many(self, articles: list[Article]) -> list[object]:
+            if any(a.id == bad.id for a in articles):
+                raise OSError("disk I/O error")
+            return list(real.assign_many(articles))
+
+    runtime.stories = OneBadStories()  # type: ignore[assignment]
+    await _enrich_batch([(None, _article(n).to_json()) for n in (1, 2, 3)], topics, runtime)
+    published = [Article.model_validate_json(v) for _, v in topics.enriched.sent]
+    assert [a.id for a in published] == [_article(1).id, _article(3).id]
+    # the same text: the second joins the first's story (assigned one by one after the failure)
+    assert [a.story_id for a in published] == [_article(1).id] * 2 and all(a.entities for a in published)
+    assert [(d.stage, d.key, d.error) for d in _dead_letters(topics)] == [("enrich", bad.id, "disk I/O error")]
+
+
 async def test_batch_enrichment_equals_one_by_one(runtime: Runtime, topics: Topics) -> None:
     articles = [_article(n) for n in range(1, 4)]
     await _enrich_batch([(None, a.to_json()) for a in articles], topics, runtime)
