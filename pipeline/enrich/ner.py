@@ -200,17 +200,20 @@ class NerTagger:
         if tokens is None:
             return self.analyzer.tokens(text)
         memo = self._restemmed
-        out = []
-        for t in tokens:
-            hit = memo.get(t.norm)
-            if hit is None:
-                hit = stem(t.norm, self.analyzer.protected)
-                if len(memo) < 300_000:
-                    memo[t.norm] = hit
-            out.append(
-                t if t.stem == hit[1] and t.prefix == hit[0] else t._replace(stem=hit[1], prefix=hit[0])
-            )
-        return out
+        # every token of every text comes through here: known words in one C-level pass of lookups
+        hits: list[tuple[str, str] | None] = list(map(memo.get, [t.norm for t in tokens]))
+        if None in hits:
+            for k, hit in enumerate(hits):
+                if hit is None:
+                    norm = tokens[k].norm
+                    hit = hits[k] = stem(norm, self.analyzer.protected)
+                    if len(memo) < 300_000:
+                        memo[norm] = hit
+        filled = cast("list[tuple[str, str]]", hits)  # no None is left
+        return [
+            t if t.stem == h[1] and t.prefix == h[0] else t._replace(stem=h[1], prefix=h[0])
+            for t, h in zip(tokens, filled, strict=True)
+        ]
 
     def spans(self, text: str, tokens: Sequence[Token] | None = None) -> list[Span]:
         """Entity mentions of a whole text (an article field), sorted and non-overlapping.
