@@ -138,6 +138,8 @@ def _text_key(raw_key: Any) -> str | None:
 
 async def _fan_out_one(raw_key: bytes | None, payload: Any, topics: Topics, runtime: Runtime) -> None:
     """Send the article's counted subjects to the mentions topic, stamped with its event time."""
+    if not surge_watches(runtime.watches):
+        return  # nothing counts mentions (the shipped config has no surge watch): skip the decode
     key = _text_key(raw_key)
     try:
         article = Article.model_validate_json(payload)

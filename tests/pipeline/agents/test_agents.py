@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -10,10 +11,12 @@ import pytest
 from pipeline.agents.alert import _alert_one, _deliver_pending
 from pipeline.agents.enrich import _enrich_batch, _enrich_one
 from pipeline.agents.index import _index_batch
+from pipeline.agents.surge import _fan_out_one
 from pipeline.alerts.delivery import Deliverer
+from pipeline.alerts.rules import compile_watch
 from pipeline.app import Topics
 from pipeline.ids import article_id
-from pipeline.models import Alert, Article, DeadLetter
+from pipeline.models import Alert, Article, DeadLetter, Surge, Watch
 from pipeline.runtime import Runtime
 from pipeline.search.base import SearchQuery
 from pipeline.settings import Settings
@@ -240,3 +243,25 @@ async def test_syndicated_copy_joins_the_first_story(runtime: Runtime, topics: T
     assert out[first.id].story_id == first.id and out[first.id].duplicate_of is None
     assert out[copy.id].story_id == first.id and out[copy.id].duplicate_of == first.id
     assert out[other.id].story_id == other.id
+
+
+class StampedTopic(FakeTopic):
+    """A topic whose sends carry a timestamp, as the surge fan-out's do."""
+
+    async def send(self, *, key: bytes | None, value: bytes, timestamp: float | None = None) -> None:
+        self.sent.append((key, value))
+
+
+async def test_surge_fan_out_decodes_only_when_a_surge_watch_counts(runtime: Runtime, topics: Topics) -> None:
+    topics = dataclasses.replace(topics, surge_mentions=StampedTopic())
+    enriched = runtime.enricher.enrich(_article()).to_json()
+    await _fan_out_one(None, enriched, topics, runtime)
+    await _fan_out_one(b"k1", b"not json", topics, runtime)  # not even decoded: nothing counts
+    assert not topics.surge_mentions.sent and not topics.dlq.sent
+    watch = Watch(id="putin-surge", entities=["بوتين"], surge=Surge())
+    runtime.watches.append(compile_watch(watch, runtime.enricher.registry, runtime.enricher.topics.topics))
+    await _fan_out_one(None, enriched, topics, runtime)
+    await _fan_out_one(b"k1", b"not json", topics, runtime)
+    [(key, _)] = topics.surge_mentions.sent
+    assert key is not None and b"Q7747" in key
+    assert [(d.stage, d.key) for d in _dead_letters(topics)] == [("surge-decode", "k1")]
