@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
+from typing import TypeVar
 
 import pytest
 
@@ -22,6 +25,8 @@ from pipeline.search.base import SearchQuery
 from pipeline.settings import Settings
 
 pytestmark = pytest.mark.anyio
+
+T = TypeVar("T")
 
 ENTITIES = """
 entities:
@@ -79,6 +84,19 @@ def _article(n: int = 1) -> Article:
     )
 
 
+def _breaks_on(
+    article: Article, call: Callable[[list[Article]], list[T]], exc: Exception
+) -> Callable[[list[Article]], list[T]]:
+    """`call`, raising `exc` for any batch that holds `article`: one bad article in a stream batch."""
+
+    def wrapped(articles: list[Article]) -> list[T]:
+        if any(a.id == article.id for a in articles):
+            raise exc
+        return call(articles)
+
+    return wrapped
+
+
 def _dead_letters(topics: Topics) -> list[DeadLetter]:
     return [DeadLetter.model_validate_json(v) for _, v in topics.dlq.sent]
 
@@ -115,19 +133,9 @@ async def test_poison_messages_go_to_the_dlq_and_the_stream_goes_on(
 async def test_batch_with_poison_and_a_crashing_article_keeps_the_rest(
     runtime: Runtime, topics: Topics
 ) -> None:
-    real = runtime.enricher
     bad = _article(2)
-
-    class OneBad:
-        def enrich_many(self, articles: list[Article]) -> list[Article]:
-            if any(a.id == bad.id for a in articles):
-                raise RuntimeError("one article breaks the tagger")
-            return real.enrich_many(articles)
-
-        def enrich(self, article: Article) -> Article:
-            return self.enrich_many([article])[0]
-
-    runtime.enricher = OneBad()  # type: ignore[assignment]
+    many = _breaks_on(bad, runtime.enricher.enrich_many, RuntimeError("one article breaks the tagger"))
+    runtime.enricher = SimpleNamespace(enrich_many=many, enrich=lambda a: many([a])[0])  # type: ignore[assignment]
     batch = [
         (b"k0", b"not json"),
         (None, _article(1).to_json()),
@@ -144,16 +152,9 @@ async def test_batch_with_poison_and_a_crashing_article_keeps_the_rest(
 async def test_story_index_failure_in_a_batch_dead_letters_only_that_article(
     runtime: Runtime, topics: Topics
 ) -> None:
-    real = runtime.stories
     bad = _article(2)
-
-    class OneBadStories:
-        def assign_many(self, articles: list[Article]) -> list[object]:
-            if any(a.id == bad.id for a in articles):
-                raise OSError("disk I/O error")
-            return list(real.assign_many(articles))
-
-    runtime.stories = OneBadStories()  # type: ignore[assignment]
+    assign_many = _breaks_on(bad, runtime.stories.assign_many, OSError("disk I/O error"))
+    runtime.stories = SimpleNamespace(assign_many=assign_many)  # type: ignore[assignment]
     await _enrich_batch([(None, _article(n).to_json()) for n in (1, 2, 3)], topics, runtime)
     published = [Article.model_validate_json(v) for _, v in topics.enriched.sent]
     assert [a.id for a in published] == [_article(1).id, _article(3).id]
