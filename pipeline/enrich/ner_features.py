@@ -299,15 +299,11 @@ class Featurizer:
             out.append(feats)
         return out, gaz
 
-    def word_features(self, token: Token) -> tuple[list[str], dict[int, list[str]]]:
-        """A token's own features and its features as seen from each window offset (cached)."""
-        own, context, _ = self._word(token.norm, token.stem)
-        return own, context
-
     def new_word_features(self, token: Token) -> tuple[list[str], dict[int, list[str]]]:
-        """`word_features` neither cached nor filtered by `active`, for a caller that caches what it
-        derives from them and ignores unknown attributes anyway (the decoder: a third faster per
-        new word, and no second copy of every word's feature strings kept)."""
+        """A token's own features and its features as seen from each window offset, neither cached
+        nor filtered by `active`: for a caller that caches what it derives from them and ignores
+        unknown attributes anyway (the decoder: a third faster per new word than going through
+        `_word`, and no second copy of every word's feature strings kept)."""
         own, context, _ = self._build(token.norm, token.stem)
         return own, context
 
