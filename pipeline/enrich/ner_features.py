@@ -270,10 +270,9 @@ class Featurizer:
 
     def title_positions(self, tokens: Sequence[Token]) -> list[int]:
         """Indices of the tokens in class ``T`` (a title word): the test `word_classes` makes, done
-        with two set lookups per token instead of fetching every token's cached features (inline, not
-        through `NerResources.is_title`: every token of every sentence passes here)."""
-        titles = self.res.titles
-        return [i for i, t in enumerate(tokens) if t.stem in titles or t.norm in titles]
+        with two set lookups per token instead of fetching every token's cached features."""
+        is_title = self.res.is_title
+        return [i for i, t in enumerate(tokens) if is_title(t.norm, t.stem)]
 
     def sentence(self, tokens: Sequence[Token]) -> list[list[str]]:
         """Feature lists for every token of one sentence."""
