@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import socket
+import sqlite3
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
@@ -20,6 +21,7 @@ from pipeline.agents.dlq import dead_letter
 from pipeline.agents.streams import batches
 from pipeline.alerts.delivery import Deliverer
 from pipeline.alerts.rules import match_watches
+from pipeline.alerts.store import AlertStore
 from pipeline.models import Alert, Article, Watch
 from pipeline.runtime import Runtime
 
@@ -33,6 +35,10 @@ __all__ = ["emit_alert", "register"]
 log = logging.getLogger("rasd.alert")
 
 _OUTBOX_IDLE_S = 1.0
+# a claim on an outbox row lasts this long and is renewed every third of it while the delivery runs
+# (retries and a receiver's Retry-After can take minutes), so a killed worker's alerts go out from
+# another worker about this soon after the kill
+_OUTBOX_LEASE_S = 30.0
 _OWNER = f"{socket.gethostname()}:{os.getpid()}"  # this worker, in the outbox's claims
 
 
@@ -84,11 +90,28 @@ async def emit_alert(
 async def _deliver_pending(runtime: Runtime, deliverer: Deliverer) -> int:
     """Deliver one batch of the outbox concurrently (each channel retries on its own; outcomes go
     to the delivery log); the number of alerts handled."""
-    pending = await asyncio.to_thread(runtime.alert_store.claim, _OWNER, 50)
-    await asyncio.gather(*(deliverer.deliver(alert, channels) for alert, channels in pending))
-    if pending:
-        await asyncio.to_thread(runtime.alert_store.delivered, [a.id for a, _ in pending])
+    store = runtime.alert_store
+    pending = await asyncio.to_thread(store.claim, _OWNER, 50, _OUTBOX_LEASE_S)
+    if not pending:
+        return 0
+    ids = [a.id for a, _ in pending]
+    renewing = asyncio.create_task(_renew_claims(store, ids))
+    try:
+        await asyncio.gather(*(deliverer.deliver(alert, channels) for alert, channels in pending))
+    finally:
+        renewing.cancel()
+    await asyncio.to_thread(store.delivered, ids)
     return len(pending)
+
+
+async def _renew_claims(store: AlertStore, alert_ids: list[str]) -> None:
+    """Keep this worker's claims on `alert_ids` alive while their delivery runs (until cancelled)."""
+    while True:
+        await asyncio.sleep(_OUTBOX_LEASE_S / 3)
+        try:
+            await asyncio.to_thread(store.renew, _OWNER, alert_ids, _OUTBOX_LEASE_S)
+        except sqlite3.Error:
+            log.exception("cannot renew outbox claims: another worker may deliver these alerts too")
 
 
 async def _alert_one(raw_key: bytes | None, payload: Any, topics: Topics, runtime: Runtime) -> bool:

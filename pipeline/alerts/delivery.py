@@ -3,7 +3,7 @@
 A slow or failing channel never delays another: each runs in its own task with exponential backoff
 (equal jitter) between attempts, honouring a receiver's `Retry-After` up to the backoff cap. Each attempt
 is abandoned after `RetryPolicy.attempt_timeout_s`. Delivery is at-least-once: a receiver may see an alert
-twice (a timed-out attempt that did arrive), and dedupes by alert id.
+twice (a timed-out attempt that did arrive), and dedupes by alert id (the JSONL channel does it itself).
 """
 
 from __future__ import annotations

@@ -97,7 +97,7 @@ class AlertStore:
             ).fetchall()
         return [(Alert.model_validate_json(body), json.loads(channels)) for body, channels in rows]
 
-    def claim(self, owner: str, limit: int = 50, lease_s: float = 120.0) -> list[tuple[Alert, list[str]]]:
+    def claim(self, owner: str, limit: int = 50, lease_s: float = 30.0) -> list[tuple[Alert, list[str]]]:
         """Take up to `limit` outbox alerts nobody is delivering (or whose lease ran out) for `owner`.
 
         One UPDATE … RETURNING statement claims them, so two workers sharing the data dir never
@@ -117,6 +117,17 @@ class AlertStore:
                 if body is not None:
                     out.append((Alert.model_validate_json(body[0]), json.loads(channels)))
         return sorted(out, key=lambda item: item[0].created)
+
+    def renew(self, owner: str, alert_ids: Sequence[str], lease_s: float) -> int:
+        """Extend `owner`'s claims on `alert_ids` by `lease_s` from now (a delivery still running);
+        the number of claims extended. A claim another worker took over is left alone."""
+        until = time.time() + lease_s
+        with self._lock, self._db:
+            cur = self._db.executemany(
+                "UPDATE outbox SET claimed_until = ? WHERE alert_id = ? AND claimed_by = ?",
+                [(until, i, owner) for i in alert_ids],
+            )
+            return cur.rowcount
 
     def delivered(self, alert_ids: Sequence[str]) -> None:
         """Take alerts off the outbox once every channel has an outcome (ok or failed)."""

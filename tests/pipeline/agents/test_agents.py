@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 from collections.abc import Callable
@@ -11,6 +12,7 @@ from typing import TypeVar
 
 import pytest
 
+from pipeline.agents import alert as alert_agent
 from pipeline.agents.alert import _alert_one, _deliver_pending
 from pipeline.agents.enrich import _enrich_batch, _enrich_one
 from pipeline.agents.index import _index_batch
@@ -213,6 +215,31 @@ async def test_alert_fires_once_per_watch_and_article(runtime: Runtime, topics: 
     await deliverer.close()
     lines = runtime.settings.alerts_path.read_text(encoding="utf-8").splitlines()
     assert len(lines) == 1 and json.loads(lines[0])["id"] == alert.id
+
+
+async def test_outbox_claims_are_renewed_while_a_delivery_runs(
+    runtime: Runtime, topics: Topics, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A slow delivery keeps its claim past the lease, so another worker does not send it too."""
+    monkeypatch.setattr(alert_agent, "_OUTBOX_LEASE_S", 0.3)
+    assert await _alert_one(None, runtime.enricher.enrich(_article()).to_json(), topics, runtime)
+    started, release = asyncio.Event(), asyncio.Event()
+
+    class Slow:
+        name = "slow"
+
+        async def send(self, alert: Alert) -> None:
+            started.set()
+            await release.wait()
+
+    deliverer = Deliverer({name: Slow() for name in ("log", "jsonl")})
+    delivering = asyncio.create_task(_deliver_pending(runtime, deliverer))
+    await started.wait()
+    await asyncio.sleep(0.8)  # well past the first lease
+    assert runtime.alert_store.claim("another-worker") == []
+    release.set()
+    assert await delivering == 1
+    assert runtime.alert_store.claim("another-worker") == []  # delivered: off the outbox
 
 
 async def test_copy_of_an_alerted_story_is_merged_not_fired(runtime: Runtime, topics: Topics) -> None:

@@ -29,6 +29,7 @@ from pipeline.alerts.channels import (
 from pipeline.alerts.channels.config import BUILTIN_CHANNELS
 from pipeline.alerts.channels.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, alert_body
 from pipeline.errors import ConfigError, DeliveryError
+from pipeline.models import Alert
 from pipeline.settings import Settings
 from tests.pipeline.alerts.local_servers import HTTPTestServer, Received, Reply, make_alert
 
@@ -198,14 +199,34 @@ async def test_jsonl_and_log_channels(tmp_path: Path, caplog: pytest.LogCaptureF
     path = tmp_path / "deep" / "alerts.jsonl"
     channel = JsonlChannel(path)
     alert = make_alert()
+    other = make_alert(id=Alert.make_id("gaza", "b" * 32), article_id="b" * 32)
     await channel.send(alert)
-    await channel.send(alert)
+    await channel.send(other)
+    await channel.send(alert)  # a retry whose first attempt did write: not appended again
     lines = path.read_text(encoding="utf-8").splitlines()
-    assert len(lines) == 2 and "بدء الهدنة" in lines[0]
-    assert json.loads(lines[0])["id"] == alert.id
+    assert [json.loads(line)["id"] for line in lines] == [alert.id, other.id]
+    assert "بدء الهدنة" in lines[0]
     caplog.set_level(logging.INFO, logger="rasd.alerts")
     await LogChannel().send(alert)
     assert any("watch=gaza" in r.getMessage() and "«الهدنة»" in r.getMessage() for r in caplog.records)
+
+
+async def test_jsonl_skips_alerts_already_at_the_end_of_the_file(tmp_path: Path) -> None:
+    """A restarted worker re-delivers alerts it wrote but had not acknowledged: they are in the file."""
+    path = tmp_path / "alerts.jsonl"
+    alerts = [make_alert(id=Alert.make_id("gaza", c * 32), article_id=c * 32) for c in "abcd"]
+    for alert in alerts[:3]:
+        await JsonlChannel(path).send(alert)
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write("not json\n")
+    restarted = JsonlChannel(path)
+    restarted.tail_bytes = len(path.read_bytes()) - 10  # the first line is cut, so its id is not seen
+    for alert in alerts:
+        await restarted.send(alert)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert lines[3] == "not json"
+    a, b, c, d = (alert.id for alert in alerts)
+    assert [json.loads(line)["id"] for line in lines[:3] + lines[4:]] == [a, b, c, a, d]
 
 
 async def test_jsonl_into_a_directory_fails_permanently(tmp_path: Path) -> None:

@@ -44,6 +44,19 @@ def test_a_dead_workers_claims_expire(tmp_path: Path) -> None:
     assert store.claim("alive", lease_s=-1) == []
 
 
+def test_a_renewed_claim_outlives_its_first_lease(tmp_path: Path) -> None:
+    store = AlertStore(tmp_path / "alerts.sqlite3")
+    for n in (1, 2):
+        store.record(_alert(n), ["log"])
+    claimed = [a.id for a, _ in store.claim("slow", lease_s=-1)]  # lease over: delivery still running
+    assert store.renew("elsewhere", claimed, lease_s=30) == 0  # only the owner renews
+    assert store.renew("slow", claimed, lease_s=30) == 2
+    assert store.claim("other") == []
+    assert store.renew("slow", claimed, lease_s=-1) == 2
+    assert sorted(a.id for a, _ in store.claim("other")) == sorted(claimed)
+    assert store.renew("slow", claimed, lease_s=30) == 0  # taken over: the old owner cannot take it back
+
+
 def test_an_outbox_from_before_claims_is_upgraded(tmp_path: Path) -> None:
     path = tmp_path / "alerts.sqlite3"
     db = sqlite3.connect(path)
