@@ -66,9 +66,11 @@ class _TokSpan:
 
 
 def ner_analyzer(registry: EntityRegistry, resources: NerResources) -> Analyzer:
-    """The registry's analyzer, also protecting given names (وليد is not و + ليد); used for training too."""
+    """The registry's analyzer, also keeping given names whole (وليد is not و + ليد); used for training
+    too. Given names are kept, not protected: a protected name pulls clitics off other words, and a
+    short one would make a name of a common word (بيان → ب + يان, بدأنا → ب + دانا)."""
     extra = {w for w in resources.given_names if len(w) >= 3 and not w.startswith("ال")}
-    return Analyzer(registry.analyzer.protected | extra)
+    return Analyzer(registry.analyzer.protected, kept=extra)
 
 
 def _article_stems(registry: EntityRegistry) -> frozenset[str]:
@@ -206,7 +208,7 @@ class NerTagger:
             for k, hit in enumerate(hits):
                 if hit is None:
                     norm = tokens[k].norm
-                    hit = hits[k] = stem(norm, self.analyzer.protected)
+                    hit = hits[k] = stem(norm, self.analyzer.protected, self.analyzer.kept)
                     if len(memo) < 300_000:
                         memo[norm] = hit
         filled = cast("list[tuple[str, str]]", hits)  # no None is left

@@ -65,9 +65,13 @@ class Token(NamedTuple):
     prefix: str = ""
 
 
-def strip_prefix(norm: str, protected: Collection[str] = ()) -> str:
-    """Remove attached prefix clitics from a normalised word, never cutting a protected name."""
-    if norm in protected:
+def strip_prefix(norm: str, protected: Collection[str] = (), kept: Collection[str] = ()) -> str:
+    """Remove attached prefix clitics from a normalised word, never cutting a protected or kept word.
+
+    A protected name also pulls clitics off a word (لبوتين → ل + بوتين); a kept word is only left
+    whole (وليد stays وليد), so a short name cannot turn a common word into a name (بيان ≠ ب + يان).
+    """
+    if norm in protected or norm in kept:
         return norm
     # every new word of every article comes through here, so the loops are skipped by set lookups
     # and one C-level `startswith` over a whole tuple
@@ -91,9 +95,11 @@ def strip_prefix(norm: str, protected: Collection[str] = ()) -> str:
     return norm
 
 
-def strip_suffix(word: str, protected: Collection[str] = ()) -> str:
-    """Remove an attached pronoun from a prefix-stripped word, never from a protected name."""
-    if word in protected or not word.endswith(_ALL_SUFFIXES) or not ("\u0600" <= word[-1:] <= "\u06ff"):
+def strip_suffix(word: str, protected: Collection[str] = (), kept: Collection[str] = ()) -> str:
+    """Remove an attached pronoun from a prefix-stripped word, never from a protected or kept word."""
+    if word in protected or word in kept:
+        return word
+    if not word.endswith(_ALL_SUFFIXES) or not ("\u0600" <= word[-1:] <= "\u06ff"):
         return word
     for suffix in _TA_SUFFIXES:
         if word.endswith(suffix) and len(word) - len(suffix) >= 2:
@@ -104,14 +110,17 @@ def strip_suffix(word: str, protected: Collection[str] = ()) -> str:
     return word
 
 
-def stem(norm: str, protected: Collection[str] = ()) -> tuple[str, str]:
+def stem(norm: str, protected: Collection[str] = (), kept: Collection[str] = ()) -> tuple[str, str]:
     """(prefix, stem) of a normalised word: clitics off both ends, names untouched."""
-    without_prefix = strip_prefix(norm, protected)
-    return norm[: len(norm) - len(without_prefix)], strip_suffix(without_prefix, protected)
+    without_prefix = strip_prefix(norm, protected, kept)
+    return norm[: len(norm) - len(without_prefix)], strip_suffix(without_prefix, protected, kept)
 
 
 def tokenize(
-    text: str, protected: Collection[str] = (), cache: dict[str, tuple[str, str, str]] | None = None
+    text: str,
+    protected: Collection[str] = (),
+    cache: dict[str, tuple[str, str, str]] | None = None,
+    kept: Collection[str] = (),
 ) -> list[Token]:
     """Split `text` into tokens whose offsets point into `text` itself.
 
@@ -133,9 +142,9 @@ def tokenize(
             norm = normalise(original)
             if not norm or not _WORD.fullmatch(norm):
                 if norm:  # a presentation form or case fold split the word: rare
-                    tokens.extend(_split_normalised(original, start, protected))
+                    tokens.extend(_split_normalised(original, start, protected, kept))
                 continue
-            hit = (norm, *stem(norm, protected))
+            hit = (norm, *stem(norm, protected, kept))
             if len(memo) < _CACHE_LIMIT:
                 memo[original] = hit
         norm, prefix, word = hit
@@ -143,13 +152,15 @@ def tokenize(
     return tokens
 
 
-def _split_normalised(original: str, offset: int, protected: Collection[str]) -> list[Token]:
+def _split_normalised(
+    original: str, offset: int, protected: Collection[str], kept: Collection[str]
+) -> list[Token]:
     normed, origin = normalise_with_offsets(original)
     out = []
     for m in _WORD.finditer(normed):
         start = origin[m.start()]
         end = origin[m.end() - 1] + 1
-        prefix, word = stem(m.group(), protected)
+        prefix, word = stem(m.group(), protected, kept)
         out.append(
             Token(
                 text=original[start:end],
@@ -166,14 +177,15 @@ def _split_normalised(original: str, offset: int, protected: Collection[str]) ->
 class Analyzer:
     """Tokenizer bound to a lexicon of protected names; shared by search, NER and alert matching."""
 
-    def __init__(self, protected: Collection[str] = ()) -> None:
+    def __init__(self, protected: Collection[str] = (), kept: Collection[str] = ()) -> None:
         self.protected = frozenset(normalise(p) for p in protected)
+        self.kept = frozenset(normalise(k) for k in kept)  # never cut, but pulling no clitics off
         self._cache: dict[str, tuple[str, str, str]] = {}
         self._pieces: dict[str, str] = {}  # whitespace-free piece -> its stems, space-joined
 
     def tokens(self, text: str) -> list[Token]:
         """Tokens of `text` with stems computed against the protected lexicon."""
-        return tokenize(text, self.protected, self._cache)
+        return tokenize(text, self.protected, self._cache, self.kept)
 
     def terms(self, text: str) -> list[str]:
         """The matching terms of `text` (stems), in order: the same as the tokens' stems."""
@@ -197,7 +209,7 @@ class Analyzer:
         return " ".join(known)  # type: ignore[arg-type]  # every None was replaced
 
     def _piece_terms(self, piece: str) -> str:
-        stems = " ".join(t.stem for t in tokenize(piece, self.protected, self._cache))
+        stems = " ".join(t.stem for t in tokenize(piece, self.protected, self._cache, self.kept))
         if len(self._pieces) < _CACHE_LIMIT:
             self._pieces[piece] = stems
         return stems

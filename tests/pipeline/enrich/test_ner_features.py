@@ -45,6 +45,17 @@ def test_word_and_context_features(registry: EntityRegistry, featurizer: Featuri
     assert "g=B-LOC" in feats[5]
 
 
+def test_given_names_lose_only_the_article(tmp_path: Path, registry: EntityRegistry) -> None:
+    """A name's first letters are no clitic: ألبير is not ال + بير ("well"), وليد is not و + ليد."""
+    (tmp_path / "given_names.txt").write_text("# names\nالحسن ألبير وليد\n", encoding="utf-8")
+    for other in ("person_titles", "org_triggers", "loc_triggers", "person_verbs", "foreign_name_endings"):
+        (tmp_path / f"{other}.txt").write_text("", encoding="utf-8")
+    names = load_resources(tmp_path, registry).given_names
+    assert names == {"الحسن", "حسن", "البير", "وليد"}
+    analyzer = ner_analyzer(registry, load_resources(tmp_path, registry))
+    assert [t.stem for t in analyzer.tokens("ووليد يدرس")] == ["وليد", "يدرس"]
+
+
 def test_punctuation_between_tokens_is_a_feature(registry: EntityRegistry, featurizer: Featurizer) -> None:
     analyzer = ner_analyzer(registry, featurizer.res)
     tokens = analyzer.tokens("استشهد محمد برقاوي، وجبار درويش (الطالب)")

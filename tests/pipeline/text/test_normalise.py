@@ -93,6 +93,13 @@ def test_suffix_stripping_spares_protected_names() -> None:
     assert Analyzer().terms("أستانها") == ["استان"]
 
 
+def test_kept_words_stay_whole_but_pull_no_clitics_off_other_words() -> None:
+    kept = Analyzer(kept=["وليد", "يان", "شيرين"])
+    assert kept.terms("وليد بيان وشيرين") == ["وليد", "بيان", "شيرين"]
+    assert Analyzer().terms("وليد") == ["ليد"]  # an unknown word loses a leading و
+    assert Analyzer(["يان"]).terms("بيان") == ["يان"]  # a protected name pulls ب off: why names are kept
+
+
 def test_token_prefix_is_what_was_stripped_in_front() -> None:
     [tok] = Analyzer(["بوتين"]).tokens("وبوتين")
     assert (tok.prefix, tok.stem) == ("و", "بوتين")
