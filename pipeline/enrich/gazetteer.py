@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pipeline.enrich.registry import EntityRegistry
-from pipeline.enrich.variants import skeleton_key
+from pipeline.enrich.variants import skeleton, skeleton_key
 from pipeline.models import EntityMention, TextField
 from pipeline.text.normalise import normalise
 from pipeline.text.tokenize import Token
@@ -84,6 +84,8 @@ def _match_at(stems: Sequence[str], i: int, registry: EntityRegistry) -> tuple[i
             if ent_id is not None:
                 return n, ent_id
     # spelling variants only for multi-word names: one word alone is too easily a common word
+    if not variant or left < 2 or (skeleton(stems[i]), skeleton(stems[i + 1])) not in registry.variant_pairs:
+        return None
     for n in variant:
         if n <= left:
             key = skeleton_key(stems[i : i + n])

@@ -68,6 +68,9 @@ class EntityRegistry:
     # first word -> lengths (longest first) of the names that start with it, exact and variant keys
     name_lengths: dict[str, tuple[int, ...]] = field(default_factory=dict)
     variant_lengths: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    # the first two words of every multi-word variant key: most words that start a name's key (على
+    # for علي …) are followed by no second word of one, and need no full key built
+    variant_pairs: frozenset[tuple[str, str]] = frozenset()
     _lengths_memo: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = field(
         default_factory=dict, repr=False
     )
@@ -110,6 +113,7 @@ class EntityRegistry:
             self.variants.pop(vkey, None)
         self.name_lengths = _lengths_by_first(self.names)
         self.variant_lengths = _lengths_by_first({k: v for k, v in self.variants.items() if len(k) > 1})
+        self.variant_pairs = frozenset((k[0], k[1]) for k in self.variants if len(k) > 1)
 
     def candidate_lengths(self, first: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
         """Lengths of the names (exact, then spelling variants) that may start with this word."""
