@@ -45,12 +45,26 @@ class Entity(BaseModel):
         yield from self.aliases_en
 
 
-def _protected_words(names: Iterable[str]) -> set[str]:
-    """Name words that must never lose a 'prefix' letter (لبنان is not ل + بنان)."""
+# a clitic and the article: in an organisation's name such a word is a common noun (للتعاون، والثقافة)
+_CLITIC_ARTICLE = ("لل", "وال", "بال", "فال", "كال")
+
+
+def _protected_words(entities: Iterable[Entity]) -> set[str]:
+    """Name words that must never lose a 'prefix' letter (لبنان is not ل + بنان).
+
+    Words of organisation names written with a clitic and the article are left to the ordinary rules:
+    protected, للتعاون or والثقافة would stay whole in every text, and a search for التعاون would miss
+    them. Names are stemmed by the same analyzer, so their keys still match. (In persons' and places'
+    names such words are transliterations: والتز، كالينينغراد.)
+    """
     words: set[str] = set()
-    for name in names:
-        for word in normalise(name).split():
-            if len(word) >= 3 and not word.startswith("ال"):
+    for ent in entities:
+        for name in ent.names():
+            for word in normalise(name).split():
+                if len(word) < 3 or word.startswith("ال"):
+                    continue
+                if ent.type == "ORG" and word.startswith(_CLITIC_ARTICLE):
+                    continue
                 words.add(word)
     return words
 
@@ -83,7 +97,7 @@ class EntityRegistry:
             if ent.id in by_id:
                 raise ConfigError(f"entity id {ent.id!r} is defined twice")
             by_id[ent.id] = ent
-        analyzer = Analyzer(_protected_words(n for e in by_id.values() for n in e.names()))
+        analyzer = Analyzer(_protected_words(by_id.values()))
         reg = cls(entities=by_id, analyzer=analyzer)
         for ent in by_id.values():
             for name in ent.names():

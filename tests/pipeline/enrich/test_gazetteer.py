@@ -77,6 +77,23 @@ def test_name_claimed_by_two_entities_resolves_to_neither() -> None:
     assert reg.resolve("Algiers") is not None
 
 
+def test_clitic_and_article_words_of_organisation_names_are_not_protected() -> None:
+    reg = EntityRegistry.build(
+        [
+            Entity(id="sco", type="ORG", name_ar="منظمة شنغهاي للتعاون"),
+            Entity(id="waltz", type="PER", name_ar="مايك والتز"),
+        ]
+    )
+    # protected, للتعاون would stay whole in every text and a search for التعاون would miss it
+    assert reg.analyzer.terms("للتعاون والتعاون") == ["تعاون", "تعاون"]
+    assert reg.analyzer.terms("والتز") == ["والتز"]  # a person's name keeps its letters
+    found = tag_entities("انضمت إيران إلى منظمة شنغهاي للتعاون ومايك والتز", "body", reg)
+    assert [(m.canonical_id, m.surface) for m in found] == [
+        ("sco", "منظمة شنغهاي للتعاون"),
+        ("waltz", "مايك والتز"),
+    ]
+
+
 def test_duplicate_ids_are_a_config_error() -> None:
     e = Entity(id="xx", type="LOC", name_ar="روسيا")
     with pytest.raises(ConfigError, match="twice"):
