@@ -4,7 +4,8 @@ records arrive with a hole since the last one delivered is read again from there
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from types import SimpleNamespace
 from typing import Any
 
 import faust
@@ -16,6 +17,7 @@ from pipeline.faust_patches import (
     is_stale_ack,
     refuse_stale_acks,
     reread_skipped_records,
+    rewind_uncommitted_partitions,
     skipped_from,
 )
 
@@ -138,3 +140,40 @@ async def test_a_hole_that_comes_back_is_let_through(monkeypatch: pytest.MonkeyP
     first = [m.offset async for _, m in consumer.getmany(timeout=1.0)]
     second = [m.offset async for _, m in consumer.getmany(timeout=1.0)]
     assert (first, second, seeks) == ([], [50], [4])
+
+
+async def test_a_partition_rewound_to_its_beginning_is_guarded_from_offset_0(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A partition nobody committed is sent to its beginning and reported as committed at 0, so Faust
+    keeps 0 as its read offset and a fetch that overtook the seek is caught as a hole."""
+    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+
+    async def committed(self: Any) -> dict[TP, int | None]:
+        return {RAW: None, OTHER: 7}
+
+    monkeypatch.setattr(AIOKafkaConsumerThread, "seek_to_committed", committed)
+    rewind_uncommitted_partitions()
+    rewound: list[TP] = []
+
+    async def call_thread(fn: Callable[..., Any], *args: Any) -> Any:
+        return fn(*args)
+
+    thread = SimpleNamespace(
+        app=SimpleNamespace(conf=SimpleNamespace(consumer_auto_offset_reset="earliest")),
+        consumer=SimpleNamespace(_is_changelog_tp=lambda tp: False),
+        _ensure_consumer=lambda: SimpleNamespace(seek_to_beginning=lambda *tps: rewound.extend(tps)),
+        call_thread=call_thread,
+    )
+    positions = await AIOKafkaConsumerThread.seek_to_committed(thread)  # type: ignore[arg-type]
+    assert rewound == [RAW] and positions == {RAW: 0, OTHER: 7}
+
+    consumer = await _consumer()
+
+    async def seek_to_committed() -> dict[TP, int]:
+        return positions
+
+    consumer.seek_to_committed = seek_to_committed
+    await consumer.perform_seek()  # Faust's own bookkeeping after a rebalance
+    assert consumer._read_offset[RAW] == 0 and consumer._committed_offset[RAW] is None
+    assert skipped_from(consumer._read_offset[RAW], 5) == 0  # 1..4 overtaken: read again from 0
