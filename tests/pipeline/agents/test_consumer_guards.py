@@ -177,3 +177,36 @@ async def test_a_partition_rewound_to_its_beginning_is_guarded_from_offset_0(
     await consumer.perform_seek()  # Faust's own bookkeeping after a rebalance
     assert consumer._read_offset[RAW] == 0 and consumer._committed_offset[RAW] is None
     assert skipped_from(consumer._read_offset[RAW], 5) == 0  # 1..4 overtaken: read again from 0
+
+
+async def test_records_drained_while_the_flow_is_stopped_stay_unread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Faust's drain loop counts a record as read even when a stopped flow dropped it, and then drops
+    the record's refetch as a repeat (seen in the fault tests: a survivor never processed 9 records of
+    its own partition, processed the next ones, and stalled with the commit held before them)."""
+    batches: list[list[tuple[TP, int]]] = [[(RAW, 5), (RAW, 6), (RAW, 7)], [(RAW, 6), (RAW, 7)]]
+
+    async def fetched(self: Any, timeout: float) -> AsyncIterator[tuple[TP, ConsumerMessage]]:
+        for tp, offset in batches.pop(0):
+            yield tp, _message(tp, offset)
+
+    monkeypatch.setattr(Consumer, "getmany", fetched)
+    reread_skipped_records()
+    consumer = await _consumer()
+    consumer._read_offset[RAW] = 4
+
+    async def drain(stop_at: int | None = None) -> list[int]:  # Faust's `_drain_messages`, in short
+        delivered = []
+        async for tp, message in consumer.getmany(timeout=1.0):
+            read = consumer._read_offset[tp]
+            if read is None or message.offset >= read:
+                if message.offset == stop_at:
+                    consumer.suspend_flow.set()  # a rebalance begins while this one is handed over
+                if not consumer.suspend_flow.is_set():
+                    delivered.append(message.offset)
+                consumer._read_offset[tp] = message.offset  # whether delivered or not
+        return delivered
+
+    assert await drain(stop_at=6) == [5]
+    assert consumer._read_offset[RAW] == 5  # 6 and 7 are not counted as read
+    consumer.suspend_flow.clear()
+    assert await drain() == [6, 7]
