@@ -42,6 +42,18 @@ async def _consumer() -> Any:
     return app.consumer
 
 
+async def _guarded(monkeypatch: pytest.MonkeyPatch, batches: list[list[tuple[TP, int]]]) -> Any:
+    """A consumer whose fetches return `batches` one after the other, behind `reread_skipped_records`."""
+
+    async def fetched(self: Any, timeout: float) -> AsyncIterator[tuple[TP, ConsumerMessage]]:
+        for tp, offset in batches.pop(0):
+            yield tp, _message(tp, offset)
+
+    monkeypatch.setattr(Consumer, "getmany", fetched)
+    reread_skipped_records()
+    return await _consumer()
+
+
 @pytest.mark.parametrize(
     ("read_offset", "offset", "expected"),
     [
@@ -89,14 +101,7 @@ async def test_a_partition_with_a_hole_is_read_again(monkeypatch: pytest.MonkeyP
         [(RAW, 6), (RAW, 7)],  # after the seek back
         [(RAW, 9)],  # a later rebalance seeks to 6 again and the same hole opens: read again too
     ]
-
-    async def fetched(self: Any, timeout: float) -> AsyncIterator[tuple[TP, ConsumerMessage]]:
-        for tp, offset in batches.pop(0):
-            yield tp, _message(tp, offset)
-
-    monkeypatch.setattr(Consumer, "getmany", fetched)
-    reread_skipped_records()
-    consumer = await _consumer()
+    consumer = await _guarded(monkeypatch, batches)
     seeks: list[tuple[TP, int]] = []
 
     async def seek(tp: TP, offset: int) -> None:
@@ -123,13 +128,7 @@ async def test_a_partition_with_a_hole_is_read_again(monkeypatch: pytest.MonkeyP
 
 async def test_a_hole_that_comes_back_is_let_through(monkeypatch: pytest.MonkeyPatch) -> None:
     """Records deleted by retention: the seek back lands on the same hole; no endless loop."""
-
-    async def fetched(self: Any, timeout: float) -> AsyncIterator[tuple[TP, ConsumerMessage]]:
-        yield RAW, _message(RAW, 50)
-
-    monkeypatch.setattr(Consumer, "getmany", fetched)
-    reread_skipped_records()
-    consumer = await _consumer()
+    consumer = await _guarded(monkeypatch, [[(RAW, 50)], [(RAW, 50)]])
     seeks: list[int] = []
 
     async def seek(tp: TP, offset: int) -> None:
@@ -183,15 +182,7 @@ async def test_records_drained_while_the_flow_is_stopped_stay_unread(monkeypatch
     """Faust's drain loop counts a record as read even when a stopped flow dropped it, and then drops
     the record's refetch as a repeat (seen in the fault tests: a survivor never processed 9 records of
     its own partition, processed the next ones, and stalled with the commit held before them)."""
-    batches: list[list[tuple[TP, int]]] = [[(RAW, 5), (RAW, 6), (RAW, 7)], [(RAW, 6), (RAW, 7)]]
-
-    async def fetched(self: Any, timeout: float) -> AsyncIterator[tuple[TP, ConsumerMessage]]:
-        for tp, offset in batches.pop(0):
-            yield tp, _message(tp, offset)
-
-    monkeypatch.setattr(Consumer, "getmany", fetched)
-    reread_skipped_records()
-    consumer = await _consumer()
+    consumer = await _guarded(monkeypatch, [[(RAW, 5), (RAW, 6), (RAW, 7)], [(RAW, 6), (RAW, 7)]])
     consumer._read_offset[RAW] = 4
 
     async def drain(stop_at: int | None = None) -> list[int]:  # Faust's `_drain_messages`, in short
