@@ -75,10 +75,9 @@ def rewind_uncommitted_partitions() -> None:
 
     Such a partition is reported as committed at 0, so that Faust records 0 as its read offset and
     `reread_skipped_records` guards it too: a fetch that straddled this seek can still return later
-    records first (seen once in CI: a survivor never read 8 records of the dead worker's uncommitted
-    partition, processed the ones after them, and stalled with the commit held before the hole). Faust
-    keeps no committed offset for it either way (it stores 0 as None). Where the log no longer starts at
-    0, the guard's seek back finds the records gone and lets the first one through with a warning.
+    records first, and with no read offset (None) the hole went unnoticed. Faust keeps no committed
+    offset for it either way (it stores 0 as None). Where the log no longer starts at 0, the guard's
+    seek back finds the records gone and lets the first one through with a warning.
     """
     from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 
