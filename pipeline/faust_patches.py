@@ -174,47 +174,40 @@ def reread_skipped_records() -> None:
         seeking: set[Any] = set()
         stopped = self.suspend_flow.is_set
         read_offset = self._read_offset
-
-        async def hand_over(tp: Any, message: Any) -> Any:
-            before = read_offset.get(tp)
-            yield tp, message
-            if stopped():  # the flow stopped while Faust handed it over: it may have been dropped
-                read_offset[tp] = before
-
         async for tp, message in original(self, timeout):
             if tp in seeking or stopped():
                 # stopped: Faust's drain loop would drop the record yet count it as read, and then
                 # drop it again, as a repeat, when the rebalance's seek fetches it once more
                 continue
             restart = skipped_from(read_offset.get(tp), message.offset)
-            if (
-                restart is None
-                or self._is_changelog_tp(tp)
-                or not self.app.topics.acks_enabled_for(message.topic)
+            if restart is not None and (
+                self._is_changelog_tp(tp) or not self.app.topics.acks_enabled_for(message.topic)
             ):
-                if rereads and restart is None:
+                restart = None  # table changelogs and topics without acks are left to Faust
+            if restart is None:
+                if rereads:
                     rereads.pop(tp, None)  # back in order: a later hole at that offset is new
-                async for item in hand_over(tp, message):
-                    yield item
-                continue
-            if rereads.get(tp) == restart:
+            elif rereads.get(tp) == restart:
                 log.warning("%s: offsets %d..%d are gone from the log", tp, restart, message.offset - 1)
                 rereads.pop(tp)
-                async for item in hand_over(tp, message):
-                    yield item
+            else:
+                log.warning(
+                    "%s: records %d..%d were fetched but never delivered (rebalance); reading them again",
+                    tp,
+                    restart,
+                    message.offset - 1,
+                )
+                rereads[tp] = restart
+                seeking.add(tp)
+                try:
+                    await self.seek(tp, restart)
+                except Exception:  # revoked meanwhile: its new owner starts at the committed offset
+                    log.warning("%s: seek back to %d failed", tp, restart, exc_info=True)
                 continue
-            log.warning(
-                "%s: records %d..%d were fetched but never delivered (rebalance); reading them again",
-                tp,
-                restart,
-                message.offset - 1,
-            )
-            rereads[tp] = restart
-            seeking.add(tp)
-            try:
-                await self.seek(tp, restart)
-            except Exception:  # revoked meanwhile: its new owner starts at the committed offset
-                log.warning("%s: seek back to %d failed", tp, restart, exc_info=True)
+            before = read_offset.get(tp)
+            yield tp, message
+            if stopped():  # the flow stopped while Faust handed it over: it may have been dropped
+                read_offset[tp] = before
 
     guarded_getmany.__wrapped__ = original  # type: ignore[attr-defined]
     Consumer.getmany = guarded_getmany  # type: ignore[method-assign]

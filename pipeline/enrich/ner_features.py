@@ -47,19 +47,24 @@ def read_word_list(path: Path) -> list[str]:
     return words
 
 
-def _forms(words: Iterable[str], protected: frozenset[str], *, article_only: bool = False) -> frozenset[str]:
-    """Normalised and clitic-stripped forms of list entries, so الرئيس and رئيس both match.
-
-    With `article_only`, only a leading ال comes off: a name's first letter is no clitic (وليد is
-    not و + ليد, ألبير is not ال + بير "well", إلهام is not ال + هام "important").
-    """
+def _forms(words: Iterable[str], protected: frozenset[str]) -> frozenset[str]:
+    """Normalised and clitic-stripped forms of list entries, so الرئيس and رئيس both match."""
     out: set[str] = set()
     for word in words:
         norm = normalise(word)
         out.add(norm)
-        if not article_only:
-            out.add(strip_prefix(norm, protected))
-        elif word.startswith("ال"):  # the article is written with a plain alef; أل/إل open a name
+        out.add(strip_prefix(norm, protected))
+    return frozenset(out)
+
+
+def _name_forms(words: Iterable[str]) -> frozenset[str]:
+    """Normalised forms of given names, and without a leading ال: a name's first letter is no clitic
+    (وليد is not و + ليد, ألبير is not ال + بير "well", إلهام is not ال + هام "important")."""
+    out: set[str] = set()
+    for word in words:
+        norm = normalise(word)
+        out.add(norm)
+        if word.startswith("ال"):  # the article is written with a plain alef; أل/إل open a name
             out.add(norm[2:])
     return frozenset(out)
 
@@ -99,7 +104,7 @@ def load_resources(directory: Path, registry: EntityRegistry) -> NerResources:
         titles=load("person_titles.txt"),
         org_triggers=load("org_triggers.txt"),
         loc_triggers=load("loc_triggers.txt"),
-        given_names=_forms(read_word_list(directory / "given_names.txt"), protected, article_only=True),
+        given_names=_name_forms(read_word_list(directory / "given_names.txt")),
         person_verbs=load("person_verbs.txt"),
         foreign_endings=endings,
         registry_words={w: frozenset(t) for w, t in by_word.items()},
