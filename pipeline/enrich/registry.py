@@ -78,6 +78,8 @@ class EntityRegistry:
     names: dict[tuple[str, ...], str] = field(default_factory=dict)
     ambiguous: set[tuple[str, ...]] = field(default_factory=set)
     variants: dict[tuple[str, ...], str] = field(default_factory=dict)
+    # spelling-variant keys of two or more entities (Hollande / Holland): they resolve by exact name only
+    variant_clashes: dict[tuple[str, ...], frozenset[str]] = field(default_factory=dict)
     common_given_names: frozenset[str] = frozenset()
     # first word -> lengths (longest first) of the names that start with it, exact and variant keys
     name_lengths: dict[str, tuple[int, ...]] = field(default_factory=dict)
@@ -115,16 +117,17 @@ class EntityRegistry:
 
     def _index_variants(self) -> None:
         """Spelling-variant keys of every name; a key two entities share resolves to neither."""
-        clash: set[tuple[str, ...]] = set()
+        clash: dict[tuple[str, ...], set[str]] = {}
         for key, ent_id in self.names.items():
             vkey = skeleton_key(key)
             if sum(len(k) for k in vkey) < 3:
                 continue
             owner = self.variants.setdefault(vkey, ent_id)
             if owner != ent_id:
-                clash.add(vkey)
+                clash.setdefault(vkey, {owner}).add(ent_id)
         for vkey in clash:
             self.variants.pop(vkey, None)
+        self.variant_clashes = {vkey: frozenset(ids) for vkey, ids in clash.items()}
         self.name_lengths = _lengths_by_first(self.names)
         self.variant_lengths = _lengths_by_first({k: v for k, v in self.variants.items() if len(k) > 1})
         self.variant_pairs = frozenset((k[0], k[1]) for k in self.variants if len(k) > 1)
