@@ -72,7 +72,7 @@ def _span_mention(
     stems = tuple(t.stem for t in inside)
     start = span.start  # the tagger trimmed clitics already
     surface = text[start : span.end]
-    ent_id = registry.lookup(stems, variants=True, type_=span.type)
+    ent_id = registry.lookup(stems, variants=True)
     ent = registry.entities.get(ent_id) if ent_id else None
     if ent is not None and ent.type == span.type:
         type_, canonical_id, name, confidence = ent.type, ent.id, ent.name_ar, span.confidence

@@ -6,7 +6,6 @@ applies to registry names and to article text.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,9 +80,6 @@ class EntityRegistry:
     variants: dict[tuple[str, ...], str] = field(default_factory=dict)
     # spelling-variant keys of two or more entities (Hollande / Holland): they resolve by exact name only
     variant_clashes: dict[tuple[str, ...], frozenset[str]] = field(default_factory=dict)
-    # a clash's key with the one entity of a type among its owners: a span typed PER by the tagger
-    # reads بوطين as Putin, not Bhutan
-    typed_variants: dict[tuple[tuple[str, ...], str], str] = field(default_factory=dict)
     common_given_names: frozenset[str] = frozenset()
     # first word -> lengths (longest first) of the names that start with it, exact and variant keys
     name_lengths: dict[str, tuple[int, ...]] = field(default_factory=dict)
@@ -132,11 +128,6 @@ class EntityRegistry:
         for vkey in clash:
             self.variants.pop(vkey, None)
         self.variant_clashes = {vkey: frozenset(ids) for vkey, ids in clash.items()}
-        for vkey, ids in self.variant_clashes.items():
-            types = Counter(self.entities[i].type for i in ids)
-            for ent_id in ids:
-                if types[self.entities[ent_id].type] == 1:
-                    self.typed_variants[(vkey, self.entities[ent_id].type)] = ent_id
         self.name_lengths = _lengths_by_first(self.names)
         self.variant_lengths = _lengths_by_first({k: v for k, v in self.variants.items() if len(k) > 1})
         self.variant_pairs = frozenset((k[0], k[1]) for k in self.variants if len(k) > 1)
@@ -150,17 +141,11 @@ class EntityRegistry:
                 self._lengths_memo[first] = hit
         return hit
 
-    def lookup(
-        self, stems: tuple[str, ...], *, variants: bool = False, type_: str | None = None
-    ) -> str | None:
-        """Entity id for a name given as analyzer stems; optionally through its spelling-variant key,
-        which a known type (PER/ORG/LOC) decides where entities of different types share it."""
+    def lookup(self, stems: tuple[str, ...], *, variants: bool = False) -> str | None:
+        """Entity id for a name given as analyzer stems; optionally through its spelling-variant key."""
         ent_id = self.names.get(stems)
         if ent_id is None and variants:
-            vkey = skeleton_key(stems)
-            ent_id = self.variants.get(vkey)
-            if ent_id is None and type_ is not None:
-                ent_id = self.typed_variants.get((vkey, type_))
+            ent_id = self.variants.get(skeleton_key(stems))
         return ent_id
 
     def resolve(self, name_or_id: str) -> Entity | None:
