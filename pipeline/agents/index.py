@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from pipeline.agents.dlq import dead_letter
 from pipeline.agents.streams import batches
-from pipeline.errors import SearchUnavailable
+from pipeline.errors import SearchError, SearchUnavailable
 from pipeline.models import Article
 from pipeline.runtime import Runtime
 
@@ -33,8 +33,24 @@ def register(app: faust.App, topics: Topics, runtime: Runtime) -> None:
     @app.agent(topics.enriched, name="rasd.index")
     async def index_articles(stream: faust.StreamT[bytes]) -> None:
         await runtime.backend.setup()  # idempotent; in the worker's own event loop
+        await _warn_if_stale(runtime)
         async for batch in batches(stream, s.index_batch_size, within=s.index_batch_seconds):
             await _index_batch(batch, topics, runtime)
+
+
+async def _warn_if_stale(runtime: Runtime) -> None:
+    """Say so when the index holds terms of another analyzer (the entity registry was edited)."""
+    try:
+        stale = await runtime.backend.stale_analysis()
+    except SearchError as exc:
+        log.warning("could not check which analyzer made the index's terms: %s", exc)
+        return
+    if stale:
+        log.warning(
+            "%d indexed articles were analysed with another entity registry or analyzer version: "
+            "searches may miss them until `rasd reindex` runs",
+            stale,
+        )
 
 
 async def _index_batch(messages: list[tuple[bytes | None, Any]], topics: Topics, runtime: Runtime) -> None:

@@ -7,7 +7,21 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from pipeline.cli import alerts, api, dlq, enrich, evaluate, ingest, run, search, topics, train, watch, worker
+from pipeline.cli import (
+    alerts,
+    api,
+    dlq,
+    enrich,
+    evaluate,
+    ingest,
+    reindex,
+    run,
+    search,
+    topics,
+    train,
+    watch,
+    worker,
+)
 from pipeline.cli.common import configure_logging, fail, load_settings
 from pipeline.errors import PipelineError
 from pipeline.settings import Settings
@@ -21,6 +35,7 @@ _COMMANDS: dict[str, Command] = {
     "worker": worker.run_worker,
     "ingest": ingest.run_ingest,
     "search": search.run_search,
+    "reindex": reindex.run_reindex,
     "alerts": alerts.run_alerts,
     "watch": watch.run_watch,
     "enrich": enrich.run_enrich,
@@ -35,7 +50,21 @@ _COMMANDS: dict[str, Command] = {
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="rasd", description="Rasd: streaming monitor for Arabic news")
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in (run, worker, ingest, search, alerts, watch, dlq, enrich, train, evaluate, topics, api):
+    for module in (
+        run,
+        worker,
+        ingest,
+        search,
+        reindex,
+        alerts,
+        watch,
+        dlq,
+        enrich,
+        train,
+        evaluate,
+        topics,
+        api,
+    ):
         module.add_parser(sub)
     return parser.parse_args(list(argv))
 

@@ -148,4 +148,20 @@ class SearchBackend(Protocol):
 
     async def delete(self, article_ids: Sequence[str]) -> int: ...
 
+    async def stale_analysis(self) -> int:
+        """How many stored articles were analysed with another `Analyzer.fingerprint` (or an unknown one).
+
+        Their terms are what the analyzer of that time produced: after the entity registry changed
+        which words are protected, a query may miss them until `reanalyse` runs.
+        """
+        ...
+
+    def reanalyse(self, batch_size: int = 500) -> AsyncIterator[int]:
+        """Re-analyse every stale article from its stored text, `batch_size` at a time.
+
+        Yields the running count after each batch; the index is current once it is exhausted. Safe
+        to interrupt and run again, and beside a writer (new articles are analysed by it anyway).
+        """
+        ...
+
     async def close(self) -> None: ...

@@ -10,6 +10,7 @@ Layout (schema version in ``PRAGMA user_version``):
   handling and normalisation stay in `pipeline.text`. Contentless (no second copy of the text)
   where SQLite supports deleting from contentless tables (3.43+).
 - ``article_entities`` / ``article_topics``: one row per (article, entity|topic), for filters and facets.
+- ``meta``: the `Analyzer.fingerprint` the FTS terms were made with, and a re-analysis's progress.
 
 The Faust indexer and CLI searches may share the file from different processes: WAL mode, a busy
 timeout, and ``SearchUnavailable`` when SQLite still reports the database locked. A batch of more
@@ -54,7 +55,7 @@ from pipeline.text import Analyzer
 
 __all__ = ["DEFAULT_WINDOW", "SCHEMA_VERSION", "SqliteBackend"]
 
-SCHEMA_VERSION = 3  # 2: articles.at (published or fetched) for `scan`; 3: articles_match
+SCHEMA_VERSION = 4  # 2: articles.at (published or fetched) for `scan`; 3: articles_match; 4: meta
 DEFAULT_WINDOW = 2_000
 _RETRY_AFTER_S = 1.0
 _CHUNK = 250  # articles analysed while the chunk before them is written
@@ -63,6 +64,8 @@ _CHUNK = 250  # articles analysed while the chunk before them is written
 _PAGE_SIZE = 16_384
 _CACHE_KIB = 32_768
 _T = TypeVar("_T")
+_ANALYSIS = "analysis"  # meta key: the fingerprint of the analyzer every article's terms came from
+_PROGRESS = "reanalysed"  # meta key: "<fingerprint> <doc>" while a re-analysis is under way
 
 _TABLES = (
     """CREATE TABLE IF NOT EXISTS articles (
@@ -97,6 +100,7 @@ _TABLES = (
         PRIMARY KEY (doc, topic_id)
     ) WITHOUT ROWID""",
     "CREATE INDEX IF NOT EXISTS article_topics_topic ON article_topics(topic_id, doc)",
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
 )
 # the tokenizer only re-splits our space-joined stems (normalisation is the analyzer's business):
 # `ascii` keeps every non-ASCII character in its token, so a stem stays whole, and indexes 1.35x
@@ -315,6 +319,7 @@ class SqliteBackend:
                         f"this Python's SQLite {sqlite3.sqlite_version} lacks JSON functions"
                     ) from exc
                 self._create_schema(conn)
+                self._record_analysis(conn)
                 conn.execute(
                     "CREATE TEMP TABLE IF NOT EXISTS matches "
                     "(doc INTEGER PRIMARY KEY, published INTEGER, score REAL, source TEXT)"
@@ -350,6 +355,18 @@ class SqliteBackend:
             if version == 1:
                 self._backfill_at(conn)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _record_analysis(self, conn: sqlite3.Connection) -> None:
+        """An empty index takes this analyzer's fingerprint; one holding articles keeps its record.
+
+        An index made before schema 4 holds none: its articles count as stale until re-analysed.
+        """
+        fingerprint = self._analyzer.fingerprint
+        if _meta(conn, _ANALYSIS) == fingerprint:
+            return
+        with self._transaction(conn, write=True):
+            if conn.execute("SELECT 1 FROM articles LIMIT 1").fetchone() is None:
+                _set_meta(conn, _ANALYSIS, fingerprint)
 
     @staticmethod
     def _backfill_at(conn: sqlite3.Connection) -> None:
@@ -468,7 +485,6 @@ class SqliteBackend:
         return result
 
     def _analyse(self, article: Article) -> _Row:
-        terms = self._analyzer.joined_terms
         entities: dict[str, tuple[str, str, str]] = {}
         for m in article.entities:
             entities.setdefault(m.canonical_id, (m.canonical_id, m.canonical_name, m.type))
@@ -484,11 +500,72 @@ class SqliteBackend:
             url=article.url,
             title=article.title,
             data=dumps(article),
-            title_terms=terms(article.title),
-            body_terms=f"{terms(article.summary)} {terms(article.body)}",
+            **self._terms(article.title, article.summary, article.body),
             entities=tuple(entities.values()),
             topics=tuple(topics.items()),
         )
+
+    def _terms(self, title: str, summary: str, body: str) -> dict[str, str]:
+        """The two FTS columns of an article: its title's stems, and those of summary and body."""
+        terms = self._analyzer.joined_terms
+        return {"title_terms": terms(title), "body_terms": f"{terms(summary)} {terms(body)}"}
+
+    async def stale_analysis(self) -> int:
+        """Articles whose terms another analyzer made, less those a re-analysis under way has done."""
+        return await asyncio.to_thread(self._locked, "checking the analysis", self._stale)
+
+    def _stale(self) -> int:
+        conn = self._require()
+        if _meta(conn, _ANALYSIS) == self._analyzer.fingerprint:
+            return 0
+        count: int = conn.execute(
+            "SELECT COUNT(*) FROM articles WHERE doc > ?", (self._progress(conn),)
+        ).fetchone()[0]
+        return count
+
+    async def reanalyse(self, batch_size: int = 500) -> AsyncIterator[int]:
+        """Re-analyse stale articles in doc order, one write transaction per batch.
+
+        The progress is recorded with each batch, so an interrupted run goes on where it stopped.
+        Reading, analysing and writing a batch happen under the write lock, so a writer's update of
+        an article cannot be overwritten with terms of its older text.
+        """
+        if batch_size < 1:
+            raise InvalidQuery(f"batch_size must be at least 1, not {batch_size}")
+        done = 0
+        batch = functools.partial(self._reanalyse_batch, batch_size)
+        while n := await asyncio.to_thread(self._locked, "re-analysing", batch):
+            done += n
+            yield done
+
+    def _reanalyse_batch(self, size: int) -> int:
+        conn = self._require()
+        fingerprint = self._analyzer.fingerprint
+        with self._transaction(conn, write=True):
+            if _meta(conn, _ANALYSIS) == fingerprint:
+                return 0
+            rows = conn.execute(
+                "SELECT doc, data FROM articles WHERE doc > ? ORDER BY doc LIMIT ?",
+                (self._progress(conn), size),
+            ).fetchall()
+            fts = []
+            for doc, data in rows:
+                stored = json.loads(data)
+                terms = self._terms(*(str(stored.get(f) or "") for f in ("title", "summary", "body")))
+                fts.append((doc, terms["title_terms"], terms["body_terms"]))
+            conn.executemany("DELETE FROM article_fts WHERE rowid = ?", [(doc,) for doc, _, _ in fts])
+            conn.executemany("INSERT INTO article_fts (rowid, title, body) VALUES (?, ?, ?)", fts)
+            if len(rows) < size:
+                _set_meta(conn, _ANALYSIS, fingerprint)
+                conn.execute("DELETE FROM meta WHERE key = ?", (_PROGRESS,))
+            else:
+                _set_meta(conn, _PROGRESS, f"{fingerprint} {rows[-1][0]}")
+        return len(rows)
+
+    def _progress(self, conn: sqlite3.Connection) -> int:
+        """The last doc a re-analysis with this analyzer has done (0: none yet)."""
+        fingerprint, _, doc = (_meta(conn, _PROGRESS) or "").partition(" ")
+        return int(doc) if fingerprint == self._analyzer.fingerprint else 0
 
     def _write(self, chunks: Iterable[_Chunk]) -> tuple[list[str], list[tuple[str, str]]]:
         """Write chunks in one transaction: new articles in bulk, updates one by one."""
@@ -742,3 +819,15 @@ class SqliteBackend:
             facets=counts,
             next_cursor=encode_cursor(query, shown[-1][:width]) if more else None,
         )
+
+
+def _meta(conn: sqlite3.Connection, key: str) -> str | None:
+    found = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return None if found is None else str(found[0])
+
+
+def _set_meta(conn: sqlite3.Connection, key: str, value: str) -> None:
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (key, value),
+    )

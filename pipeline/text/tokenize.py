@@ -8,13 +8,15 @@ remains. A lexicon of protected words (names from the entity registry) decides a
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import re
 from collections.abc import Collection
 from typing import NamedTuple
 
 from pipeline.text.normalise import normalise, normalise_with_offsets
 
-__all__ = ["Analyzer", "Token", "stem", "strip_prefix", "strip_suffix", "tokenize"]
+__all__ = ["ANALYSIS_VERSION", "Analyzer", "Token", "stem", "strip_prefix", "strip_suffix", "tokenize"]
 
 # words in normalised text: letters and digits; Arabic and Latin alike
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
@@ -47,6 +49,9 @@ _PRONOUN_SUFFIXES = ("هما", "كما", "هم", "هن", "ها", "كم")  # not 
 _ALL_SUFFIXES = _TA_SUFFIXES + _PRONOUN_SUFFIXES
 
 
+# Bump when a change to the normaliser or the clitic rules changes the terms of some text: a search
+# index records the `Analyzer.fingerprint` it was built with and reports its articles as stale.
+ANALYSIS_VERSION = 1
 _CACHE_LIMIT = 300_000  # distinct word forms remembered per analyzer (news vocabulary is Zipfian)
 
 
@@ -182,6 +187,18 @@ class Analyzer:
         self.kept = frozenset(normalise(k) for k in kept)  # never cut, but pulling no clitics off
         self._cache: dict[str, tuple[str, str, str]] = {}
         self._pieces: dict[str, str] = {}  # whitespace-free piece -> its stems, space-joined
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """Names the terms this analyzer produces: the rules' version and its protected and kept words.
+
+        Editing the entity registry changes the protected words, so an index built before the edit
+        holds terms a query no longer produces (لبنان indexed as ل + بنان); indexes store this to tell.
+        """
+        digest = hashlib.sha256(f"rasd-analysis-{ANALYSIS_VERSION}".encode())
+        for words in (self.protected, self.kept):
+            digest.update(b"\x00" + "\n".join(sorted(words)).encode())
+        return digest.hexdigest()[:16]
 
     def tokens(self, text: str) -> list[Token]:
         """Tokens of `text` with stems computed against the protected lexicon."""

@@ -29,6 +29,7 @@ from pipeline.search.elasticsearch.bulk import (
 from pipeline.search.elasticsearch.documents import article_document, article_from_source
 from pipeline.search.elasticsearch.errors import RETRYABLE_STATUSES, map_errors
 from pipeline.search.elasticsearch.mappings import (
+    ANALYSIS_META,
     IlmPolicy,
     IndexNames,
     IndexOptions,
@@ -169,7 +170,9 @@ class ElasticsearchBackend:
         settings = self.settings_body()
         with map_errors("setting up"):
             await self._client.ilm.put_lifecycle(name=names.policy, policy=ilm_policy(self._ilm))
-            await self._client.indices.put_index_template(**index_template(names, settings))
+            await self._client.indices.put_index_template(
+                **index_template(names, settings, self._analyzer.fingerprint)
+            )
             if not (await self._client.indices.exists_alias(name=names.alias)).body:
                 await self._create(names.first_index, aliases={names.alias: {"is_write_index": True}})
             if not (await self._client.indices.exists(index=names.watches)).body:
@@ -329,6 +332,58 @@ class ElasticsearchBackend:
             facets=facets,
             next_cursor=encode_cursor(query, shown[-1]["sort"]) if len(raw) > query.size else None,
         )
+
+    async def stale_analysis(self) -> int:
+        """Articles in backing indices whose mapping records another analyzer (or none)."""
+        with map_errors("checking the analysis"):
+            stale = await self._stale_indices()
+            if not stale:
+                return 0
+            return int((await self._client.count(index=list(stale))).body["count"])
+
+    async def _stale_indices(self) -> dict[str, dict[str, Any]]:
+        """Backing index -> its mapping ``_meta``, for those not made with this analyzer."""
+        found = await self._client.indices.get_mapping(index=self.names.alias)
+        metas = {
+            index: dict(body.get("mappings", {}).get("_meta") or {}) for index, body in found.body.items()
+        }
+        return {i: m for i, m in metas.items() if m.get(ANALYSIS_META) != self._analyzer.fingerprint}
+
+    async def reanalyse(self, batch_size: int = 500) -> AsyncIterator[int]:
+        """Re-index every article from its stored source, then record the analyzer on the stale indices.
+
+        Each article is upserted where it lives (`index_many`), so its ``terms_*`` fields are made
+        again; the whole alias is walked, and an interrupted run starts over.
+
+        Raises:
+            SearchError: some articles could not be re-indexed (the indices stay marked stale).
+        """
+        if batch_size < 1:
+            raise InvalidQuery(f"batch_size must be at least 1, not {batch_size}")
+        with map_errors("checking the analysis"):
+            stale = await self._stale_indices()
+        if not stale:
+            return
+        done, failed = 0, 0
+        batch: list[Article] = []
+        async for article in self.scan(batch_size=batch_size):
+            batch.append(article)
+            if len(batch) == batch_size:
+                failed += len((await self.index_many(batch)).failed)
+                done += len(batch)
+                batch = []
+                yield done
+        if batch:
+            failed += len((await self.index_many(batch)).failed)
+            done += len(batch)
+            yield done
+        if failed:
+            raise SearchError(f"{failed} of {done} articles could not be re-analysed; run it again")
+        with map_errors("recording the analysis"):
+            for index, meta in sorted(stale.items()):
+                await self._client.indices.put_mapping(
+                    index=index, meta={**meta, ANALYSIS_META: self._analyzer.fingerprint}
+                )
 
     async def scan(
         self, since: datetime | None = None, until: datetime | None = None, batch_size: int = 500

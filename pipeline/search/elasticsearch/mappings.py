@@ -22,6 +22,7 @@ from pipeline.search.elasticsearch.analysis import (
 )
 
 __all__ = [
+    "ANALYSIS_META",
     "MAPPING_VERSION",
     "IlmPolicy",
     "IndexNames",
@@ -183,15 +184,27 @@ def index_settings(
     return {"index": index, "analysis": analysis_settings(protected, stopwords)}
 
 
-def index_template(names: IndexNames, settings: dict[str, Any]) -> dict[str, Any]:
-    """The composable index template (``put_index_template`` arguments) for the article indices."""
+ANALYSIS_META = "rasd_analysis"  # mapping _meta key: the `Analyzer.fingerprint` of the index's terms
+
+
+def index_template(
+    names: IndexNames, settings: dict[str, Any], analysis: str | None = None
+) -> dict[str, Any]:
+    """The composable index template (``put_index_template`` arguments) for the article indices.
+
+    `analysis` (the analyzer's fingerprint) goes into the mappings' ``_meta``: a backing index made
+    from the template is written by workers with that analyzer.
+    """
+    mappings = article_mappings()
+    if analysis is not None:
+        mappings["_meta"] = {**mappings["_meta"], ANALYSIS_META: analysis}
     lifecycle = {"lifecycle": {"name": names.policy, "rollover_alias": names.alias}}
     merged = {**settings, "index": {**settings["index"], **lifecycle}}
     return {
         "name": names.template,
         "index_patterns": [names.pattern],
         "priority": 200,
-        "template": {"settings": merged, "mappings": article_mappings()},
+        "template": {"settings": merged, "mappings": mappings},
         "meta": {"managed_by": "rasd", "rasd_mapping_version": MAPPING_VERSION},
     }
 

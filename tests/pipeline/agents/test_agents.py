@@ -15,7 +15,7 @@ import pytest
 from pipeline.agents import alert as alert_agent
 from pipeline.agents.alert import _alert_one, _deliver_pending
 from pipeline.agents.enrich import _enrich_batch, _enrich_one
-from pipeline.agents.index import _index_batch
+from pipeline.agents.index import _index_batch, _warn_if_stale
 from pipeline.agents.surge import _fan_out_one
 from pipeline.alerts.delivery import Deliverer
 from pipeline.alerts.rules import compile_watch
@@ -198,6 +198,28 @@ async def test_index_batch_upserts_and_dead_letters_bad_payloads(runtime: Runtim
     assert hits.total == 2
     assert [(d.stage, d.key) for d in _dead_letters(topics)] == [("index-decode", "k9")]
     await runtime.backend.close()
+
+
+async def test_a_worker_started_after_a_registry_edit_warns_of_stale_terms(
+    runtime: Runtime, topics: Topics, caplog: pytest.LogCaptureFixture
+) -> None:
+    await runtime.backend.setup()
+    await _index_batch(
+        [(None, runtime.enricher.enrich(_article(n)).to_json()) for n in (1, 2)], topics, runtime
+    )
+    await _warn_if_stale(runtime)
+    assert "rasd reindex" not in caplog.text
+    await runtime.backend.close()
+    entities = runtime.settings.entities_dir / "test.yaml"
+    entities.write_text(
+        ENTITIES + "  - {id: Q822, type: LOC, name_ar: لبنان, name_en: Lebanon}\n", encoding="utf-8"
+    )
+    edited = Runtime.load(runtime.settings)
+    await edited.backend.setup()
+    await _warn_if_stale(edited)
+    assert "2 indexed articles were analysed with another entity registry" in caplog.text
+    assert "rasd reindex" in caplog.text
+    await edited.backend.close()
 
 
 async def test_alert_fires_once_per_watch_and_article(runtime: Runtime, topics: Topics) -> None:

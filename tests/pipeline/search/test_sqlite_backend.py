@@ -282,14 +282,19 @@ async def test_a_schema_2_index_is_upgraded_in_place(
     backend = await _opened(path, analyzer)
     await backend.index_many(corpus)
     await backend.close()
-    with sqlite3.connect(path) as raw:  # what schema 2 looked like: no articles_match index
+    with sqlite3.connect(path) as raw:  # what schema 2 looked like: no articles_match index, no meta
         raw.execute("DROP INDEX articles_match")
+        raw.execute("DROP TABLE meta")
         raw.execute("PRAGMA user_version = 2")
     reopened = await _opened(path, analyzer)
     assert [h.article.id for h in (await reopened.search(SearchQuery(text="وبوتين"))).hits] == [SEED_ID]
+    # which analyzer made its terms is not recorded: every article is stale until re-analysed
+    assert await reopened.stale_analysis() == len(corpus)
+    assert [n async for n in reopened.reanalyse()] == [len(corpus)]
+    assert await reopened.stale_analysis() == 0
     await reopened.close()
     with sqlite3.connect(path) as raw:
-        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
         names = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
         assert "articles_match" in names
 
@@ -453,3 +458,27 @@ async def test_the_switch_interval_is_short_only_while_a_writer_thread_runs(
     assert sys.getswitchinterval() == before
     await backend.close()
     await interrupting.close()
+
+
+async def test_an_interrupted_reanalysis_goes_on_where_it_stopped(
+    tmp_path: Path, analyzer: Analyzer, corpus: list[Article]
+) -> None:
+    path = tmp_path / "index.sqlite3"
+    older = await _opened(path, Analyzer())
+    await older.index_many(corpus)
+    await older.close()
+    backend = await _opened(path, analyzer)
+    assert await backend.stale_analysis() == len(corpus)
+    run = backend.reanalyse(batch_size=3)
+    assert await anext(run) == 3
+    await run.aclose()  # interrupted after one batch
+    assert await backend.stale_analysis() == len(corpus) - 3
+    await backend.close()
+    again = await _opened(path, analyzer)  # another process goes on with the same analyzer
+    assert [n async for n in again.reanalyse(batch_size=3)][-1] == len(corpus) - 3
+    assert await again.stale_analysis() == 0
+    await again.close()
+    # a third analyzer ignores the second one's progress: all of it is stale for it
+    third = await _opened(path, Analyzer(["لبنان"]))
+    assert await third.stale_analysis() == len(corpus)
+    await third.close()

@@ -323,6 +323,50 @@ async def test_scan_refuses_bad_arguments_before_any_request(analyzer: Analyzer)
     assert client.other_calls == []
 
 
+async def test_indices_of_another_analyzer_are_re_indexed_then_marked(
+    analyzer: Analyzer, corpus: list[Article]
+) -> None:
+    old, current = "rasd-articles-000001", "rasd-articles-000002"
+    metas = {
+        old: {"rasd_mapping_version": 1},
+        current: {"rasd_mapping_version": 1, "rasd_analysis": analyzer.fingerprint},
+    }
+    hits = [_hit(a, analyzer, None, [i, a.id, i]) for i, a in enumerate(corpus[:3])]
+    pages = [{"pit_id": "pit-2", "hits": {"hits": hits[:2]}}, {"pit_id": "pit-3", "hits": {"hits": hits[2:]}}]
+    client = FakeClient(
+        indices=[old, current], search_responses=pages, stored={(old, a.id): {} for a in corpus[:3]}
+    )
+    client.fake_indices.answers["get_mapping"] = {i: {"mappings": {"_meta": m}} for i, m in metas.items()}
+    es = backend(client, analyzer)
+    assert await es.stale_analysis() == 3
+    assert ("count", {"index": [old]}) in client.other_calls  # only the stale index is counted
+    assert [n async for n in es.reanalyse(batch_size=2)] == [2, 3]
+    assert sorted(p["_id"] for call in client.bulk_calls for p in call) == sorted(a.id for a in corpus[:3])
+    # the analyzer is recorded on the stale index only, its other _meta kept
+    puts = [kw for name, kw in client.fake_indices.calls if name == "put_mapping"]
+    assert puts == [
+        {"index": old, "meta": {"rasd_mapping_version": 1, "rasd_analysis": analyzer.fingerprint}}
+    ]
+
+
+async def test_an_index_of_this_analyzer_is_not_scanned(analyzer: Analyzer) -> None:
+    client = FakeClient()
+    meta = {"rasd_mapping_version": 1, "rasd_analysis": analyzer.fingerprint}
+    client.fake_indices.answers["get_mapping"] = {"rasd-articles-000001": {"mappings": {"_meta": meta}}}
+    es = backend(client, analyzer)
+    assert await es.stale_analysis() == 0
+    assert [n async for n in es.reanalyse()] == []
+    assert client.search_calls == [] and client.bulk_calls == []
+
+
+async def test_setup_records_the_analyzer_in_the_template(analyzer: Analyzer) -> None:
+    client = FakeClient()
+    client.fake_indices.answers.update(exists_alias=True, exists=True)
+    await backend(client, analyzer).setup()
+    template = client.fake_indices.calls[0][1]
+    assert template["template"]["mappings"]["_meta"]["rasd_analysis"] == analyzer.fingerprint
+
+
 async def test_count_and_close(analyzer: Analyzer) -> None:
     client = FakeClient(stored={("i", "a"): {}, ("i", "b"): {}})
     es = backend(client, analyzer)
