@@ -24,6 +24,7 @@ from pipeline.alerts.store import AlertStore
 from pipeline.broker import EmbeddedBroker, ensure_topics, stop_process, unconsumed
 from pipeline.cli.common import broker_file
 from pipeline.config import load_feeds
+from pipeline.enrich.registry import load_registry
 from pipeline.errors import BrokerError
 from pipeline.models import Article
 from pipeline.search import connected
@@ -114,13 +115,19 @@ def _ingest(
         log.info("replayed samples from %s: %d published", settings.resolved_samples_dir(), rep.published)
 
 
+def _analyzer(settings: Settings) -> Analyzer:
+    """The registry's analyzer: setting up a backend with another would record it (or, for
+    Elasticsearch, put its protected names into the index template)."""
+    return load_registry(settings.entities_dir).analyzer
+
+
 def _wait_indexed(
     settings: Settings, ids: list[str], deadline_s: float, worker: subprocess.Popen[bytes]
 ) -> int:
     """Poll the search backend until every published id is searchable; returns how many are missing."""
 
     async def loop() -> int:
-        async with connected(settings, Analyzer()) as backend:
+        async with connected(settings, _analyzer(settings)) as backend:
             deadline = time.monotonic() + deadline_s
             left = list(ids)
             while True:
@@ -221,7 +228,7 @@ def _forever(settings: Settings, publisher: _Tracking, worker: subprocess.Popen[
 
 def _summary(settings: Settings, published: int, missing: int) -> None:
     async def count() -> int:
-        async with connected(settings, Analyzer()) as backend:
+        async with connected(settings, _analyzer(settings)) as backend:
             return await backend.count()
 
     alerts_db = settings.data_dir / "alerts.sqlite3"

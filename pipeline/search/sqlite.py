@@ -319,7 +319,6 @@ class SqliteBackend:
                         f"this Python's SQLite {sqlite3.sqlite_version} lacks JSON functions"
                     ) from exc
                 self._create_schema(conn)
-                self._record_analysis(conn)
                 conn.execute(
                     "CREATE TEMP TABLE IF NOT EXISTS matches "
                     "(doc INTEGER PRIMARY KEY, published INTEGER, score REAL, source TEXT)"
@@ -355,18 +354,6 @@ class SqliteBackend:
             if version == 1:
                 self._backfill_at(conn)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-
-    def _record_analysis(self, conn: sqlite3.Connection) -> None:
-        """An empty index takes this analyzer's fingerprint; one holding articles keeps its record.
-
-        An index made before schema 4 holds none: its articles count as stale until re-analysed.
-        """
-        fingerprint = self._analyzer.fingerprint
-        if _meta(conn, _ANALYSIS) == fingerprint:
-            return
-        with self._transaction(conn, write=True):
-            if conn.execute("SELECT 1 FROM articles LIMIT 1").fetchone() is None:
-                _set_meta(conn, _ANALYSIS, fingerprint)
 
     @staticmethod
     def _backfill_at(conn: sqlite3.Connection) -> None:
@@ -562,6 +549,19 @@ class SqliteBackend:
                 _set_meta(conn, _PROGRESS, f"{fingerprint} {rows[-1][0]}")
         return len(rows)
 
+    def _record_analysis(self, conn: sqlite3.Connection) -> None:
+        """An index without articles takes the fingerprint of the analyzer that writes the first ones.
+
+        Recorded on write, not on setup: a reader opening an empty index must not claim it. An
+        index made before schema 4 holds none, so its articles count as stale until re-analysed.
+        """
+        fingerprint = self._analyzer.fingerprint
+        if (
+            _meta(conn, _ANALYSIS) != fingerprint
+            and conn.execute("SELECT 1 FROM articles LIMIT 1").fetchone() is None
+        ):
+            _set_meta(conn, _ANALYSIS, fingerprint)
+
     def _progress(self, conn: sqlite3.Connection) -> int:
         """The last doc a re-analysis with this analyzer has done (0: none yet)."""
         fingerprint, _, doc = (_meta(conn, _PROGRESS) or "").partition(" ")
@@ -573,6 +573,7 @@ class SqliteBackend:
         written: list[str] = []
         failed: list[tuple[str, str]] = []
         with self._transaction(conn, write=True):
+            self._record_analysis(conn)
             for chunk in chunks:
                 done, refused = self._write_chunk(conn, chunk)
                 written += done

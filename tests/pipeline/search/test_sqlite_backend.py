@@ -482,3 +482,17 @@ async def test_an_interrupted_reanalysis_goes_on_where_it_stopped(
     third = await _opened(path, Analyzer(["لبنان"]))
     assert await third.stale_analysis() == len(corpus)
     await third.close()
+
+
+async def test_the_first_writer_records_its_analyzer_not_a_reader_that_opened_it_before(
+    tmp_path: Path, analyzer: Analyzer, corpus: list[Article]
+) -> None:
+    path = tmp_path / "index.sqlite3"
+    reader = await _opened(path, Analyzer())  # e.g. a CLI polling an index no worker has written yet
+    assert await reader.count() == 0 and await reader.stale_analysis() == 0
+    writer = await _opened(path, analyzer)
+    await writer.index_many(corpus)
+    assert await writer.stale_analysis() == 0
+    assert await reader.stale_analysis() == len(corpus)  # the reader's analyzer would cut words otherwise
+    await reader.close()
+    await writer.close()
