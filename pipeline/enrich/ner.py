@@ -10,6 +10,7 @@ offsets into the original text, start after any attached clitic (و، ب، ل �
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ import pycrfsuite  # type: ignore[import-untyped]
 from pipeline.enrich.crf_decode import CrfDecoder
 from pipeline.enrich.gazetteer import trim_prefix
 from pipeline.enrich.ner_features import Featurizer, NerResources, load_resources
-from pipeline.enrich.ner_rules import org_from_trigger, title_persons
+from pipeline.enrich.ner_rules import org_from_trigger, particle_starts, title_persons
 from pipeline.enrich.registry import EntityRegistry
 from pipeline.eval.conll import spans_of
 from pipeline.models import EntityType
@@ -194,6 +195,8 @@ class NerTagger:
         triples = [(m.i, m.j, m.type) for m in merged]
         for idx, i, j in org_from_trigger(tokens, triples, self.featurizer):
             merged[idx] = _TokSpan(i, j, "ORG", merged[idx].confidence, "rule")
+        for idx, i in particle_starts(tokens, [(m.i, m.j, m.type) for m in merged], self.featurizer):
+            merged[idx] = dataclasses.replace(merged[idx], i=i)
         return merged
 
     def tokens(self, text: str, tokens: Sequence[Token] | None = None) -> list[Token]:

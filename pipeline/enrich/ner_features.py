@@ -80,6 +80,8 @@ class NerResources:
     person_verbs: frozenset[str]
     foreign_endings: tuple[str, ...]
     registry_words: dict[str, frozenset[EntityType]]
+    # فان، فون، دي as written (not normalised: فإن "indeed" folds to فان): part of the surname after them
+    name_particles: frozenset[str] = frozenset()
 
     def is_title(self, norm: str, stem: str) -> bool:
         """Whether a word is a title or honorific (class ``T``), as written or as its stem."""
@@ -108,6 +110,7 @@ def load_resources(directory: Path, registry: EntityRegistry) -> NerResources:
         person_verbs=load("person_verbs.txt"),
         foreign_endings=endings,
         registry_words={w: frozenset(t) for w, t in by_word.items()},
+        name_particles=frozenset(read_word_list(directory / "name_particles.txt")),
     )
 
 

@@ -16,11 +16,12 @@ from collections.abc import Sequence
 from pipeline.enrich.ner_features import Featurizer
 from pipeline.text.tokenize import Token
 
-__all__ = ["is_nisba", "org_from_trigger", "title_persons"]
+__all__ = ["is_nisba", "org_from_trigger", "particle_starts", "title_persons"]
 
 # a registry person word alone is not enough: علي (after normalisation also على) is one
 _NAME_CLASSES = frozenset({"GN", "FE"})
 _STOP_CLASSES = frozenset({"T", "OT", "LT", "PV"})
+_NOT_AFTER_PARTICLE = frozenset({"GN", "T"})
 _MAX_QUALIFIERS = 2
 _MAX_NAME = 4
 
@@ -82,6 +83,29 @@ def title_persons(
             found.append((k, j))
         resume = max(j, i + 1)
     return found
+
+
+def particle_starts(
+    tokens: Sequence[Token], spans: Sequence[tuple[int, int, str]], featurizer: Featurizer
+) -> list[tuple[int, int]]:
+    """(index in `spans`, new first token) for each person span right after a surname particle
+    (فان نيستلروي, دي ميستورا) that no other span holds: the tagger often leaves the particle out.
+
+    The particle must be written exactly as listed, and the name must not start with a given name or
+    a title: فان is also فإن ("indeed") written without its hamza, as in فان الملك سلمان.
+    """
+    particles = featurizer.res.name_particles
+    taken = {k for i, j, _ in spans for k in range(i, j)}
+    return [
+        (idx, i - 1)
+        for idx, (i, _j, etype) in enumerate(spans)
+        if etype == "PER"
+        and i > 0
+        and i - 1 not in taken
+        and tokens[i - 1].text in particles
+        and _adjacent(tokens[i - 1], tokens[i])
+        and not featurizer.classes(tokens[i]) & _NOT_AFTER_PARTICLE
+    ]
 
 
 def is_nisba(token: Token) -> bool:

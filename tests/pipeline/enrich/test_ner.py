@@ -120,3 +120,20 @@ def test_person_spans_leave_titles_out() -> None:
                 if first in tagger.resources.titles and len(text[span.start : span.end].split()) > 1:
                     titled.append(text[span.start : span.end])
     assert persons > 50 and titled == []
+
+
+@pytest.mark.parametrize(
+    ("text", "person"),
+    [
+        ("وقال إنه لم يلتق فان نيستلروي منذ سنوات", "فان نيستلروي"),
+        ("وسجل فان بيرسي هدفين", "فان بيرسي"),
+    ],
+)
+def test_a_surname_particle_is_part_of_the_name(tagger: NerTagger, text: str, person: str) -> None:
+    assert (person, "PER") in _found(text, tagger.spans(text))
+
+
+@pytest.mark.parametrize("text", ["فان الملك سلمان استقبل الوفد", "فان أحمد غادر المدينة"])
+def test_fan_for_inna_is_no_particle(tagger: NerTagger, text: str) -> None:
+    # فإن ("indeed") written without its hamza, before a title or a given name
+    assert not any(surface.startswith("فان") for surface, _ in _found(text, tagger.spans(text)))
