@@ -122,8 +122,15 @@ def broker_gauges(request: Request) -> BrokerGauges:
 async def healthz(svc: Annotated[Services, Depends(services)]) -> Health:
     """200 when the search backend answers (503 with Retry-After when it cannot)."""
     articles = await svc.backend.count()
+    stale = await svc.backend.stale_analysis()
     alerts = await asyncio.to_thread(svc.alerts.count)
-    return Health(status="ok", search_backend=svc.settings.search_backend, articles=articles, alerts=alerts)
+    return Health(
+        status="ok",
+        search_backend=svc.settings.search_backend,
+        articles=articles,
+        alerts=alerts,
+        stale_articles=stale,
+    )
 
 
 @router.get(

@@ -121,3 +121,7 @@ class Health(BaseModel):
     search_backend: str
     articles: int
     alerts: int
+    stale_articles: int = Field(
+        description="indexed articles whose terms another entity registry or analyzer made: searches may "
+        "miss them until `rasd reindex` runs"
+    )
