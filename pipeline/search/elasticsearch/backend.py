@@ -26,7 +26,7 @@ from pipeline.search.elasticsearch.bulk import (
     locate,
     run_bulk,
 )
-from pipeline.search.elasticsearch.documents import article_document, article_from_source
+from pipeline.search.elasticsearch.documents import article_document, article_from_source, search_terms
 from pipeline.search.elasticsearch.errors import RETRYABLE_STATUSES, map_errors
 from pipeline.search.elasticsearch.mappings import (
     ANALYSIS_META,
@@ -350,13 +350,14 @@ class ElasticsearchBackend:
         return {i: m for i, m in metas.items() if m.get(ANALYSIS_META) != self._analyzer.fingerprint}
 
     async def reanalyse(self, batch_size: int = 500) -> AsyncIterator[int]:
-        """Re-index every article from its stored source, then record the analyzer on the stale indices.
+        """Make the ``terms_*`` fields of the stale indices' articles again, then record the analyzer.
 
-        Each article is upserted where it lives (`index_many`), so its ``terms_*`` fields are made
-        again; the whole alias is walked, and an interrupted run starts over.
+        Partial updates of those two fields, computed from each stored source, in the index it lives
+        in: an article deleted meanwhile is not brought back (its update finds nothing), and one
+        re-indexed meanwhile was analysed by a worker anyway. An interrupted run starts over.
 
         Raises:
-            SearchError: some articles could not be re-indexed (the indices stay marked stale).
+            SearchError: some articles could not be updated (the indices stay marked stale).
         """
         if batch_size < 1:
             raise InvalidQuery(f"batch_size must be at least 1, not {batch_size}")
@@ -365,17 +366,22 @@ class ElasticsearchBackend:
         if not stale:
             return
         done, failed = 0, 0
-        batch: list[Article] = []
-        async for article in self.scan(batch_size=batch_size):
-            batch.append(article)
-            if len(batch) == batch_size:
-                failed += len((await self.index_many(batch)).failed)
-                done += len(batch)
-                batch = []
-                yield done
-        if batch:
-            failed += len((await self.index_many(batch)).failed)
-            done += len(batch)
+        async for hits in self._scan_pages(sorted(stale), None, None, batch_size):
+            actions = [
+                {
+                    "_op_type": "update",
+                    "_index": hit["_index"],
+                    "_id": hit["_id"],
+                    "doc": self._source_terms(hit["_source"]),
+                }
+                for hit in hits
+            ]
+            with map_errors("re-analysing"):
+                outcome = await run_bulk(
+                    self._client, actions, self._bulk, refresh=self._refresh, missing_ok=True
+                )
+            failed += len(outcome.failed)
+            done += len(hits)
             yield done
         if failed:
             raise SearchError(f"{failed} of {done} articles could not be re-analysed; run it again")
@@ -398,8 +404,21 @@ class ElasticsearchBackend:
         for label, bound in (("since", since), ("until", until)):
             if bound is not None and bound.tzinfo is None:
                 raise InvalidQuery(f"{label} must be timezone-aware")
+        async for hits in self._scan_pages(self.names.alias, since, until, batch_size):
+            for hit in hits:
+                yield article_from_source(hit["_source"])
+
+    def _source_terms(self, source: Mapping[str, Any]) -> dict[str, str]:
+        title, summary, body = (str(source.get(f) or "") for f in ("title", "summary", "body"))
+        return search_terms(title, summary, body, self._analyzer)
+
+    async def _scan_pages(
+        self, index: str | list[str], since: datetime | None, until: datetime | None, batch_size: int
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """Pages of raw hits (``_index``, ``_id``, ``_source``) of `index`, oldest first, in one point
+        in time."""
         with map_errors("scanning"):
-            opened = await self._client.open_point_in_time(index=self.names.alias, keep_alive=_PIT_KEEP_ALIVE)
+            opened = await self._client.open_point_in_time(index=index, keep_alive=_PIT_KEEP_ALIVE)
         pit_id = str(opened.body["id"])
         try:
             after: list[Any] | None = None
@@ -409,8 +428,8 @@ class ElasticsearchBackend:
                     response = await self._client.search(body=body)
                 pit_id = str(response.body.get("pit_id", pit_id))
                 hits = response.body["hits"]["hits"]
-                for hit in hits:
-                    yield article_from_source(hit["_source"])
+                if hits:
+                    yield hits
                 if len(hits) < batch_size:
                     return
                 after = hits[-1]["sort"]

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from pipeline.errors import SearchError
 from pipeline.models import Article
 
-__all__ = ["DERIVED_FIELDS", "TermAnalyzer", "article_document", "article_from_source"]
+__all__ = ["DERIVED_FIELDS", "TermAnalyzer", "article_document", "article_from_source", "search_terms"]
 
 DERIVED_FIELDS = ("terms_title", "terms_body", "at", "entity", "entity_ids")
 
@@ -41,13 +41,12 @@ def article_document(
     search keeps them as one text, as the SQLite backend does.
     """
     doc = article.model_dump(mode="json")
-    terms = analyzer.terms
-    doc["terms_title"] = " ".join(terms(article.title))
-    summary, body = " ".join(terms(article.summary)), " ".join(terms(article.body))
     if percolation:
-        doc["terms_body"] = [summary, body]
+        terms = analyzer.terms
+        doc["terms_title"] = " ".join(terms(article.title))
+        doc["terms_body"] = [" ".join(terms(article.summary)), " ".join(terms(article.body))]
     else:
-        doc["terms_body"] = " ".join(t for t in (summary, body) if t)
+        doc.update(search_terms(article.title, article.summary, article.body, analyzer))
     doc["at"] = (article.published or article.fetched).isoformat()
     entities: dict[str, dict[str, str]] = {}
     for m in article.entities:
@@ -55,6 +54,16 @@ def article_document(
     doc["entity"] = list(entities.values())
     doc["entity_ids"] = list(entities)
     return doc
+
+
+def search_terms(title: str, summary: str, body: str, analyzer: TermAnalyzer) -> dict[str, str]:
+    """The ``terms_title`` and ``terms_body`` fields: what search matches, and what re-analysis redoes."""
+    terms = analyzer.terms
+    summary_terms, body_terms = " ".join(terms(summary)), " ".join(terms(body))
+    return {
+        "terms_title": " ".join(terms(title)),
+        "terms_body": " ".join(t for t in (summary_terms, body_terms) if t),
+    }
 
 
 def article_from_source(source: Mapping[str, Any]) -> Article:

@@ -11,7 +11,7 @@ from pipeline.errors import ConfigError, InvalidQuery, SearchError, SearchUnavai
 from pipeline.models import Article
 from pipeline.search import SearchBackend, SearchQuery, SqliteBackend, open_backend
 from pipeline.search.elasticsearch import BulkOptions, ElasticsearchBackend, IndexNames
-from pipeline.search.elasticsearch.documents import article_document
+from pipeline.search.elasticsearch.documents import article_document, search_terms
 from pipeline.search.elasticsearch.errors import map_errors
 from pipeline.settings import Settings
 from pipeline.text import Analyzer
@@ -333,15 +333,26 @@ async def test_indices_of_another_analyzer_are_re_indexed_then_marked(
     }
     hits = [_hit(a, analyzer, None, [i, a.id, i]) for i, a in enumerate(corpus[:3])]
     pages = [{"pit_id": "pit-2", "hits": {"hits": hits[:2]}}, {"pit_id": "pit-3", "hits": {"hits": hits[2:]}}]
+    deleted = corpus[1].id  # removed while the re-analysis runs: its update finds nothing
     client = FakeClient(
-        indices=[old, current], search_responses=pages, stored={(old, a.id): {} for a in corpus[:3]}
+        indices=[old, current],
+        search_responses=pages,
+        stored={(old, a.id): {} for a in corpus[:3]},
+        bulk_rule=lambda doc_id, _attempt: 404 if doc_id == deleted else 200,
     )
     client.fake_indices.answers["get_mapping"] = {i: {"mappings": {"_meta": m}} for i, m in metas.items()}
     es = backend(client, analyzer)
     assert await es.stale_analysis() == 3
     assert ("count", {"index": [old]}) in client.other_calls  # only the stale index is counted
     assert [n async for n in es.reanalyse(batch_size=2)] == [2, 3]
-    assert sorted(p["_id"] for call in client.bulk_calls for p in call) == sorted(a.id for a in corpus[:3])
+    assert ("open_point_in_time", {"index": [old], "keep_alive": "2m"}) in client.other_calls
+    # partial updates of the two terms fields where each article lives: nothing else is rewritten,
+    # and nothing deleted is brought back
+    sent = [p for call in client.bulk_calls for p in call]
+    assert [(p["op"], p["_index"], p["_id"]) for p in sent] == [("update", old, a.id) for a in corpus[:3]]
+    assert sent[0]["source"] == {
+        "doc": search_terms(corpus[0].title, corpus[0].summary, corpus[0].body, analyzer)
+    }
     # the analyzer is recorded on the stale index only, its other _meta kept
     puts = [kw for name, kw in client.fake_indices.calls if name == "put_mapping"]
     assert puts == [
