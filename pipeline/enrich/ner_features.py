@@ -89,7 +89,11 @@ class NerResources:
 
 
 def load_resources(directory: Path, registry: EntityRegistry) -> NerResources:
-    """Load the word lists under `directory` (`config/ner/`) and index the registry's name words."""
+    """Load the word lists under `directory` (`config/ner/`) and index the registry's name words.
+
+    `name_particles.txt` came later than the others and may be missing from an older config (no
+    particles then); the others are required.
+    """
     protected = registry.analyzer.protected
 
     def load(name: str) -> frozenset[str]:
@@ -110,7 +114,9 @@ def load_resources(directory: Path, registry: EntityRegistry) -> NerResources:
         person_verbs=load("person_verbs.txt"),
         foreign_endings=endings,
         registry_words={w: frozenset(t) for w, t in by_word.items()},
-        name_particles=frozenset(read_word_list(directory / "name_particles.txt")),
+        name_particles=frozenset(
+            read_word_list(particles) if (particles := directory / "name_particles.txt").is_file() else ()
+        ),
     )
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.config import load_list
-from pipeline.enrich.variants import skeleton, skeleton_key
+from pipeline.enrich.variants import MIN_WORD_VARIANT, skeleton, skeleton_key, word_keys, word_probes
 from pipeline.errors import ConfigError
 from pipeline.models import EntityType
 from pipeline.text.normalise import normalise
@@ -78,6 +78,8 @@ class EntityRegistry:
     names: dict[tuple[str, ...], str] = field(default_factory=dict)
     ambiguous: set[tuple[str, ...]] = field(default_factory=set)
     variants: dict[tuple[str, ...], str] = field(default_factory=dict)
+    # `word_keys` of every one-word name -> its entity (a key of two entities: neither)
+    word_variants: dict[str, str] = field(default_factory=dict)
     # spelling-variant keys of two or more entities (Hollande / Holland): they resolve by exact name only
     variant_clashes: dict[tuple[str, ...], frozenset[str]] = field(default_factory=dict)
     common_given_names: frozenset[str] = frozenset()
@@ -116,21 +118,30 @@ class EntityRegistry:
         return reg
 
     def _index_variants(self) -> None:
-        """Spelling-variant keys of every name; a key two entities share resolves to neither."""
+        """Spelling-variant keys of every name: skeletons of multi-word names, `word_keys` of one-word
+        names. A key two entities share resolves to neither; `variant_clashes` lists it."""
         clash: dict[tuple[str, ...], set[str]] = {}
         for key, ent_id in self.names.items():
-            vkey = skeleton_key(key)
-            if sum(len(k) for k in vkey) < 3:
-                continue
-            owner = self.variants.setdefault(vkey, ent_id)
-            if owner != ent_id:
-                clash.setdefault(vkey, {owner}).add(ent_id)
+            if len(key) > 1:
+                vkey = skeleton_key(key)
+                if (
+                    sum(len(k) for k in vkey) >= 3
+                    and (owner := self.variants.setdefault(vkey, ent_id)) != ent_id
+                ):
+                    clash.setdefault(vkey, {owner}).add(ent_id)
+            elif len(key[0]) >= MIN_WORD_VARIANT - 1:
+                for form in word_keys(key[0]):
+                    if (owner := self.word_variants.setdefault(form, ent_id)) != ent_id:
+                        clash.setdefault((form,), {owner}).add(ent_id)
         for vkey in clash:
-            self.variants.pop(vkey, None)
+            if len(vkey) > 1:
+                del self.variants[vkey]
+            else:
+                del self.word_variants[vkey[0]]
         self.variant_clashes = {vkey: frozenset(ids) for vkey, ids in clash.items()}
         self.name_lengths = _lengths_by_first(self.names)
-        self.variant_lengths = _lengths_by_first({k: v for k, v in self.variants.items() if len(k) > 1})
-        self.variant_pairs = frozenset((k[0], k[1]) for k in self.variants if len(k) > 1)
+        self.variant_lengths = _lengths_by_first(self.variants)
+        self.variant_pairs = frozenset((k[0], k[1]) for k in self.variants)
 
     def candidate_lengths(self, first: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
         """Lengths of the names (exact, then spelling variants) that may start with this word."""
@@ -145,7 +156,12 @@ class EntityRegistry:
         """Entity id for a name given as analyzer stems; optionally through its spelling-variant key."""
         ent_id = self.names.get(stems)
         if ent_id is None and variants:
-            ent_id = self.variants.get(skeleton_key(stems))
+            if len(stems) > 1:
+                return self.variants.get(skeleton_key(stems))
+            if len(stems[0]) < MIN_WORD_VARIANT:
+                return None
+            found = {self.word_variants.get(probe) for probe in word_probes(stems[0])} - {None}
+            ent_id = found.pop() if len(found) == 1 else None
         return ent_id
 
     def resolve(self, name_or_id: str) -> Entity | None:

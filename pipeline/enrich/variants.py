@@ -2,8 +2,12 @@
 
 Arabic writes foreign names inconsistently: ت/ط, ج/غ/ق (for g), ز/ذ/ظ, س/ص, long vowels written
 or not. The key keeps the first letter's class and the consonant classes after it. It is only
-used where a false match is unlikely: multi-word names in running text, and spans a tagger has
-already typed as a name.
+used where a false match is unlikely: names of two or more words.
+
+One word is matched more strictly (`word_keys`, `word_probes`): consonant classes folded but every
+letter kept, and at most one long vowel written, dropped or changed in place (بوطين = بوتين,
+اليونيسيف = اليونيسف, تيسلا = تسلا). On a single word the skeleton matched common names and places
+to entities: نابل (Nabeul) to نيبال (Nepal), جوزيف to القذافي (both جزف), سيدني to السودان.
 """
 
 from __future__ import annotations
@@ -11,10 +15,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import lru_cache
 
-__all__ = ["skeleton", "skeleton_key"]
+__all__ = ["MIN_WORD_VARIANT", "skeleton", "skeleton_key", "word_keys", "word_probes"]
 
 _CLASS = {"ط": "ت", "ث": "ت", "غ": "ج", "ق": "ج", "ذ": "ز", "ظ": "ز", "ص": "س", "ض": "د", "ى": "ي", "ة": "ه"}
 _VOWELS = frozenset("اويىءأإآئؤ")
+MIN_WORD_VARIANT = 5  # letters of a word looked up by `word_probes`: shorter ones are too often words
 
 
 @lru_cache(maxsize=100_000)
@@ -32,3 +37,24 @@ def skeleton(word: str) -> str:
 def skeleton_key(stems: Sequence[str]) -> tuple[str, ...]:
     """Key of a multi-word name from its analyzer stems."""
     return tuple(skeleton(s) for s in stems)
+
+
+def _fold(word: str) -> tuple[str, list[tuple[int, str]]]:
+    """The word with consonant classes folded, and (position, the folded word without it) per long vowel."""
+    folded = "".join(_CLASS.get(c, c) for c in word)
+    return folded, [(i, folded[:i] + folded[i + 1 :]) for i, c in enumerate(folded) if c in _VOWELS]
+
+
+def word_keys(name: str) -> list[str]:
+    """Index keys of a one-word name for `word_probes`: itself folded, and with each long vowel dropped
+    (plain, and at its position)."""
+    folded, dropped = _fold(name)
+    return [f"={folded}", *(f"-{d}" for _, d in dropped), *(f"{i}:{d}" for i, d in dropped)]
+
+
+@lru_cache(maxsize=100_000)
+def word_probes(word: str) -> tuple[str, ...]:
+    """Keys to look a word up by: a name's `word_keys` share one with it when the two are equal once
+    folded, or one has a long vowel the other lacks, or they differ by one long vowel at one place."""
+    folded, dropped = _fold(word)
+    return (f"={folded}", f"-{folded}", *(f"={d}" for _, d in dropped), *(f"{i}:{d}" for i, d in dropped))
