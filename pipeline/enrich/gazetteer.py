@@ -90,7 +90,7 @@ def _match_at(stems: Sequence[str], i: int, registry: EntityRegistry) -> tuple[i
         if n <= left:
             key = skeleton_key(stems[i : i + n])
             if sum(map(len, key)) >= 5:
-                ent_id = registry.variants.get(key)
+                ent_id = registry.variant(stems[i : i + n], key)
                 if ent_id is not None:
                     return n, ent_id
     return None

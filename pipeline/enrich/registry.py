@@ -6,7 +6,7 @@ applies to registry names and to article text.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,6 +78,8 @@ class EntityRegistry:
     names: dict[tuple[str, ...], str] = field(default_factory=dict)
     ambiguous: set[tuple[str, ...]] = field(default_factory=set)
     variants: dict[tuple[str, ...], str] = field(default_factory=dict)
+    # the last words of the names behind each multi-word variant key: a surname must match closely
+    variant_tails: dict[tuple[str, ...], frozenset[str]] = field(default_factory=dict)
     # `word_keys` of every one-word name -> its entity (a key of two entities: neither)
     word_variants: dict[str, str] = field(default_factory=dict)
     # spelling-variant keys of two or more entities (Hollande / Holland): they resolve by exact name only
@@ -121,14 +123,15 @@ class EntityRegistry:
         """Spelling-variant keys of every name: skeletons of multi-word names, `word_keys` of one-word
         names. A key two entities share resolves to neither; `variant_clashes` lists it."""
         clash: dict[tuple[str, ...], set[str]] = {}
+        tails: dict[tuple[str, ...], set[str]] = {}
         for key, ent_id in self.names.items():
             if len(key) > 1:
                 vkey = skeleton_key(key)
-                if (
-                    sum(len(k) for k in vkey) >= 3
-                    and (owner := self.variants.setdefault(vkey, ent_id)) != ent_id
-                ):
+                if sum(len(k) for k in vkey) < 3:
+                    continue
+                if (owner := self.variants.setdefault(vkey, ent_id)) != ent_id:
                     clash.setdefault(vkey, {owner}).add(ent_id)
+                tails.setdefault(vkey, set()).add(key[-1])
             elif len(key[0]) >= MIN_WORD_VARIANT - 1:
                 for form in word_keys(key[0]):
                     if (owner := self.word_variants.setdefault(form, ent_id)) != ent_id:
@@ -139,6 +142,9 @@ class EntityRegistry:
             else:
                 del self.word_variants[vkey[0]]
         self.variant_clashes = {vkey: frozenset(ids) for vkey, ids in clash.items()}
+        self.variant_tails = {
+            vkey: frozenset(words) for vkey, words in tails.items() if vkey in self.variants
+        }
         self.name_lengths = _lengths_by_first(self.names)
         self.variant_lengths = _lengths_by_first(self.variants)
         self.variant_pairs = frozenset((k[0], k[1]) for k in self.variants)
@@ -157,12 +163,23 @@ class EntityRegistry:
         ent_id = self.names.get(stems)
         if ent_id is None and variants:
             if len(stems) > 1:
-                return self.variants.get(skeleton_key(stems))
+                return self.variant(stems, skeleton_key(stems))
             if len(stems[0]) < MIN_WORD_VARIANT:
                 return None
             found = {self.word_variants.get(probe) for probe in word_probes(stems[0])} - {None}
             ent_id = found.pop() if len(found) == 1 else None
         return ent_id
+
+    def variant(self, stems: Sequence[str], key: tuple[str, ...]) -> str | None:
+        """The entity of a multi-word variant key, when the last word is also close to its name's last
+        word (one long vowel apart): محمد دياب is not محمد ديبي, though both skeletons are محمد دب."""
+        ent_id = self.variants.get(key)
+        if ent_id is None:
+            return None
+        probes = word_probes(stems[-1])
+        if any(not set(probes).isdisjoint(word_keys(tail)) for tail in self.variant_tails[key]):
+            return ent_id
+        return None
 
     def resolve(self, name_or_id: str) -> Entity | None:
         """An entity by id or by any known name variant (Arabic or English, any spelling we know)."""
