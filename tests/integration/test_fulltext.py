@@ -24,9 +24,10 @@ from tests.integration.support import Worker, eventually, make_config, worker_en
 
 pytestmark = pytest.mark.integration
 
-P1 = "قال وزير الخارجية اليوم إن المحادثات بين الطرفين ستستأنف الأسبوع المقبل في العاصمة بعد توقف دام شهرين."
+P1 = "قال وزير الخارجية اليوم إن المحادثات بين الطرفين ستستأنف الأسبوع المقبل في الدوحة بعد توقف دام شهرين."
 P2 = "وأضاف الوزير في مؤتمر صحفي أن الوفدين اتفقا على جدول أعمال يشمل ملفات الطاقة والمياه والحدود المشتركة."
 P3 = "ومن المتوقع أن تشارك في الجولة الجديدة وفود من دول الجوار بصفة مراقب، بحسب مصادر دبلوماسية مطلعة."
+DOHA = "Q3861"
 PAGE = (
     '<!DOCTYPE html><html lang="ar" dir="rtl"><head><meta charset="windows-1256">'
     "<title>استئناف المحادثات</title></head><body><nav><a href='/'>الرئيسية</a></nav>"
@@ -118,7 +119,10 @@ def test_short_feed_item_is_indexed_with_the_page_text(
         assert article.summary == "ستستأنف المحادثات الأسبوع المقبل."
         assert article.fulltext is not None and article.fulltext.status == "extracted"
         assert article.fulltext.final_url == f"{news_site}/news/1"
-        assert article.entities  # enrichment ran on the full text
+        # enrichment ran on the full text: the place is named on the page only
+        assert [(m.field, m.surface) for m in article.entities if m.canonical_id == DOHA] == [
+            ("body", "الدوحة")
+        ]
     except BaseException:
         print(worker.log()[-5000:])
         raise
