@@ -13,7 +13,10 @@ import pytest
 from faust.transport.consumer import Consumer, ConsumerMessage
 from faust.types import TP
 
+from pipeline import faust_patches
 from pipeline.faust_patches import (
+    head_hole,
+    hold_commit_at_holes,
     is_stale_ack,
     refuse_stale_acks,
     reread_skipped_records,
@@ -201,3 +204,80 @@ async def test_records_drained_while_the_flow_is_stopped_stay_unread(monkeypatch
     assert consumer._read_offset[RAW] == 5  # 6 and 7 are not counted as read
     consumer.suspend_flow.clear()
     assert await drain() == [6, 7]
+
+
+def test_head_hole() -> None:
+    assert head_hole(59, [60, 61], gap_at_committed=False)
+    assert not head_hole(59, [59, 61], gap_at_committed=False)
+    assert not head_hole(59, [60, 61], gap_at_committed=True)  # a compacted range Faust recorded
+    assert not head_hole(None, [60], gap_at_committed=False)  # nothing committed yet: left to Faust
+    assert not head_hole(59, [], gap_at_committed=False)
+
+
+async def test_the_commit_never_passes_an_offset_nobody_acknowledged(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Consumer, "_new_offset", Consumer._new_offset)  # restored after the test
+    consumer = await _consumer()
+    consumer._committed_offset[RAW] = 59
+    consumer.ack(_message(RAW, 60))
+    consumer.ack(_message(RAW, 61))
+    assert Consumer._new_offset(consumer, RAW) == 62  # Faust alone lets one missing offset through
+    consumer = await _consumer()
+    consumer._committed_offset[RAW] = 59
+    consumer.ack(_message(RAW, 60))
+    consumer.ack(_message(RAW, 61))
+    hold_commit_at_holes()
+    assert consumer._new_offset(RAW) is None  # held at 59
+    assert consumer._rasd_holes[RAW][0] == 59
+    consumer.ack(_message(RAW, 59))  # read again and processed
+    assert consumer._new_offset(RAW) == 62
+    assert RAW not in consumer._rasd_holes
+    consumer._committed_offset[OTHER] = 10
+    consumer.ack(_message(OTHER, 11))
+    consumer._gap[OTHER].addi(10, 11)  # offset 10 is gone (compacted): no hole to wait for
+    assert consumer._new_offset(OTHER) == 12
+
+
+async def test_a_partition_held_at_a_hole_is_read_again_from_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Consumer, "_new_offset", Consumer._new_offset)
+    hold_commit_at_holes()
+    consumer = await _guarded(monkeypatch, [[(RAW, 62)], [(RAW, 59), (RAW, 60)]])
+    seeks: list[tuple[TP, int]] = []
+
+    async def seek(tp: TP, offset: int) -> None:
+        seeks.append((tp, offset))
+        consumer._read_offset[tp] = offset
+
+    consumer.seek = seek
+    consumer._read_offset[RAW] = 61
+    consumer._committed_offset[RAW] = 59
+    consumer.ack(_message(RAW, 60))
+    consumer.ack(_message(RAW, 61))
+    assert consumer._new_offset(RAW) is None
+    delivered = [(tp, m.offset) async for tp, m in consumer.getmany(timeout=1.0)]
+    assert delivered == [(RAW, 62)] and seeks == []  # not yet: the hole is younger than HOLE_REREAD_S
+    monkeypatch.setattr(faust_patches, "HOLE_REREAD_S", 0.0)
+    delivered = [(tp, m.offset) async for tp, m in consumer.getmany(timeout=1.0)]
+    assert seeks == [(RAW, 59)] and delivered == [(RAW, 59), (RAW, 60)]
+
+
+async def test_a_held_offset_gone_from_the_log_releases_the_commit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Retention deleted the held record: the seek back finds the next one, and the commit moves on."""
+    monkeypatch.setattr(Consumer, "_new_offset", Consumer._new_offset)
+    monkeypatch.setattr(faust_patches, "HOLE_REREAD_S", 0.0)
+    hold_commit_at_holes()
+    consumer = await _guarded(monkeypatch, [[(RAW, 60), (RAW, 61)]])
+
+    async def seek(tp: TP, offset: int) -> None:
+        consumer._read_offset[tp] = offset
+
+    consumer.seek = seek
+    consumer._committed_offset[RAW] = 59
+    consumer.ack(_message(RAW, 60))
+    consumer.ack(_message(RAW, 61))
+    assert consumer._new_offset(RAW) is None
+    delivered = []
+    async for tp, message in consumer.getmany(timeout=1.0):  # as Faust's drain loop does
+        delivered.append((tp, message.offset))
+        consumer._read_offset[tp] = message.offset
+    assert delivered == [(RAW, 60), (RAW, 61)]
+    assert consumer._new_offset(RAW) == 62  # 59 is recorded as a gap
