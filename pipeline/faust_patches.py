@@ -2,7 +2,7 @@
 is built. Each wraps one method, keeps the original as `__wrapped__` (applying twice replaces the
 wrapper instead of stacking it) and says what it guards against and where that was seen.
 
-The two consumer guards hold one invariant between them: the group commits only offsets this worker
+The consumer guards hold one invariant between them: the group commits only offsets this worker
 processed in the current generation, and a fetch position never moves past records no agent saw.
 """
 
