@@ -96,6 +96,8 @@ def rewind_uncommitted_partitions() -> None:
                 for tp, offset in committed.items()
                 if not offset and not self.consumer._is_changelog_tp(tp)
             ]
+            # read by `hold_commit_at_holes`: Faust keeps None, not 0, as their committed offset
+            self.consumer._rasd_rewound = set(rewind)
             if rewind:
                 await self.call_thread(self._ensure_consumer().seek_to_beginning, *rewind)
                 return {**committed, **dict.fromkeys(rewind, 0)}
@@ -155,10 +157,13 @@ def hold_commit_at_holes() -> None:
     committed (next to read) and 60, 61 acknowledged it commits 62, and 59 is never processed, not
     even after a restart (seen in CI: the survivor of the two-worker kill committed `articles.raw[0]`
     past 59). Here the commit waits while the committed offset itself is unacknowledged (a compacted
-    range Faust recorded as a gap excepted). Records of a partition are acknowledged in order, so
-    such a hole is a record whose acknowledgement was lost or refused (`refuse_stale_acks`); when the
-    hole outlives `HOLE_REREAD_S`, `reread_skipped_records` seeks the partition back to it (the
-    records after it come again: every write downstream is an upsert).
+    range Faust recorded as a gap excepted), also for a partition sent to its beginning with nothing
+    committed, which Faust leaves without a committed offset (its survivor had committed past 56..69
+    that way). Records of a partition are acknowledged in order, so such a hole is a record whose
+    acknowledgement was lost or refused (`refuse_stale_acks`); when the hole outlives
+    `HOLE_REREAD_S`, `reread_skipped_records` seeks the partition back to it (the records after it
+    come again: every write downstream is an upsert), unless retention has deleted it: then the
+    deleted range is recorded as a gap, as Faust does for compacted ones, and the commit moves on.
     """
     from faust.transport.consumer import Consumer
 
@@ -167,6 +172,8 @@ def hold_commit_at_holes() -> None:
 
     def guarded_new_offset(self: Any, tp: Any) -> int | None:
         committed = self._committed_offset[tp]
+        if committed is None and tp in self.__dict__.get("_rasd_rewound", ()):
+            committed = 0  # sent to its beginning by `rewind_uncommitted_partitions`
         holes: dict[Any, tuple[int, float]] = self.__dict__.setdefault("_rasd_holes", {})
         gap = committed is not None and bool(self._gap[tp].at(committed))
         if head_hole(committed, self._acked[tp], gap):
@@ -179,6 +186,21 @@ def hold_commit_at_holes() -> None:
 
     guarded_new_offset.__wrapped__ = original  # type: ignore[attr-defined]
     Consumer._new_offset = guarded_new_offset  # type: ignore[method-assign]
+
+
+async def _reread_hole(consumer: Any, tp: Any, offset: int) -> None:
+    """Seek back to a held commit's unacknowledged offset, or record it as a gap if it is deleted."""
+    try:
+        earliest = (await consumer.earliest_offsets(tp)).get(tp)
+        if earliest is not None and earliest > offset:
+            # retention deleted it: a gap, as Faust records compacted ranges, so the commit moves on
+            log.warning("%s: offsets %d..%d are gone from the log", tp, offset, earliest - 1)
+            consumer._gap[tp].addi(offset, earliest)
+            return
+        log.warning("%s: offset %d was never acknowledged; reading from it again", tp, offset)
+        await consumer.seek(tp, offset)
+    except Exception:  # revoked meanwhile: its new owner starts at the committed offset
+        log.warning("%s: reading again from %d failed", tp, offset, exc_info=True)
 
 
 def skipped_from(read_offset: int | None, offset: int) -> int | None:
@@ -223,30 +245,15 @@ def reread_skipped_records() -> None:
         stopped = self.suspend_flow.is_set
         read_offset = self._read_offset
         holes: dict[Any, tuple[int, float]] = self.__dict__.setdefault("_rasd_holes", {})
-        # partition -> the held offset it was sought back to, until its first record arrives
-        awaited: dict[Any, int] = self.__dict__.setdefault("_rasd_awaited", {})
         for tp, (offset, since) in list(holes.items()):
             if time.monotonic() - since >= HOLE_REREAD_S and not stopped():
-                # a commit held at a record nobody acknowledged (`hold_commit_at_holes`)
-                log.warning("%s: offset %d was never acknowledged; reading from it again", tp, offset)
                 del holes[tp]
-                try:
-                    await self.seek(tp, offset)
-                except Exception:  # revoked meanwhile: its new owner starts at the committed offset
-                    log.warning("%s: seek back to %d failed", tp, offset, exc_info=True)
-                else:
-                    awaited[tp] = offset
+                await _reread_hole(self, tp, offset)
         async for tp, message in original(self, timeout):
             if tp in seeking or stopped():
                 # stopped: Faust's drain loop would drop the record yet count it as read, and then
                 # drop it again, as a repeat, when the rebalance's seek fetches it once more
                 continue
-            held = awaited.pop(tp, None) if awaited else None
-            if held is not None and message.offset > held:
-                # the held offset is gone from the log (retention): record it as a gap, as Faust does
-                # for compacted ranges, so the commit may pass it instead of waiting for it forever
-                log.warning("%s: offsets %d..%d are gone from the log", tp, held, message.offset - 1)
-                self._gap[tp].addi(held, message.offset)
             restart = skipped_from(read_offset.get(tp), message.offset)
             if restart is not None and (
                 self._is_changelog_tp(tp) or not self.app.topics.acks_enabled_for(message.topic)

@@ -247,7 +247,11 @@ async def test_a_partition_held_at_a_hole_is_read_again_from_it(monkeypatch: pyt
         seeks.append((tp, offset))
         consumer._read_offset[tp] = offset
 
+    async def earliest_offsets(*tps: TP) -> dict[TP, int]:
+        return dict.fromkeys(tps, 0)
+
     consumer.seek = seek
+    consumer.earliest_offsets = earliest_offsets
     consumer._read_offset[RAW] = 61
     consumer._committed_offset[RAW] = 59
     consumer.ack(_message(RAW, 60))
@@ -261,23 +265,46 @@ async def test_a_partition_held_at_a_hole_is_read_again_from_it(monkeypatch: pyt
 
 
 async def test_a_held_offset_gone_from_the_log_releases_the_commit(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Retention deleted the held record: the seek back finds the next one, and the commit moves on."""
+    """Retention deleted the held record: no seek back, the deleted range is a gap and the commit moves on."""
     monkeypatch.setattr(Consumer, "_new_offset", Consumer._new_offset)
     monkeypatch.setattr(faust_patches, "HOLE_REREAD_S", 0.0)
     hold_commit_at_holes()
-    consumer = await _guarded(monkeypatch, [[(RAW, 60), (RAW, 61)]])
+    consumer = await _guarded(monkeypatch, [[(RAW, 62)]])
+    seeks: list[tuple[TP, int]] = []
 
     async def seek(tp: TP, offset: int) -> None:
-        consumer._read_offset[tp] = offset
+        seeks.append((tp, offset))
+
+    async def earliest_offsets(*tps: TP) -> dict[TP, int]:
+        return dict.fromkeys(tps, 60)  # 59 and before are deleted
 
     consumer.seek = seek
+    consumer.earliest_offsets = earliest_offsets
+    consumer._read_offset[RAW] = 61
     consumer._committed_offset[RAW] = 59
     consumer.ack(_message(RAW, 60))
     consumer.ack(_message(RAW, 61))
     assert consumer._new_offset(RAW) is None
-    delivered = []
-    async for tp, message in consumer.getmany(timeout=1.0):  # as Faust's drain loop does
-        delivered.append((tp, message.offset))
-        consumer._read_offset[tp] = message.offset
-    assert delivered == [(RAW, 60), (RAW, 61)]
+    assert [(tp, m.offset) async for tp, m in consumer.getmany(timeout=1.0)] == [(RAW, 62)]
+    assert seeks == []
     assert consumer._new_offset(RAW) == 62  # 59 is recorded as a gap
+
+
+async def test_a_partition_rewound_with_nothing_committed_is_held_at_its_beginning(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Faust keeps no committed offset for such a partition; its head hole was committed past."""
+    monkeypatch.setattr(Consumer, "_new_offset", Consumer._new_offset)
+    hold_commit_at_holes()
+    consumer = await _consumer()
+    consumer.ack(_message(RAW, 70))
+    assert consumer._committed_offset[RAW] is None
+    assert consumer._new_offset(RAW) == 71  # not known to be rewound: left to Faust
+    consumer = await _consumer()
+    consumer._rasd_rewound = {RAW}
+    consumer.ack(_message(RAW, 70))
+    assert consumer._new_offset(RAW) is None  # 0..69 were never acknowledged
+    assert consumer._rasd_holes[RAW][0] == 0
+    for offset in range(70):
+        consumer.ack(_message(RAW, offset))
+    assert consumer._new_offset(RAW) == 71
