@@ -237,10 +237,13 @@ async def test_the_commit_never_passes_an_offset_nobody_acknowledged(monkeypatch
     assert consumer._new_offset(OTHER) == 12
 
 
-async def test_a_partition_held_at_a_hole_is_read_again_from_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(Consumer, "_new_offset", Consumer._new_offset)
+async def _held_at_59(
+    monkeypatch: pytest.MonkeyPatch, batches: list[list[tuple[TP, int]]], earliest: int
+) -> tuple[Any, list[tuple[TP, int]]]:
+    """A guarded consumer whose commit is held at 59 (60 and 61 acknowledged), and its seeks."""
+    monkeypatch.setattr(Consumer, "_new_offset", Consumer._new_offset)  # restored after the test
     hold_commit_at_holes()
-    consumer = await _guarded(monkeypatch, [[(RAW, 62)], [(RAW, 59), (RAW, 60)]])
+    consumer = await _guarded(monkeypatch, batches)
     seeks: list[tuple[TP, int]] = []
 
     async def seek(tp: TP, offset: int) -> None:
@@ -248,7 +251,7 @@ async def test_a_partition_held_at_a_hole_is_read_again_from_it(monkeypatch: pyt
         consumer._read_offset[tp] = offset
 
     async def earliest_offsets(*tps: TP) -> dict[TP, int]:
-        return dict.fromkeys(tps, 0)
+        return dict.fromkeys(tps, earliest)
 
     consumer.seek = seek
     consumer.earliest_offsets = earliest_offsets
@@ -257,6 +260,11 @@ async def test_a_partition_held_at_a_hole_is_read_again_from_it(monkeypatch: pyt
     consumer.ack(_message(RAW, 60))
     consumer.ack(_message(RAW, 61))
     assert consumer._new_offset(RAW) is None
+    return consumer, seeks
+
+
+async def test_a_partition_held_at_a_hole_is_read_again_from_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    consumer, seeks = await _held_at_59(monkeypatch, [[(RAW, 62)], [(RAW, 59), (RAW, 60)]], earliest=0)
     delivered = [(tp, m.offset) async for tp, m in consumer.getmany(timeout=1.0)]
     assert delivered == [(RAW, 62)] and seeks == []  # not yet: the hole is younger than HOLE_REREAD_S
     monkeypatch.setattr(faust_patches, "HOLE_REREAD_S", 0.0)
@@ -266,25 +274,8 @@ async def test_a_partition_held_at_a_hole_is_read_again_from_it(monkeypatch: pyt
 
 async def test_a_held_offset_gone_from_the_log_releases_the_commit(monkeypatch: pytest.MonkeyPatch) -> None:
     """Retention deleted the held record: no seek back, the deleted range is a gap and the commit moves on."""
-    monkeypatch.setattr(Consumer, "_new_offset", Consumer._new_offset)
+    consumer, seeks = await _held_at_59(monkeypatch, [[(RAW, 62)]], earliest=60)  # 59 and before deleted
     monkeypatch.setattr(faust_patches, "HOLE_REREAD_S", 0.0)
-    hold_commit_at_holes()
-    consumer = await _guarded(monkeypatch, [[(RAW, 62)]])
-    seeks: list[tuple[TP, int]] = []
-
-    async def seek(tp: TP, offset: int) -> None:
-        seeks.append((tp, offset))
-
-    async def earliest_offsets(*tps: TP) -> dict[TP, int]:
-        return dict.fromkeys(tps, 60)  # 59 and before are deleted
-
-    consumer.seek = seek
-    consumer.earliest_offsets = earliest_offsets
-    consumer._read_offset[RAW] = 61
-    consumer._committed_offset[RAW] = 59
-    consumer.ack(_message(RAW, 60))
-    consumer.ack(_message(RAW, 61))
-    assert consumer._new_offset(RAW) is None
     assert [(tp, m.offset) async for tp, m in consumer.getmany(timeout=1.0)] == [(RAW, 62)]
     assert seeks == []
     assert consumer._new_offset(RAW) == 62  # 59 is recorded as a gap
