@@ -115,19 +115,17 @@ def _ingest(
         log.info("replayed samples from %s: %d published", settings.resolved_samples_dir(), rep.published)
 
 
-def _analyzer(settings: Settings) -> Analyzer:
-    """The registry's analyzer: setting up a backend with another would record it (or, for
-    Elasticsearch, put its protected names into the index template)."""
-    return load_registry(settings.entities_dir).analyzer
-
-
 def _wait_indexed(
-    settings: Settings, ids: list[str], deadline_s: float, worker: subprocess.Popen[bytes]
+    settings: Settings,
+    analyzer: Analyzer,
+    ids: list[str],
+    deadline_s: float,
+    worker: subprocess.Popen[bytes],
 ) -> int:
     """Poll the search backend until every published id is searchable; returns how many are missing."""
 
     async def loop() -> int:
-        async with connected(settings, _analyzer(settings)) as backend:
+        async with connected(settings, analyzer) as backend:
             deadline = time.monotonic() + deadline_s
             left = list(ids)
             while True:
@@ -201,10 +199,13 @@ def run_main(settings: Settings, args: argparse.Namespace) -> int:
                 flush=True,
             )
             deadline = time.monotonic() + args.wait
-            left = _wait_indexed(settings, publisher.ids, args.wait, worker)
+            # the registry's analyzer: setting up a backend with another would record it (or, for
+            # Elasticsearch, put its protected names into the index template)
+            analyzer = load_registry(settings.entities_dir).analyzer
+            left = _wait_indexed(settings, analyzer, publisher.ids, args.wait, worker)
             if left == 0:
                 _wait_alerts_done(settings, bootstrap, deadline, worker)
-            _summary(settings, len(publisher.ids), left)
+            _summary(settings, analyzer, len(publisher.ids), left)
             return 0 if left == 0 else 1
         return _forever(settings, publisher, worker)
     return 0
@@ -226,9 +227,9 @@ def _forever(settings: Settings, publisher: _Tracking, worker: subprocess.Popen[
     raise BrokerError(f"the worker exited with code {worker.returncode}")
 
 
-def _summary(settings: Settings, published: int, missing: int) -> None:
+def _summary(settings: Settings, analyzer: Analyzer, published: int, missing: int) -> None:
     async def count() -> int:
-        async with connected(settings, _analyzer(settings)) as backend:
+        async with connected(settings, analyzer) as backend:
             return await backend.count()
 
     alerts_db = settings.data_dir / "alerts.sqlite3"
