@@ -78,7 +78,8 @@ class EntityRegistry:
     names: dict[tuple[str, ...], str] = field(default_factory=dict)
     ambiguous: set[tuple[str, ...]] = field(default_factory=set)
     variants: dict[tuple[str, ...], str] = field(default_factory=dict)
-    # the last words of the names behind each multi-word variant key: a surname must match closely
+    # the `word_keys` of the last words of the names behind each multi-word variant key: a surname
+    # must match closely
     variant_tails: dict[tuple[str, ...], frozenset[str]] = field(default_factory=dict)
     # `word_keys` of every one-word name -> its entity (a key of two entities: neither)
     word_variants: dict[str, str] = field(default_factory=dict)
@@ -131,7 +132,7 @@ class EntityRegistry:
                     continue
                 if (owner := self.variants.setdefault(vkey, ent_id)) != ent_id:
                     clash.setdefault(vkey, {owner}).add(ent_id)
-                tails.setdefault(vkey, set()).add(key[-1])
+                tails.setdefault(vkey, set()).update(word_keys(key[-1]))
             elif len(key[0]) >= MIN_WORD_VARIANT - 1:
                 for form in word_keys(key[0]):
                     if (owner := self.word_variants.setdefault(form, ent_id)) != ent_id:
@@ -142,9 +143,7 @@ class EntityRegistry:
             else:
                 del self.word_variants[vkey[0]]
         self.variant_clashes = {vkey: frozenset(ids) for vkey, ids in clash.items()}
-        self.variant_tails = {
-            vkey: frozenset(words) for vkey, words in tails.items() if vkey in self.variants
-        }
+        self.variant_tails = {vkey: frozenset(keys) for vkey, keys in tails.items() if vkey in self.variants}
         self.name_lengths = _lengths_by_first(self.names)
         self.variant_lengths = _lengths_by_first(self.variants)
         self.variant_pairs = frozenset((k[0], k[1]) for k in self.variants)
@@ -176,10 +175,7 @@ class EntityRegistry:
         ent_id = self.variants.get(key)
         if ent_id is None:
             return None
-        probes = word_probes(stems[-1])
-        if any(not set(probes).isdisjoint(word_keys(tail)) for tail in self.variant_tails[key]):
-            return ent_id
-        return None
+        return ent_id if not self.variant_tails[key].isdisjoint(word_probes(stems[-1])) else None
 
     def resolve(self, name_or_id: str) -> Entity | None:
         """An entity by id or by any known name variant (Arabic or English, any spelling we know)."""
