@@ -472,6 +472,7 @@ class SqliteBackend:
         return result
 
     def _analyse(self, article: Article) -> _Row:
+        title_terms, body_terms = self._terms(article.title, article.summary, article.body)
         entities: dict[str, tuple[str, str, str]] = {}
         for m in article.entities:
             entities.setdefault(m.canonical_id, (m.canonical_id, m.canonical_name, m.type))
@@ -487,15 +488,16 @@ class SqliteBackend:
             url=article.url,
             title=article.title,
             data=dumps(article),
-            **self._terms(article.title, article.summary, article.body),
+            title_terms=title_terms,
+            body_terms=body_terms,
             entities=tuple(entities.values()),
             topics=tuple(topics.items()),
         )
 
-    def _terms(self, title: str, summary: str, body: str) -> dict[str, str]:
+    def _terms(self, title: str, summary: str, body: str) -> tuple[str, str]:
         """The two FTS columns of an article: its title's stems, and those of summary and body."""
         terms = self._analyzer.joined_terms
-        return {"title_terms": terms(title), "body_terms": f"{terms(summary)} {terms(body)}"}
+        return terms(title), f"{terms(summary)} {terms(body)}"
 
     async def stale_analysis(self) -> int:
         """Articles whose terms another analyzer made, less those a re-analysis under way has done."""
@@ -538,8 +540,8 @@ class SqliteBackend:
             fts = []
             for doc, data in rows:
                 stored = json.loads(data)
-                terms = self._terms(*(str(stored.get(f) or "") for f in ("title", "summary", "body")))
-                fts.append((doc, terms["title_terms"], terms["body_terms"]))
+                title, summary, body = (str(stored.get(f) or "") for f in ("title", "summary", "body"))
+                fts.append((doc, *self._terms(title, summary, body)))
             conn.executemany("DELETE FROM article_fts WHERE rowid = ?", [(doc,) for doc, _, _ in fts])
             conn.executemany("INSERT INTO article_fts (rowid, title, body) VALUES (?, ?, ?)", fts)
             if len(rows) < size:
