@@ -62,10 +62,14 @@ async def backend(
     try:
         yield instance
     finally:
-        drop = getattr(instance, "drop", None)  # Elasticsearch: delete this test's indices
-        if drop is not None:
-            await drop()
-        await instance.close()
+        await _dispose(instance)
+
+
+async def _dispose(instance: SearchBackend) -> None:
+    drop = getattr(instance, "drop", None)  # Elasticsearch: delete this test's indices
+    if drop is not None:
+        await drop()
+    await instance.close()
 
 
 @pytest.fixture
@@ -602,7 +606,4 @@ async def test_terms_of_an_older_analyzer_are_reported_and_made_again(
         with pytest.raises(InvalidQuery):
             await _reanalyse(backend, batch_size=0)
     finally:
-        drop = getattr(backend, "drop", None)
-        if drop is not None:
-            await drop()
-        await backend.close()
+        await _dispose(backend)
