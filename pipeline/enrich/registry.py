@@ -81,6 +81,9 @@ class EntityRegistry:
     # the `word_keys` of the last words of the names behind each multi-word variant key: a surname
     # must match closely
     variant_tails: dict[tuple[str, ...], frozenset[str]] = field(default_factory=dict)
+    # every word of every person's name: a surname written exactly as one (حسين) is that name, not a
+    # misspelling of another (حسون)
+    person_words: frozenset[str] = frozenset()
     # `word_keys` of every one-word name -> its entity (a key of two entities: neither)
     word_variants: dict[str, str] = field(default_factory=dict)
     # spelling-variant keys of two or more entities (Hollande / Holland): they resolve by exact name only
@@ -144,6 +147,9 @@ class EntityRegistry:
                 del self.word_variants[vkey[0]]
         self.variant_clashes = {vkey: frozenset(ids) for vkey, ids in clash.items()}
         self.variant_tails = {vkey: frozenset(keys) for vkey, keys in tails.items() if vkey in self.variants}
+        self.person_words = frozenset(
+            word for key, ent_id in self.names.items() if self.entities[ent_id].type == "PER" for word in key
+        )
         self.name_lengths = _lengths_by_first(self.names)
         self.variant_lengths = _lengths_by_first(self.variants)
         self.variant_pairs = frozenset((k[0], k[1]) for k in self.variants)
@@ -171,11 +177,18 @@ class EntityRegistry:
 
     def variant(self, stems: Sequence[str], key: tuple[str, ...]) -> str | None:
         """The entity of a multi-word variant key, when the last word is also close to its name's last
-        word (one long vowel apart): محمد دياب is not محمد ديبي, though both skeletons are محمد دب."""
+        word (one long vowel apart): محمد دياب is not محمد ديبي, though both skeletons are محمد دب.
+        For a person, a last word that is itself a word of some person's name must equal the name's
+        (consonants folded): أحمد حسين is not أحمد حسون. Places and organisations keep their looser
+        match, whose words have several current spellings (الديموقراطية، الديمقراطية)."""
         ent_id = self.variants.get(key)
         if ent_id is None:
             return None
-        return ent_id if not self.variant_tails[key].isdisjoint(word_probes(stems[-1])) else None
+        tails = self.variant_tails[key]
+        probes = word_probes(stems[-1])
+        if stems[-1] in self.person_words and self.entities[ent_id].type == "PER":
+            return ent_id if probes[0] in tails else None  # probes[0]: the word itself, folded
+        return ent_id if not tails.isdisjoint(probes) else None
 
     def resolve(self, name_or_id: str) -> Entity | None:
         """An entity by id or by any known name variant (Arabic or English, any spelling we know)."""

@@ -7,7 +7,9 @@ used where a false match is unlikely: names of two or more words.
 One word is matched more strictly (`word_keys`, `word_probes`): consonant classes folded but every
 letter kept, and at most one long vowel written, dropped or changed in place (بوطين = بوتين,
 اليونيسيف = اليونيسف, تيسلا = تسلا). On a single word the skeleton matched common names and places
-to entities: نابل (Nabeul) to نيبال (Nepal), جوزيف to القذافي (both جزف), سيدني to السودان.
+to entities: نابل (Nabeul) to نيبال (Nepal), جوزيف to القذافي (both جزف), سيدني to السودان. A final ي
+or the ا of a final يا is never the vowel that differs: مغربي، بغدادي، موريتاني are adjectives or family
+names, not spellings of المغرب، بغداد، موريتانيا.
 """
 
 from __future__ import annotations
@@ -39,10 +41,21 @@ def skeleton_key(stems: Sequence[str]) -> tuple[str, ...]:
     return tuple(skeleton(s) for s in stems)
 
 
+def _nisba_end(folded: str, i: int) -> bool:
+    """Whether the long vowel at `i` is the end that turns a name into its adjective: a final ي
+    (مغرب → مغربي, بغداد → بغدادي) or the ا of a final يا (موريتانيا → موريتاني)."""
+    return i == len(folded) - 1 and (folded[i] == "ي" or (folded[i] == "ا" and folded[i - 1 : i] == "ي"))
+
+
 def _fold(word: str) -> tuple[str, list[tuple[int, str]]]:
-    """The word with consonant classes folded, and (position, the folded word without it) per long vowel."""
+    """The word with consonant classes folded, and (position, the folded word without it) per long
+    vowel, except a nisba ending: an adjective is not a spelling of the name it derives from."""
     folded = "".join(_CLASS.get(c, c) for c in word)
-    return folded, [(i, folded[:i] + folded[i + 1 :]) for i, c in enumerate(folded) if c in _VOWELS]
+    return folded, [
+        (i, folded[:i] + folded[i + 1 :])
+        for i, c in enumerate(folded)
+        if c in _VOWELS and not _nisba_end(folded, i)
+    ]
 
 
 def word_keys(name: str) -> list[str]:

@@ -126,6 +126,36 @@ def test_a_multi_word_variant_needs_its_last_word_close_to_the_name() -> None:
     assert [m.canonical_id for m in tagged] == ["merkel"]
 
 
+def test_a_nisba_adjective_is_no_spelling_of_its_place() -> None:
+    reg = EntityRegistry.build(
+        [
+            Entity(id="baghdad", type="LOC", name_ar="بغداد"),
+            Entity(id="mauritania", type="LOC", name_ar="موريتانيا"),
+            Entity(id="abbas", type="PER", name_ar="محمود عباس"),
+            Entity(id="unsc", type="ORG", name_ar="مجلس الأمن"),
+        ]
+    )
+    for name in ("البغدادي", "بغدادي", "موريتاني", "محمد عباسي", "المجلس الأمني"):
+        assert reg.resolve(name) is None, name
+    # the other long-vowel spellings still match
+    found = {name: getattr(reg.resolve(name), "id", None) for name in ("بقداد", "موريتنيا", "محمد عباس")}
+    assert found == {"بقداد": "baghdad", "موريتنيا": "mauritania", "محمد عباس": "abbas"}
+
+
+def test_a_person_s_surname_that_names_someone_else_is_not_a_spelling_variant() -> None:
+    reg = EntityRegistry.build(
+        [
+            Entity(id="hassoun", type="PER", name_ar="أحمد بدر الدين حسون", aliases_ar=["أحمد حسون"]),
+            Entity(id="saddam", type="PER", name_ar="صدام حسين"),
+            Entity(id="tusk", type="PER", name_ar="دونالد توسك"),
+        ]
+    )
+    # حسين is a surname in the registry, so أحمد حسين is not a misspelling of أحمد حسون; تاسك names nobody
+    names = ("أحمد حسين", "أحمد حسون", "دونالد تاسك")
+    found = {name: getattr(reg.resolve(name), "id", None) for name in names}
+    assert found == {"أحمد حسين": None, "أحمد حسون": "hassoun", "دونالد تاسك": "tusk"}
+
+
 def test_clitic_and_article_words_of_organisation_names_are_not_protected() -> None:
     reg = EntityRegistry.build(
         [
