@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import pytest
 
 from pipeline.cli.main import main
+from pipeline.enrich.enricher import load_enricher
 from pipeline.models import Article
 from pipeline.search import SqliteBackend
 from pipeline.settings import Settings
@@ -51,3 +53,32 @@ def test_reindex_mends_terms_an_older_registry_made(capsys: pytest.CaptureFixtur
     assert "0 of 3 indexed articles need re-analysing" in capsys.readouterr().out
     assert main(["search", "لبنان"]) == 0
     assert "مساعدات" in capsys.readouterr().out
+
+
+def test_reindex_enrich_gives_old_articles_today_s_entities(capsys: pytest.CaptureFixture[str]) -> None:
+    enricher = load_enricher(Settings())
+    fresh = enricher.enrich_many(
+        [
+            Article(id=f"article-{n:04d}", source="test", title=title, body="وصل الوفد صباح اليوم")
+            for n, title in enumerate(["بوتين يستقبل وفدا في موسكو", "أمطار غزيرة", "رسالة من بوتين"])
+        ]
+    )
+    # as an older registry left them: no entities found
+    _index_with(enricher.analyzer, [a.model_copy(update={"entities": []}) for a in fresh])
+    assert main(["search", "--entity", "Q7747"]) == 3
+    capsys.readouterr()
+    assert main(["reindex", "--enrich", "--batch", "2"]) == 0
+    captured = capsys.readouterr()
+    assert "0 of 3 indexed articles need re-analysing" in captured.out
+    assert "re-enriched 3 articles: 2 written with a new enrichment" in captured.out
+    assert "re-enriched 2 of 3, 1 changed" in captured.err
+    assert main(["search", "--entity", "Q7747", "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert sorted(hit["article"]["id"] for hit in found["hits"]) == ["article-0000", "article-0002"]
+
+
+def test_reindex_refuses_check_with_enrich(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["reindex", "--check", "--enrich"])
+    assert exc.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err

@@ -15,9 +15,12 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from pipeline.enrich.enricher import Enricher, load_enricher
+from pipeline.enrich.refresh import RefreshProgress, reenrich
 from pipeline.errors import InvalidQuery
 from pipeline.models import Article
 from pipeline.search import SearchBackend, SearchQuery, SearchResult, SqliteBackend
+from pipeline.settings import Settings
 from pipeline.text import Analyzer
 from tests.pipeline.search.search_corpus import IRAN, KIM, LEBANON, PUTIN, SEED_ID, TRUMP
 
@@ -38,7 +41,6 @@ def _make_backend(name: str, tmp_path: Path, analyzer: Analyzer, prefix: str | N
             IndexOptions,
             client_from_settings,
         )
-        from pipeline.settings import Settings
 
         # the URL and credentials come from RASD_ELASTICSEARCH_*; every test gets its own indices,
         # and every write is refreshed so the next read sees it
@@ -607,3 +609,28 @@ async def test_terms_of_an_older_analyzer_are_reported_and_made_again(
             await _reanalyse(backend, batch_size=0)
     finally:
         await _dispose(backend)
+
+
+@pytest.fixture(scope="module")
+def enricher() -> Enricher:
+    return load_enricher(Settings(config_dir=Path(__file__).resolve().parents[3] / "config"))
+
+
+async def test_stored_articles_enriched_again_find_today_s_entities(
+    backend: SearchBackend, corpus: list[Article], enricher: Enricher
+) -> None:
+    """`rasd reindex --enrich`: articles an older configuration enriched (no entities found) are
+    enriched again from their stored text; only the changed ones are written, the rest is kept."""
+    older = [a.model_copy(update={"entities": [], "story_id": f"story-{a.id}"}) for a in corpus]
+    await backend.index_many(older)
+    assert ids(await search(backend, entities=[PUTIN])) == []
+    progress = [p async for p in reenrich(backend, enricher, batch_size=3)]
+    assert [p.seen for p in progress] == [min(k, len(corpus)) for k in range(3, len(corpus) + 3, 3)]
+    assert progress[-1].failed == 0 and 0 < progress[-1].rewritten <= len(corpus)
+    assert SEED_ID in ids(await search(backend, entities=[PUTIN]))
+    for article in older:
+        stored = await backend.get(article.id)
+        assert stored is not None
+        assert (stored.story_id, stored.title, stored.body) == (article.story_id, article.title, article.body)
+    again = [p async for p in reenrich(backend, enricher, batch_size=3)]
+    assert again[-1] == RefreshProgress(len(corpus), 0, 0)  # everything current now
