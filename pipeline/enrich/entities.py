@@ -72,7 +72,9 @@ def _span_mention(
     stems = tuple(t.stem for t in inside)
     start = span.start  # the tagger trimmed clitics already
     surface = text[start : span.end]
-    ent_id = registry.lookup(stems, variants=True)
+    # a place always named with the article is not the word written without it (ورقة is not الرقة)
+    bare = len(stems) == 1 and not inside[0].has_article and stems[0] in registry.article_only
+    ent_id = None if bare else registry.lookup(stems, variants=True)
     ent = registry.entities.get(ent_id) if ent_id else None
     if ent is not None and ent.type == span.type:
         type_, canonical_id, name, confidence = ent.type, ent.id, ent.name_ar, span.confidence

@@ -159,6 +159,11 @@ class NerTagger:
         prefix = token.norm[: len(token.norm) - len(token.stem)]
         return prefix.endswith(("ال", "لل")) and token.stem not in self._article_stems
 
+    def _stands_alone(self, token: Token) -> bool:
+        """Whether a one-word registry match is a mention without the CRF's agreement (which, if it
+        tags the word, still has its span canonicalised): see `EntityRegistry.stands_alone`."""
+        return not self._article_mismatch(token) and self.registry.stands_alone(token.stem, token.has_article)
+
     @classmethod
     def load(
         cls, model_path: Path, registry: EntityRegistry, resources_dir: Path = Path("config/ner")
@@ -180,7 +185,7 @@ class NerTagger:
         gaz = [
             _TokSpan(i, j, etype, 0.9 if j - i > 1 else 0.8, "gazetteer")
             for i, j, etype in _bio_spans(gaz_tags)
-            if j - i > 1 or not self._article_mismatch(tokens[i])
+            if j - i > 1 or self._stands_alone(tokens[i])
         ]
         rules = [
             _TokSpan(i, j, "PER", 0.6, "rule")

@@ -89,6 +89,12 @@ class EntityRegistry:
     # spelling-variant keys of two or more entities (Hollande / Holland): they resolve by exact name only
     variant_clashes: dict[tuple[str, ...], frozenset[str]] = field(default_factory=dict)
     common_given_names: frozenset[str] = frozenset()
+    # one-word names also common words or other people's names (مالية "financial" is Malé's ماليه):
+    # they stand for the entity only where the tagger also finds that type there
+    ambiguous_words: frozenset[str] = frozenset()
+    # stems of one-word place names every Arabic form of which has the article (الرياض، الخليل، الهند):
+    # written without it, the word is something else (رياض الأطفال, the given names خليل and هند)
+    article_only: frozenset[str] = frozenset()
     # first word -> lengths (longest first) of the names that start with it, exact and variant keys
     name_lengths: dict[str, tuple[int, ...]] = field(default_factory=dict)
     variant_lengths: dict[str, tuple[int, ...]] = field(default_factory=dict)
@@ -120,6 +126,7 @@ class EntityRegistry:
                 reg.names.setdefault(key, ent.id)
         for key in reg.ambiguous:
             reg.names.pop(key, None)
+        reg.article_only = _article_only(by_id.values(), analyzer)
         reg._index_variants()
         return reg
 
@@ -190,6 +197,11 @@ class EntityRegistry:
             return ent_id if probes[0] in tails else None  # probes[0]: the word itself, folded
         return ent_id if not tails.isdisjoint(probes) else None
 
+    def stands_alone(self, stem: str, with_article: bool) -> bool:
+        """Whether one word that matches a one-word name stands for its entity without the tagger's
+        agreement: not an ambiguous word, and written with the article if the name always is."""
+        return stem not in self.ambiguous_words and (with_article or stem not in self.article_only)
+
     def resolve(self, name_or_id: str) -> Entity | None:
         """An entity by id or by any known name variant (Arabic or English, any spelling we know)."""
         if name_or_id in self.entities:
@@ -199,6 +211,30 @@ class EntityRegistry:
 
     def __len__(self) -> int:
         return len(self.entities)
+
+
+def _article_only(entities: Iterable[Entity], analyzer: Analyzer) -> frozenset[str]:
+    """Stems of the one-word Arabic place names that are written with the article in every form
+    listed. Places only: clubs and people are often written without it (بايرن، بارسا، خميني)."""
+    with_article: set[str] = set()
+    without: set[str] = set()
+    for ent in entities:
+        for name in ent.names():
+            if ent.type != "LOC":
+                continue
+            norm = normalise(name)
+            terms = analyzer.terms(norm)
+            if len(terms) == 1 and not norm.isascii():
+                (with_article if norm.startswith("ال") and norm != terms[0] else without).add(terms[0])
+    return frozenset(with_article - without)
+
+
+def _read_words(path: Path, analyzer: Analyzer) -> frozenset[str]:
+    """Analyzer terms of a word list (one entry a line, `#` comments); empty if the file is missing."""
+    if not path.is_file():
+        return frozenset()
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return frozenset(w for line in lines for w in analyzer.terms(line.split("#", 1)[0]))
 
 
 def _lengths_by_first(keys: Iterable[tuple[str, ...]]) -> dict[str, tuple[int, ...]]:
@@ -214,10 +250,6 @@ def load_registry(directory: Path) -> EntityRegistry:
         raise ConfigError(f"{directory}: entity registry directory not found")
     entities = [e for path in sorted(directory.glob("*.yaml")) for e in load_list(path, "entities", Entity)]
     registry = EntityRegistry.build(entities)
-    given = directory / "common_given_names.txt"
-    if given.is_file():
-        lines = given.read_text(encoding="utf-8").splitlines()
-        registry.common_given_names = frozenset(
-            w for line in lines for w in registry.analyzer.terms(line.split("#", 1)[0])
-        )
+    registry.common_given_names = _read_words(directory / "common_given_names.txt", registry.analyzer)
+    registry.ambiguous_words = _read_words(directory / "ambiguous_words.txt", registry.analyzer)
     return registry

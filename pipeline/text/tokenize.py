@@ -69,6 +69,11 @@ class Token(NamedTuple):
     stem: str
     prefix: str = ""
 
+    @property
+    def has_article(self) -> bool:
+        """Whether the word was written with the article (ال, or لل for ل + ال)."""
+        return self.prefix.endswith(("ال", "لل"))
+
 
 def strip_prefix(norm: str, protected: Collection[str] = (), kept: Collection[str] = ()) -> str:
     """Remove attached prefix clitics from a normalised word, never cutting a protected or kept word.

@@ -34,6 +34,13 @@ def test_registry_has_no_ambiguous_names(enricher: Enricher) -> None:
     assert not enricher.registry.ambiguous
 
 
+def test_every_listed_ambiguous_word_is_a_one_word_name(enricher: Enricher) -> None:
+    """An entry that names no entity (a typo, an entity removed) would silently do nothing."""
+    registry = enricher.registry
+    assert len(registry.ambiguous_words) >= 10
+    assert {w for w in registry.ambiguous_words if (w,) not in registry.names} == set()
+
+
 @pytest.mark.parametrize(
     ("surface", "type_", "canonical"),
     [

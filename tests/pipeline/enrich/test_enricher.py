@@ -46,6 +46,27 @@ def test_a_cat_called_but_is_not_putin(enricher: Enricher) -> None:
     assert "Q7747" not in {m.canonical_id for m in enricher.enrich(article).entities}
 
 
+@pytest.mark.parametrize(
+    ("body", "wrong"),
+    [
+        ("حصل الفائز على منحة مالية قدرها ألف دينار.", "rasd:male"),  # مالية "financial" is not Malé
+        ("نشرت صحيفة ديلي ميل البريطانية التقرير أمس.", "rasd:dili"),  # "Daily", not Dili
+        ("أعلن البنك عن إصدار ورقة نقدية جديدة.", "rasd:raqqa"),  # ورقة "paper" is و + رقة, not الرقة
+        ("تعمل في رياض الأطفال منذ سنوات.", "Q3692"),  # kindergartens, not Riyadh
+    ],
+)
+def test_common_words_that_spell_a_place_are_not_that_place(
+    enricher: Enricher, body: str, wrong: str
+) -> None:
+    assert wrong not in {m.canonical_id for m in enricher.enrich(_article("خبر", body)).entities}
+
+
+def test_places_written_as_their_names_still_resolve(enricher: Enricher) -> None:
+    body = "وصلت القافلة إلى الرقة قادمة من الرياض، ثم زار الوفد ماليه عاصمة جزر المالديف."
+    ids = {m.canonical_id for m in enricher.enrich(_article("خبر", body)).entities}
+    assert {"rasd:raqqa", "Q3692"} <= ids
+
+
 def test_english_article_is_tagged_english(enricher: Enricher) -> None:
     article = _article(
         "Putin hosts Kim at the Vostochny cosmodrome", "Russia pledged to help North Korea build satellites."

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from pipeline.enrich.entities import article_mentions
 from pipeline.enrich.gazetteer import tag_entities
 from pipeline.enrich.ner import Span
-from pipeline.enrich.registry import Entity, EntityRegistry
+from pipeline.enrich.registry import Entity, EntityRegistry, load_registry
 from pipeline.errors import ConfigError
 
 
@@ -231,3 +233,44 @@ def test_stray_tagger_spans_do_not_block_partial_names(registry: EntityRegistry)
     }
     found = article_mentions([("body", text)], registry, spans)
     assert [m.canonical_id for m in found] == ["Q56226", "u:per:كيم_سيناقشان", "Q56226"]
+
+
+def test_a_place_always_named_with_the_article_is_not_the_bare_word() -> None:
+    reg = EntityRegistry.build(
+        [
+            Entity(id="raqqa", type="LOC", name_ar="الرقة"),
+            Entity(id="riyadh", type="LOC", name_ar="الرياض"),
+            Entity(id="cairo", type="LOC", name_ar="القاهرة", aliases_ar=["قاهرة المعز"]),
+            Entity(id="doha", type="LOC", name_ar="الدوحة", aliases_ar=["دوحة"]),  # listed bare too
+            Entity(id="arsenal", type="ORG", name_ar="آرسنال", aliases_ar=["الآرسنال"]),
+        ]
+    )
+    assert reg.article_only == {"رقه", "رياض", "قاهره"}
+    assert reg.stands_alone("رقه", with_article=True) and not reg.stands_alone("رقه", with_article=False)
+    found = tag_entities("وصلوا إلى الرقة وبالرياض وللقاهرة", "body", reg)
+    assert [m.canonical_id for m in found] == ["raqqa", "riyadh", "cairo"]
+    # ورقة "paper" is و + رقة; رياض الأطفال "kindergartens"; وقاهرة "and compelling"
+    assert tag_entities("قطع ورقة من رياض الأطفال بقوة وقاهرة", "body", reg) == []
+    assert [m.canonical_id for m in tag_entities("في دوحة وآرسنال", "body", reg)] == ["doha", "arsenal"]
+
+
+def test_an_ambiguous_word_needs_the_tagger_to_stand_for_its_entity(tmp_path: Path) -> None:
+    (tmp_path / "places.yaml").write_text(
+        "entities:\n"
+        "  - {id: male, type: LOC, name_ar: ماليه, name_en: Malé}\n"
+        "  - {id: maldives, type: LOC, name_ar: جزر المالديف, name_en: Maldives}\n",
+        encoding="utf-8",
+    )
+    assert load_registry(tmp_path).ambiguous_words == frozenset()  # the list is optional
+    (tmp_path / "ambiguous_words.txt").write_text(
+        '# Malé; مالية "financial"\nماليه  # note\n', encoding="utf-8"
+    )
+    reg = load_registry(tmp_path)
+    assert reg.ambiguous_words == {"ماليه"}
+    text = "منحة مالية لسكان ماليه في جزر المالديف"
+    # without a tagger the word never stands alone; a longer name is unaffected
+    assert [m.canonical_id for m in tag_entities(text, "body", reg)] == ["maldives"]
+    # where the tagger tags it as a place, it is the place
+    at = text.index("ماليه")
+    spans = {"body": [Span(at, at + len("ماليه"), "LOC", 0.7, "crf")]}
+    assert [m.canonical_id for m in article_mentions([("body", text)], reg, spans)] == ["male"]
