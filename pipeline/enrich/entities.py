@@ -71,10 +71,13 @@ def _span_mention(
         return None
     stems = tuple(t.stem for t in inside)
     start = span.start  # the tagger trimmed clitics already
+    # one word written as the name cannot be (ورقة is not الرقة, ستالين not تالين) stays unknown, and
+    # is the whole word: the letters cut as clitics made it look like the name
+    misread = len(inside) == 1 and not registry.written_as_name(inside[0])
+    if misread:
+        stems, start = (inside[0].norm,), min(start, inside[0].start)
     surface = text[start : span.end]
-    # a place always named with the article is not the word written without it (ورقة is not الرقة)
-    bare = len(stems) == 1 and not inside[0].has_article and stems[0] in registry.article_only
-    ent_id = None if bare else registry.lookup(stems, variants=True)
+    ent_id = None if misread else registry.lookup(stems, variants=True)
     ent = registry.entities.get(ent_id) if ent_id else None
     if ent is not None and ent.type == span.type:
         type_, canonical_id, name, confidence = ent.type, ent.id, ent.name_ar, span.confidence
@@ -93,19 +96,30 @@ def _span_mention(
     )
 
 
-def _partial_names(mentions: Sequence[EntityMention], registry: EntityRegistry) -> dict[str, EntityMention]:
+# a name word as a later mention must write it: its stem, and whether it has the article (after
+# مقتدى الصدر, الصدر is the man but صدر "was issued" is not)
+_PartKey = tuple[str, bool]
+
+
+def _part_key(token: Token) -> _PartKey:
+    return token.stem, token.has_article
+
+
+def _partial_names(
+    mentions: Sequence[EntityMention], registry: EntityRegistry
+) -> dict[_PartKey, EntityMention]:
     """Single name words of persons mentioned in full, each pointing to (a mention of) one person only."""
-    owners: dict[str, dict[str, EntityMention]] = {}
+    owners: dict[_PartKey, dict[str, EntityMention]] = {}
     common = registry.common_given_names
     for m in mentions:
         if m.type != "PER" or m.canonical_id.startswith("u:"):
             continue  # only persons the registry knows: a tagger's stray span must not claim a name
-        words = registry.analyzer.terms(m.surface)
+        words = registry.analyzer.tokens(m.surface)
         if len(words) < 2:
             continue
         for word in words:
-            if len(word) >= 3 and not word.isdigit() and word not in common:
-                owners.setdefault(word, {}).setdefault(m.canonical_id, m)
+            if len(word.stem) >= 3 and not word.stem.isdigit() and word.stem not in common:
+                owners.setdefault(_part_key(word), {}).setdefault(m.canonical_id, m)
     return {w: next(iter(refs.values())) for w, refs in owners.items() if len(refs) == 1}
 
 
@@ -136,7 +150,7 @@ def article_mentions(
     for field, text in fields:
         found = [_resolve_partial(m, registry, partial) for m in per_field[field]]
         for tok in tokens[field]:
-            ref = partial.get(tok.stem)
+            ref = partial.get(_part_key(tok))
             if ref is None or _overlaps(tok.start, tok.end, found):
                 continue
             start = trim_prefix(text, tok)
@@ -156,13 +170,13 @@ def article_mentions(
 
 
 def _resolve_partial(
-    m: EntityMention, registry: EntityRegistry, partial: Mapping[str, EntityMention]
+    m: EntityMention, registry: EntityRegistry, partial: Mapping[_PartKey, EntityMention]
 ) -> EntityMention:
     """A one-word person the registry did not know may be part of a person named in full."""
     if m.type != "PER" or not m.canonical_id.startswith("u:"):
         return m
-    words = registry.analyzer.terms(m.surface)
-    ref = partial.get(words[0]) if len(words) == 1 else None
+    words = registry.analyzer.tokens(m.surface)
+    ref = partial.get(_part_key(words[0])) if len(words) == 1 else None
     if ref is None:
         return m
     return m.model_copy(

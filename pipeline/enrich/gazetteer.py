@@ -49,7 +49,7 @@ def tag_entities(
     i = 0
     while i < len(tokens):
         match = _match_at(stems, i, registry)
-        if match is None or (match[0] == 1 and not registry.stands_alone(stems[i], tokens[i].has_article)):
+        if match is None or (match[0] == 1 and not registry.stands_alone(tokens[i])):
             i += 1  # without a tagger, an ambiguous word never stands for the entity alone
             continue
         n, ent_id = match

@@ -162,7 +162,7 @@ class NerTagger:
     def _stands_alone(self, token: Token) -> bool:
         """Whether a one-word registry match is a mention without the CRF's agreement (which, if it
         tags the word, still has its span canonicalised): see `EntityRegistry.stands_alone`."""
-        return not self._article_mismatch(token) and self.registry.stands_alone(token.stem, token.has_article)
+        return not self._article_mismatch(token) and self.registry.stands_alone(token)
 
     @classmethod
     def load(

@@ -17,7 +17,7 @@ from pipeline.enrich.variants import MIN_WORD_VARIANT, skeleton, skeleton_key, w
 from pipeline.errors import ConfigError
 from pipeline.models import EntityType
 from pipeline.text.normalise import normalise
-from pipeline.text.tokenize import Analyzer
+from pipeline.text.tokenize import Analyzer, Token
 
 __all__ = ["Entity", "EntityRegistry", "load_registry"]
 
@@ -197,10 +197,18 @@ class EntityRegistry:
             return ent_id if probes[0] in tails else None  # probes[0]: the word itself, folded
         return ent_id if not tails.isdisjoint(probes) else None
 
-    def stands_alone(self, stem: str, with_article: bool) -> bool:
-        """Whether one word that matches a one-word name stands for its entity without the tagger's
-        agreement: not an ambiguous word, and written with the article if the name always is."""
-        return stem not in self.ambiguous_words and (with_article or stem not in self.article_only)
+    def written_as_name(self, token: Token) -> bool:
+        """Whether a word that matches a one-word name is written as that name can be: no future-tense
+        س before it (ستالين is not س + تالين, Tallinn), no pronoun after it (جدته "his grandmother"
+        is not جدة), and with the article if the place always has it (الرياض, not رياض الأطفال)."""
+        if "س" in token.prefix or token.norm != token.prefix + token.stem:
+            return False
+        return token.has_article or token.stem not in self.article_only
+
+    def stands_alone(self, token: Token) -> bool:
+        """Whether such a word stands for its entity without the tagger's agreement: also not one of
+        the `ambiguous_words`."""
+        return token.stem not in self.ambiguous_words and self.written_as_name(token)
 
     def resolve(self, name_or_id: str) -> Entity | None:
         """An entity by id or by any known name variant (Arabic or English, any spelling we know)."""
