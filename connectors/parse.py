@@ -44,6 +44,7 @@ from typing import Any, Final
 
 import feedparser
 
+from connectors.boilerplate import strip_feed_boilerplate
 from connectors.encoding import Decoded, decode, utf8_document
 from connectors.sanitize import clean_text, html_to_text
 from pipeline.errors import FeedParseError
@@ -251,8 +252,10 @@ def parse_feed(
             continue
         seen.add(ident)
         full_title = _one_line(_text_of(entry.get("title"), entry.get("title_detail")))
-        full_summary = _text_of(entry.get("summary"), entry.get("summary_detail"))
-        body_text = _body(entry)
+        full_summary = strip_feed_boilerplate(
+            _text_of(entry.get("summary"), entry.get("summary_detail")), full_title
+        )
+        body_text = strip_feed_boilerplate(_body(entry), full_title)
         if len(body_text) <= len(full_summary):
             body_text = ""
         title = _clip(full_title, MAX_TITLE_CHARS)
