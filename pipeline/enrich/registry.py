@@ -226,10 +226,8 @@ def _article_only(entities: Iterable[Entity], analyzer: Analyzer) -> frozenset[s
     listed. Places only: clubs and people are often written without it (بايرن، بارسا، خميني)."""
     with_article: set[str] = set()
     without: set[str] = set()
-    for ent in entities:
+    for ent in (e for e in entities if e.type == "LOC"):
         for name in ent.names():
-            if ent.type != "LOC":
-                continue
             norm = normalise(name)
             terms = analyzer.terms(norm)
             if len(terms) == 1 and not norm.isascii():
