@@ -14,6 +14,7 @@ from typing import Any
 
 __all__ = [
     "apply",
+    "fetched_past",
     "head_hole",
     "hold_commit_at_holes",
     "is_stale_ack",
@@ -212,6 +213,65 @@ def skipped_from(read_offset: int | None, offset: int) -> int | None:
     return read_offset
 
 
+def fetched_past(read_offset: int | None, position: int | None) -> bool:
+    """Whether a partition's fetch position is past the record after the last one delivered (or
+    after the offset it was sought to): the records between are buffered, or were dropped."""
+    return read_offset is not None and position is not None and position > read_offset + 1
+
+
+# how often the fetch positions are compared with the read offsets
+STALL_CHECK_S = 1.0
+
+
+def _fetch_position(consumer: Any, tp: Any) -> int | None:
+    """The partition's fetch position as aiokafka holds it, read without waiting: None while it is
+    being reset or the partition is not assigned. (`Consumer.position` would wait for a reset in
+    progress, up to the request timeout, on the consumer thread that also commits and seeks.)"""
+    try:
+        assignment = consumer._thread._ensure_consumer()._subscription.subscription.assignment
+        state = assignment.state_value(tp) if assignment is not None else None
+    except Exception:  # the consumer thread is not running (yet, or any more)
+        return None
+    return state.position if state is not None and state.has_valid_position else None
+
+
+async def _reread_stalled(consumer: Any, read_offset: Any) -> None:
+    """Seek back each partition fetched past records no agent saw, once it has delivered nothing
+    for `HOLE_REREAD_S`: a hole with no later record behind it, which `skipped_from` cannot see."""
+    now = time.monotonic()
+    if now - consumer.__dict__.get("_rasd_stall_check", 0.0) < STALL_CHECK_S:
+        return
+    consumer._rasd_stall_check = now
+    stalls: dict[Any, tuple[int, float]] = consumer.__dict__.setdefault("_rasd_stalls", {})
+    try:
+        assigned = consumer.assignment()
+    except Exception:  # the consumer thread is not running (yet, or any more)
+        return
+    for tp in assigned:
+        if consumer._is_changelog_tp(tp) or not consumer.app.topics.acks_enabled_for(tp.topic):
+            continue
+        offset = read_offset.get(tp)
+        position = _fetch_position(consumer, tp)
+        if offset is None or position is None or not fetched_past(offset, position):
+            stalls.pop(tp, None)
+            continue
+        seen = stalls.get(tp)
+        if seen is None or seen[0] != offset:
+            stalls[tp] = (offset, now)  # records are being delivered: only a standstill counts
+        elif now - seen[1] >= HOLE_REREAD_S:
+            del stalls[tp]
+            log.warning(
+                "%s: records %d..%d were fetched but never delivered; reading them again",
+                tp,
+                offset,
+                position - 1,
+            )
+            try:
+                await consumer.seek(tp, offset)
+            except Exception:  # revoked meanwhile: its new owner starts at the committed offset
+                log.warning("%s: seek back to %d failed", tp, offset, exc_info=True)
+
+
 def reread_skipped_records() -> None:
     """Seek a partition back when its records arrive with a hole since the last one delivered.
 
@@ -233,6 +293,12 @@ def reread_skipped_records() -> None:
     seek it drops the same record again as a repeat (seen in the fault tests: a survivor skipped 9
     records of its own partition and stalled with the commit held before them). A record whose
     hand-over the stop interrupted leaves the read offset where it was.
+
+    A hole with no later record behind it shows no such jump: the position sits past records no
+    agent saw until new traffic arrives (seen in the fault tests: the survivor of a kill left
+    `articles.raw[1]` 15..54 unprocessed for 30 s, until a probe record came). So every second the
+    fetch positions are compared with the read offsets, and a partition fetched past its read offset
+    that delivers nothing for `HOLE_REREAD_S` is sought back too (`_reread_stalled`).
     """
     from faust.transport.consumer import Consumer
 
@@ -249,6 +315,8 @@ def reread_skipped_records() -> None:
             if time.monotonic() - since >= HOLE_REREAD_S and not stopped():
                 del holes[tp]
                 await _reread_hole(self, tp, offset)
+        if not stopped():
+            await _reread_stalled(self, read_offset)
         async for tp, message in original(self, timeout):
             if tp in seeking or stopped():
                 # stopped: Faust's drain loop would drop the record yet count it as read, and then

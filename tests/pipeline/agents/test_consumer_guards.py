@@ -15,6 +15,7 @@ from faust.types import TP
 
 from pipeline import faust_patches
 from pipeline.faust_patches import (
+    fetched_past,
     head_hole,
     hold_commit_at_holes,
     is_stale_ack,
@@ -299,3 +300,69 @@ async def test_a_partition_rewound_with_nothing_committed_is_held_at_its_beginni
     for offset in range(70):
         consumer.ack(_message(RAW, offset))
     assert consumer._new_offset(RAW) == 71
+
+
+def test_fetched_past() -> None:
+    assert not fetched_past(None, 9)  # nothing delivered or sought yet
+    assert not fetched_past(14, None)
+    assert not fetched_past(14, 15)  # the next record is the one to fetch
+    assert fetched_past(14, 55)  # 15..54 fetched, not delivered
+
+
+async def test_a_partition_fetched_past_undelivered_records_is_read_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The survivor of a kill sat at the end of `articles.raw[1]` past 15..54, which no agent saw, with
+    no later record to reveal the hole: once nothing is delivered for HOLE_REREAD_S it seeks back."""
+    consumer = await _guarded(monkeypatch, [[], [], [(RAW, 14), (RAW, 15)], []])
+    positions = {RAW: 55, OTHER: 11}
+    seeks: list[tuple[TP, int]] = []
+
+    def position(consumer: Any, tp: TP) -> int:
+        return positions[tp]
+
+    async def seek(tp: TP, offset: int) -> None:
+        seeks.append((tp, offset))
+        consumer._read_offset[tp] = offset
+
+    consumer.assignment = lambda: {RAW, OTHER}
+    monkeypatch.setattr(faust_patches, "_fetch_position", position)
+    consumer.seek = seek
+    consumer._read_offset.update({RAW: 14, OTHER: 10})  # OTHER is where it should be
+    monkeypatch.setattr(faust_patches, "STALL_CHECK_S", 0.0)
+
+    async def drain() -> list[tuple[TP, int]]:
+        delivered = []
+        async for tp, message in consumer.getmany(timeout=1.0):
+            delivered.append((tp, message.offset))
+            consumer._read_offset[tp] = message.offset
+        return delivered
+
+    assert await drain() == [] and seeks == []  # first sight: records may just be buffered
+    monkeypatch.setattr(faust_patches, "HOLE_REREAD_S", 0.0)
+    assert await drain() == [] and seeks == [(RAW, 14)]  # still nothing delivered: read again
+    assert await drain() == [(RAW, 14), (RAW, 15)]
+    positions[RAW] = 16
+    assert await drain() == [] and seeks == [(RAW, 14)]  # caught up: nothing more to do
+
+
+async def test_a_partition_still_delivering_is_not_sought_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    consumer = await _guarded(monkeypatch, [[(RAW, 15)], [(RAW, 16)]])
+    seeks: list[tuple[TP, int]] = []
+
+    def position(consumer: Any, tp: TP) -> int:
+        return 40  # a full buffer ahead of the agents
+
+    async def seek(tp: TP, offset: int) -> None:
+        seeks.append((tp, offset))
+
+    consumer.assignment = lambda: {RAW}
+    monkeypatch.setattr(faust_patches, "_fetch_position", position)
+    consumer.seek = seek
+    consumer._read_offset[RAW] = 14
+    monkeypatch.setattr(faust_patches, "STALL_CHECK_S", 0.0)
+    monkeypatch.setattr(faust_patches, "HOLE_REREAD_S", 0.0)
+    for _ in range(2):
+        async for tp, message in consumer.getmany(timeout=1.0):
+            consumer._read_offset[tp] = message.offset
+    assert seeks == []  # the read offset moved between the checks: records are flowing
