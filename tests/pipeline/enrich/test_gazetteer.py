@@ -9,6 +9,12 @@ from pipeline.enrich.gazetteer import tag_entities
 from pipeline.enrich.ner import Span
 from pipeline.enrich.registry import Entity, EntityRegistry, load_registry
 from pipeline.errors import ConfigError
+from pipeline.models import EntityType
+
+
+def _named(*entities: tuple[str, EntityType, str]) -> EntityRegistry:
+    """A registry of (id, type, Arabic name) entities."""
+    return EntityRegistry.build([Entity(id=i, type=t, name_ar=name) for i, t, name in entities])
 
 
 @pytest.fixture(scope="module")
@@ -80,13 +86,11 @@ def test_name_claimed_by_two_entities_resolves_to_neither() -> None:
 
 
 def test_a_spelling_variant_shared_by_two_entities_is_reported_and_matches_neither() -> None:
-    reg = EntityRegistry.build(
-        [
-            Entity(id="john", type="PER", name_ar="جون سميث"),
-            Entity(id="jan", type="PER", name_ar="جان سميث"),
-            Entity(id="putin", type="PER", name_ar="بوتين"),
-            Entity(id="bhutan", type="LOC", name_ar="بوتان"),
-        ]
+    reg = _named(
+        ("john", "PER", "جون سميث"),
+        ("jan", "PER", "جان سميث"),
+        ("putin", "PER", "بوتين"),
+        ("bhutan", "LOC", "بوتان"),
     )
     # جين سميث could be either once the vowels go: neither, and the clash is listed for curators
     assert reg.resolve("جين سميث") is None
@@ -129,13 +133,11 @@ def test_a_multi_word_variant_needs_its_last_word_close_to_the_name() -> None:
 
 
 def test_a_nisba_adjective_is_no_spelling_of_its_place() -> None:
-    reg = EntityRegistry.build(
-        [
-            Entity(id="baghdad", type="LOC", name_ar="بغداد"),
-            Entity(id="mauritania", type="LOC", name_ar="موريتانيا"),
-            Entity(id="abbas", type="PER", name_ar="محمود عباس"),
-            Entity(id="unsc", type="ORG", name_ar="مجلس الأمن"),
-        ]
+    reg = _named(
+        ("baghdad", "LOC", "بغداد"),
+        ("mauritania", "LOC", "موريتانيا"),
+        ("abbas", "PER", "محمود عباس"),
+        ("unsc", "ORG", "مجلس الأمن"),
     )
     for name in ("البغدادي", "بغدادي", "موريتاني", "محمد عباسي", "المجلس الأمني"):
         assert reg.resolve(name) is None, name
@@ -278,9 +280,7 @@ def test_an_ambiguous_word_needs_the_tagger_to_stand_for_its_entity(tmp_path: Pa
 
 
 def test_a_word_with_a_verb_prefix_or_a_pronoun_is_not_a_name() -> None:
-    reg = EntityRegistry.build(
-        [Entity(id="tallinn", type="LOC", name_ar="تالين"), Entity(id="jeddah", type="LOC", name_ar="جدة")]
-    )
+    reg = _named(("tallinn", "LOC", "تالين"), ("jeddah", "LOC", "جدة"))
     # ستالين is read as س (future) + تالين, جدته as جدة + ه ("his grandmother")
     text = "تمثال ستالين في تالين، وزارت جدته مدينة جدة"
     assert [m.surface for m in tag_entities(text, "body", reg)] == ["تالين", "جدة"]
