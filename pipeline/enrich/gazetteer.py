@@ -50,7 +50,7 @@ def tag_entities(
     while i < len(tokens):
         match = _match_at(stems, i, registry)
         if match is None or (match[0] == 1 and not registry.stands_alone(tokens[i])):
-            i += 1  # without a tagger, an ambiguous word never stands for the entity alone
+            i += 1  # without a tagger, one word must stand alone: no ambiguous word, written as the name
             continue
         n, ent_id = match
         ent = registry.entities[ent_id]
