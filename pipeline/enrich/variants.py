@@ -60,14 +60,17 @@ def _fold(word: str) -> tuple[str, list[tuple[int, str]]]:
 
 def word_keys(name: str) -> list[str]:
     """Index keys of a one-word name for `word_probes`: itself folded, and with each long vowel dropped
-    (plain, and at its position)."""
+    (plain, and at its position: a change in place, never of the last letter)."""
     folded, dropped = _fold(name)
-    return [f"={folded}", *(f"-{d}" for _, d in dropped), *(f"{i}:{d}" for i, d in dropped)]
+    changed = (f"{i}:{d}" for i, d in dropped if i < len(folded) - 1)
+    return [f"={folded}", *(f"-{d}" for _, d in dropped), *changed]
 
 
 @lru_cache(maxsize=100_000)
 def word_probes(word: str) -> tuple[str, ...]:
     """Keys to look a word up by: a name's `word_keys` share one with it when the two are equal once
-    folded, or one has a long vowel the other lacks, or they differ by one long vowel at one place."""
+    folded, or one has a long vowel the other lacks, or they differ by one long vowel at one place other
+    than the end (a final vowel changes the word: the programme بوليتيكا is not the site بوليتيكو)."""
     folded, dropped = _fold(word)
-    return (f"={folded}", f"-{folded}", *(f"={d}" for _, d in dropped), *(f"{i}:{d}" for i, d in dropped))
+    changed = (f"{i}:{d}" for i, d in dropped if i < len(folded) - 1)
+    return (f"={folded}", f"-{folded}", *(f"={d}" for _, d in dropped), *changed)
