@@ -41,6 +41,8 @@ _BREAK_RE = re.compile(r"[.!?؟\n؛;:]")
 _UNSURE = 0.7
 # lexicon classes (see `Featurizer.word_classes`) that make a word plausibly part of a name
 _NAME_EVIDENCE = frozenset({"GN", "FE", "RPER", "RORG", "RLOC", "OT", "LT", "T"})
+# a given name, or a word of a registry person's name (خليفة of خليفة حفتر is no given-name list entry)
+_GIVEN = frozenset({"GN", "RPER"})
 _MAX_SENTENCE = 150  # very long "sentences" (lists, tables) are cut so one bad split stays local
 
 
@@ -159,6 +161,16 @@ class NerTagger:
         prefix = token.norm[: len(token.norm) - len(token.stem)]
         return prefix.endswith(("ال", "لل")) and token.stem not in self._article_stems
 
+    def _given_name(self, token: Token) -> bool:
+        """A title word that is also a given name and written without the article opens the name:
+        خليفة الشيباني is Khalifa al-Shaibani, not a caliph called الشيباني."""
+        return not token.has_article and bool(self.featurizer.classes(token) & _GIVEN)
+
+    def _same_entity(self, tokens: Sequence[Token], i: int, k: int, j: int) -> bool:
+        """Whether tokens [k, j) name the registry entity that [i, j) names."""
+        full = self.registry.lookup(tuple(t.stem for t in tokens[i:j]))
+        return full is None or self.registry.lookup(tuple(t.stem for t in tokens[k:j])) == full
+
     def _stands_alone(self, token: Token) -> bool:
         """Whether a one-word registry match is a mention without the CRF's agreement (which, if it
         tags the word, still has its span canonicalised): see `EntityRegistry.stands_alone`."""
@@ -251,8 +263,11 @@ class NerTagger:
                         s.type == "PER"
                         and s.j - i > 1
                         and (sentence[i].stem in titles or sentence[i].norm in titles)
+                        and not self._given_name(sentence[i])
                     ):
                         i += 1  # الدكتور حجازي: the person is حجازي; the title stays out of the name
+                    if i > s.i and s.source == "gazetteer" and not self._same_entity(sentence, s.i, i, s.j):
+                        i = s.i  # الملك سلمان is a registry name; سلمان alone is anyone called سلمان
                     start = trim_prefix(text, sentence[i])
                     end = sentence[s.j - 1].end
                     if start < end:

@@ -67,6 +67,23 @@ def test_places_written_as_their_names_still_resolve(enricher: Enricher) -> None
     assert {"rasd:raqqa", "Q3692"} <= ids
 
 
+@pytest.mark.parametrize(
+    ("body", "person"),
+    [
+        ("استقبل الملك سلمان الوفد في الرياض.", "rasd:king-salman"),  # a listed name with its title
+        ("قال المشير خليفة حفتر إن قواته تتقدم.", "rasd:khalifa-haftar"),  # خليفة: a name, not "caliph"
+        ("قال العميد خليفة الشيباني إن الوضع مستقر.", None),  # not Asaad al-Shaibani
+    ],
+)
+def test_a_title_word_that_is_a_name_stays_in_the_name(
+    enricher: Enricher, body: str, person: str | None
+) -> None:
+    found = {m.canonical_id for m in enricher.enrich(_article("خبر", body)).entities if m.type == "PER"}
+    assert "rasd:asaad-al-shaibani" not in found
+    if person is not None:
+        assert person in found
+
+
 def test_english_article_is_tagged_english(enricher: Enricher) -> None:
     article = _article(
         "Putin hosts Kim at the Vostochny cosmodrome", "Russia pledged to help North Korea build satellites."

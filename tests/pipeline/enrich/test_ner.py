@@ -116,9 +116,15 @@ def test_person_spans_leave_titles_out() -> None:
         for span in tagger.spans(text):
             if span.type == "PER":
                 persons += 1
-                first = normalise(text[span.start : span.end].split()[0])
-                if first in tagger.resources.titles and len(text[span.start : span.end].split()) > 1:
-                    titled.append(text[span.start : span.end])
+                name = text[span.start : span.end]
+                first = normalise(name.split()[0])
+                # a title word that is also a name (خليفة بن زايد: Khalifa, not "caliph") opens the
+                # name, and so does the title of a listed name (الملك سلمان)
+                word = tagger.analyzer.tokens(name)[0]
+                as_name = not word.has_article and tagger.featurizer.classes(word) & {"GN", "RPER"}
+                listed = registry.lookup(tuple(registry.analyzer.terms(name))) is not None
+                if first in tagger.resources.titles and len(name.split()) > 1 and not as_name and not listed:
+                    titled.append(name)
     assert persons > 50 and titled == []
 
 
