@@ -235,6 +235,18 @@ def _fetch_position(consumer: Any, tp: Any) -> int | None:
     return state.position if state is not None and state.has_valid_position else None
 
 
+def _left_to_faust(consumer: Any, tp: Any) -> bool:
+    """Table changelogs and topics without acks: Faust positions and commits them itself."""
+    return bool(consumer._is_changelog_tp(tp) or not consumer.app.topics.acks_enabled_for(tp.topic))
+
+
+async def _seek_back(consumer: Any, tp: Any, offset: int) -> None:
+    try:
+        await consumer.seek(tp, offset)
+    except Exception:  # revoked meanwhile: its new owner starts at the committed offset
+        log.warning("%s: seek back to %d failed", tp, offset, exc_info=True)
+
+
 async def _reread_stalled(consumer: Any, read_offset: Any) -> None:
     """Seek back each partition fetched past records no agent saw, once it has delivered nothing
     for `HOLE_REREAD_S`: a hole with no later record behind it, which `skipped_from` cannot see."""
@@ -248,7 +260,7 @@ async def _reread_stalled(consumer: Any, read_offset: Any) -> None:
     except Exception:  # the consumer thread is not running (yet, or any more)
         return
     for tp in assigned:
-        if consumer._is_changelog_tp(tp) or not consumer.app.topics.acks_enabled_for(tp.topic):
+        if _left_to_faust(consumer, tp):
             continue
         offset = read_offset.get(tp)
         position = _fetch_position(consumer, tp)
@@ -266,10 +278,7 @@ async def _reread_stalled(consumer: Any, read_offset: Any) -> None:
                 offset,
                 position - 1,
             )
-            try:
-                await consumer.seek(tp, offset)
-            except Exception:  # revoked meanwhile: its new owner starts at the committed offset
-                log.warning("%s: seek back to %d failed", tp, offset, exc_info=True)
+            await _seek_back(consumer, tp, offset)
 
 
 def reread_skipped_records() -> None:
@@ -323,10 +332,8 @@ def reread_skipped_records() -> None:
                 # drop it again, as a repeat, when the rebalance's seek fetches it once more
                 continue
             restart = skipped_from(read_offset.get(tp), message.offset)
-            if restart is not None and (
-                self._is_changelog_tp(tp) or not self.app.topics.acks_enabled_for(message.topic)
-            ):
-                restart = None  # table changelogs and topics without acks are left to Faust
+            if restart is not None and _left_to_faust(self, tp):
+                restart = None
             if restart is None:
                 if rereads:
                     rereads.pop(tp, None)  # back in order: a later hole at that offset is new
@@ -342,10 +349,7 @@ def reread_skipped_records() -> None:
                 )
                 rereads[tp] = restart
                 seeking.add(tp)
-                try:
-                    await self.seek(tp, restart)
-                except Exception:  # revoked meanwhile: its new owner starts at the committed offset
-                    log.warning("%s: seek back to %d failed", tp, restart, exc_info=True)
+                await _seek_back(self, tp, restart)
                 continue
             before = read_offset.get(tp)
             yield tp, message
