@@ -58,12 +58,16 @@ def _fold(word: str) -> tuple[str, list[tuple[int, str]]]:
     ]
 
 
+def _changed_in_place(folded: str, dropped: list[tuple[int, str]]) -> list[str]:
+    """Keys of a long vowel changed in place: never the last letter (a final vowel changes the word)."""
+    return [f"{i}:{d}" for i, d in dropped if i < len(folded) - 1]
+
+
 def word_keys(name: str) -> list[str]:
     """Index keys of a one-word name for `word_probes`: itself folded, and with each long vowel dropped
     (plain, and at its position: a change in place, never of the last letter)."""
     folded, dropped = _fold(name)
-    changed = (f"{i}:{d}" for i, d in dropped if i < len(folded) - 1)
-    return [f"={folded}", *(f"-{d}" for _, d in dropped), *changed]
+    return [f"={folded}", *(f"-{d}" for _, d in dropped), *_changed_in_place(folded, dropped)]
 
 
 @lru_cache(maxsize=100_000)
@@ -72,5 +76,4 @@ def word_probes(word: str) -> tuple[str, ...]:
     folded, or one has a long vowel the other lacks, or they differ by one long vowel at one place other
     than the end (a final vowel changes the word: the programme بوليتيكا is not the site بوليتيكو)."""
     folded, dropped = _fold(word)
-    changed = (f"{i}:{d}" for i, d in dropped if i < len(folded) - 1)
-    return (f"={folded}", f"-{folded}", *(f"={d}" for _, d in dropped), *changed)
+    return (f"={folded}", f"-{folded}", *(f"={d}" for _, d in dropped), *_changed_in_place(folded, dropped))
