@@ -158,8 +158,7 @@ class NerTagger:
 
     def _article_mismatch(self, token: Token) -> bool:
         """A one-word registry match written with ال although the name never takes it (الحماة ≠ حماة)."""
-        prefix = token.norm[: len(token.norm) - len(token.stem)]
-        return prefix.endswith(("ال", "لل")) and token.stem not in self._article_stems
+        return token.has_article and token.stem not in self._article_stems
 
     def _given_name(self, token: Token) -> bool:
         """A title word that is also a given name and written without the article opens the name:

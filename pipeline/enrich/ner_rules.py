@@ -31,11 +31,6 @@ def _adjacent(a: Token, b: Token) -> bool:
     return b.start - a.end <= 1
 
 
-def _has_article(token: Token) -> bool:
-    prefix = token.norm[: len(token.norm) - len(token.stem)]
-    return prefix.endswith(("ال", "لل"))
-
-
 def title_persons(
     tokens: Sequence[Token], labels: Sequence[str], gazetteer: Sequence[str], featurizer: Featurizer
 ) -> list[tuple[int, int]]:
@@ -51,7 +46,7 @@ def title_persons(
         while (
             k < n
             and skipped < _MAX_QUALIFIERS
-            and _has_article(tokens[k])
+            and tokens[k].has_article
             and _adjacent(tokens[k - 1], tokens[k])
         ):
             k += 1
@@ -74,7 +69,7 @@ def title_persons(
             cls = featurizer.classes(tokens[j])
             if cls & _STOP_CLASSES or len(tokens[j].stem) < 3:
                 break
-            if _has_article(tokens[j]):
+            if tokens[j].has_article:
                 if not tokens[j].stem.endswith(("ي", "يه")):
                     j += 1  # a family name with the article (بشار الأسد) ends the name
                 break
@@ -110,7 +105,7 @@ def particle_starts(
 
 def is_nisba(token: Token) -> bool:
     """A relational adjective with the article (الروسي، المصرية): it qualifies, it does not name."""
-    return _has_article(token) and token.stem.endswith(("ي", "يه"))
+    return token.has_article and token.stem.endswith(("ي", "يه"))
 
 
 def org_from_trigger(
