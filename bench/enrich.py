@@ -138,8 +138,8 @@ def main() -> int:
     for a in articles[:20]:
         enricher.enrich(a)  # warm caches
     results = {name: rate(name, fn, articles) for name, fn in stages(enricher).items()}
-    for size in (20, 100):
-        results[f"full/batch{size}"] = batched_rate(enricher, articles, size)
+    for batch in (20, 100):
+        results[f"full/batch{batch}"] = batched_rate(enricher, articles, batch)
     if unseen:  # the rows above repeat the same articles: every word is cached after the first pass
         results["full/unseen"] = batched_rate(enricher, unseen, 20, label="full/unseen")
 
