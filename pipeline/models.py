@@ -161,6 +161,17 @@ class Evidence(BaseModel):
     count: int = Field(default=1, ge=0, description="mentions in the article (or in the window, for a surge)")
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _valid_text(value: Any) -> Any:
+    """Refuse lone surrogates (JSON "\\ud800" decodes to one): they cannot be stored as UTF-8."""
+    texts = value if isinstance(value, list) else [value]
+    if any(isinstance(t, str) and _SURROGATE.search(t) for t in texts):
+        raise ValueError("text must be valid Unicode (a lone surrogate is not)")
+    return value
+
+
 class Condition(BaseModel):
     """A set of entities (canonical ids or known names), topic ids and Arabic words/phrases."""
 
@@ -173,7 +184,7 @@ class Condition(BaseModel):
     @field_validator("words", "entities", "topics")
     @classmethod
     def _no_blank(cls, value: list[str]) -> list[str]:
-        cleaned = [v.strip() for v in value]
+        cleaned = [v.strip() for v in _valid_text(value)]
         if any(not v for v in cleaned):
             raise ValueError("blank entries are not allowed")
         return list(dict.fromkeys(cleaned))
@@ -184,6 +195,7 @@ class Condition(BaseModel):
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_MAX_DURATION_S = 100 * 366 * 86400
 
 
 def parse_duration(text: str) -> timedelta:
@@ -191,7 +203,10 @@ def parse_duration(text: str) -> timedelta:
     m = _DURATION.match(text)
     if not m or int(m.group(1)) == 0:
         raise ValueError(f"bad duration {text!r}: use a positive number with s, m, h or d (e.g. 1h, 30d)")
-    return timedelta(seconds=int(m.group(1)) * _UNIT_S[m.group(2)])
+    seconds = int(m.group(1)) * _UNIT_S[m.group(2)]
+    if seconds > _MAX_DURATION_S:  # timedelta and date arithmetic overflow long before digits run out
+        raise ValueError(f"bad duration {text!r}: at most 100 years")
+    return timedelta(seconds=seconds)
 
 
 class Surge(BaseModel):
@@ -249,6 +264,10 @@ class Watch(BaseModel):
     surge: Surge | None = None
     channels: list[str] = Field(default_factory=lambda: ["log", "jsonl"])
     paused: bool = False
+
+    _unicode = field_validator(
+        "name", "owner", "entities", "topics", "words", "sources", "languages", "channels"
+    )(_valid_text)
 
     @model_validator(mode="after")
     def _fold_shorthand(self) -> Watch:

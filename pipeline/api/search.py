@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -71,9 +71,9 @@ def parse_day(text: str, name: str, *, end: bool = False) -> datetime | None:
     try:
         if len(text) == 10:
             day = date.fromisoformat(text)
-            value = datetime(day.year, day.month, day.day, tzinfo=UTC) + (
-                timedelta(days=1) if end else timedelta()
-            )
+            # the last instant of the day, not the next midnight: the bound is inclusive, and an
+            # article dated D+1 00:00 (a feed giving only dates) belongs to `since=D+1` alone
+            value = datetime.combine(day, time.max if end else time.min, tzinfo=UTC)
         else:
             value = datetime.fromisoformat(text)
             if value.tzinfo is None:

@@ -7,7 +7,7 @@ import asyncio
 import json
 import sys
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from urllib.parse import unquote
 
 from pipeline.enrich.registry import load_registry
@@ -29,7 +29,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--source", action="append", default=[])
     p.add_argument("--language", action="append", default=[])
     p.add_argument("--since", type=_date, help="YYYY-MM-DD (UTC)")
-    p.add_argument("--until", type=_date, help="YYYY-MM-DD (UTC)")
+    p.add_argument("--until", type=_until, help="YYYY-MM-DD (UTC), that day included")
     p.add_argument("--sort", choices=["relevance", "newest"], default="relevance")
     p.add_argument("--page", type=int, default=1)
     p.add_argument("--size", type=int, default=10)
@@ -38,9 +38,16 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def _date(value: str) -> datetime:
     try:
-        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+        moment = datetime.fromisoformat(value.strip())
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"not a date: {value!r} (use YYYY-MM-DD)") from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # an offset given is kept
+
+
+def _until(value: str) -> datetime:
+    """A bare date means the last instant of that day, as the API's `until` does."""
+    moment = _date(value)
+    return datetime.combine(moment.date(), time.max, tzinfo=UTC) if len(value.strip()) == 10 else moment
 
 
 def _render_highlight(fragment: str, tty: bool) -> str:

@@ -14,7 +14,7 @@ import asyncio
 import json
 import re
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -232,8 +232,12 @@ def parse_moment(text: str, label: str, now: datetime, *, end_of_day: bool = Fal
     """
     try:
         return now - parse_duration(text)
-    except ValueError:
-        pass
+    except ValueError as exc:
+        unit = text.strip()[-1:]
+        if unit and unit in "smhd" and text.strip()[:-1].strip().isdigit():  # a duration, out of bounds
+            raise ConfigError(f"{label}: {exc}") from exc
+    except OverflowError as exc:  # 100 years back from a date near year 1
+        raise ConfigError(f"{label}: {text!r} reaches before the first date there is") from exc
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError as exc:
@@ -241,6 +245,8 @@ def parse_moment(text: str, label: str, now: datetime, *, end_of_day: bool = Fal
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     if end_of_day and _DATE_ONLY.match(text):
+        if value.date() == date.max:
+            raise ConfigError(f"{label}: {text!r} is the last date there is; leave it out to scan to the end")
         value += timedelta(days=1)
     return value
 

@@ -180,8 +180,10 @@ def facets(conn: sqlite3.Connection, size: int) -> Facets:
                 """SELECT m.source, '', COUNT(*) AS n FROM temp.matches m
                    GROUP BY m.source ORDER BY n DESC, m.source LIMIT ?"""
             ),
+            # whole seconds, floored in integers: date() would round 23:59:59.9996 up to the next day
             "days": counts(
-                """SELECT date(m.published / 1000000.0, 'unixepoch') AS day, '', COUNT(*) FROM temp.matches m
+                """SELECT date((m.published - ((m.published % 1000000) + 1000000) % 1000000) / 1000000,
+                               'unixepoch') AS day, '', COUNT(*) FROM temp.matches m
                    WHERE m.published IS NOT NULL GROUP BY day ORDER BY day DESC LIMIT ?"""
             ),
         }
@@ -234,6 +236,8 @@ def decode_cursor(query: SearchQuery, cursor: str, width: int) -> tuple[float | 
             and isinstance(key, list)
             and len(key) == width
             and all(isinstance(k, int | float) and not isinstance(k, bool) for k in key)
+            and all(-(2**63) <= k < 2**63 for k in key if isinstance(k, int))  # SQLite's integers
+            and isinstance(payload["q"], str)
         )
     except (ValueError, TypeError, KeyError, binascii.Error):
         valid = False

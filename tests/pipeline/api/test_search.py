@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from pipeline.api.search import parse_day
 from tests.pipeline.api.corpus import Corpus
 
 IRAN, TRUMP, PUTIN = "Q794", "Q22686", "Q7747"
@@ -84,6 +85,14 @@ def test_dates_accept_eastern_arabic_digits_and_include_the_until_day(client: Te
         assert "2026-04-01" <= published.date().isoformat() <= "2026-04-02"
 
 
+def test_until_is_the_last_instant_of_its_day_and_the_range_is_checked_on_the_day_given(
+    client: TestClient,
+) -> None:
+    assert parse_day("2026-04-01", "until", end=True) == datetime(2026, 4, 1, 23, 59, 59, 999999, tzinfo=UTC)
+    assert parse_day("٢٠٢٦-٠٤-٠١", "since") == datetime(2026, 4, 1, tzinfo=UTC)
+    assert search(client, since="2099-12-01", until="2100-01-01")["total"] == 0  # the last day allowed
+
+
 def test_sort_newest_and_pagination(client: TestClient) -> None:
     first = search(client, q="إيران", sort="newest", size=5)
     second = search(client, q="إيران", sort="newest", size=5, page=2)
@@ -108,6 +117,10 @@ def test_sort_newest_and_pagination(client: TestClient) -> None:
         ({"since": "2026-04-02", "until": "2026-04-01"}, 400, "since", "before until"),
         ({"since": "1990-01-01", "until": "2099-01-01"}, 400, "until", "longer than"),
         ({"since": "1066-10-14"}, 400, "since", "between 1990"),
+        ({"until": "9999-12-31"}, 400, "until", "between 1990"),  # the day after it is no date
+        ({"until": "٩٩٩٩-١٢-٣١"}, 400, "until", "between 1990"),
+        ({"entity": "!"}, 400, "entity", "unknown entity"),  # a name without a word
+        ({"entity": "ـــ"}, 400, "entity", "unknown entity"),
         ({"entity": "شخص لا يعرفه أحد"}, 400, "entity", "unknown entity"),
         ({"topic": "gardening"}, 400, "topic", "unknown topic"),
         ({"source": [f"s{i}" for i in range(21)]}, 400, "source", "at most 20"),

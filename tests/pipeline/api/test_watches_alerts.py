@@ -83,6 +83,16 @@ def test_bad_watches_are_refused_naming_the_field(
     assert [w["id"] for w in fresh.get("/watches").json()] == ["iran", "truce"]
 
 
+@pytest.mark.parametrize("field", ["name", "owner", "words"])
+def test_a_lone_surrogate_is_refused_not_stored(fresh: TestClient, field: str) -> None:
+    fields: dict[str, Any] = {"id": "x", "words": ["هدنة"], field: ["LONE"] if field == "words" else "LONE"}
+    body = json.dumps(fields, ensure_ascii=False).replace("LONE", "\\ud800")  # JSON for a lone surrogate
+    response = fresh.post("/watches", content=body.encode(), headers={"content-type": "application/json"})
+    assert response.status_code == 400, response.text
+    assert "lone surrogate" in response.json()["error"]["message"]
+    assert [w["id"] for w in fresh.get("/watches").json()] == ["iran", "truce"]
+
+
 def test_unknown_watch_and_bad_ids(fresh: TestClient) -> None:
     assert fresh.post("/watches/nope/pause").status_code == 404
     bad = fresh.delete("/watches/bad%20id")

@@ -78,3 +78,18 @@ def test_eval_topics_prints_macro_f1_last(tmp_path: Path, capsys: pytest.Capture
 def test_eval_of_a_missing_file_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["eval", "ner", "/nonexistent/x.txt", "--scheme", "wojood"]) == 1
     assert "no such file" in capsys.readouterr().err
+
+
+def test_search_dates_until_includes_its_day_and_an_offset_is_kept() -> None:
+    import argparse
+    from datetime import UTC, datetime
+
+    from pipeline.cli import search
+
+    parser = argparse.ArgumentParser()
+    search.add_parser(parser.add_subparsers())
+    args = parser.parse_args(["search", "x", "--since", "2026-03-24T10:00+03:00", "--until", "2026-03-24"])
+    assert args.since == datetime(2026, 3, 24, 7, 0, tzinfo=UTC)
+    assert args.until == datetime(2026, 3, 24, 23, 59, 59, 999999, tzinfo=UTC)
+    noon = parser.parse_args(["search", "--until", "2026-03-24T12:00"]).until
+    assert noon == datetime(2026, 3, 24, 12, tzinfo=UTC)

@@ -156,6 +156,9 @@ def test_add_from_a_file_and_replace(
         (["rm", "nope"], "unknown watch 'nope'"),
         (["test", "nope"], "unknown watch 'nope'"),
         (["test", "putin", "--since", "last week"], "--since: 'last week' is neither a duration"),
+        (["test", "putin", "--since", "99999999d"], "--since: bad duration '99999999d': at most 100 years"),
+        (["test", "putin", "--until", "9999-12-31"], "--until: '9999-12-31' is the last date there is"),
+        (["add", "x", "--entity", "Q7747", "--surge-window", "99999999999d"], "at most 100 years"),
     ],
 )
 def test_errors_name_the_field_exit_2_and_store_nothing(
