@@ -173,7 +173,7 @@ class EntityRegistry:
     def lookup(self, stems: tuple[str, ...], *, variants: bool = False) -> str | None:
         """Entity id for a name given as analyzer stems; optionally through its spelling-variant key."""
         ent_id = self.names.get(stems)
-        if ent_id is None and variants:
+        if ent_id is None and variants and stems:  # a name of punctuation or tatweel has no stems
             if len(stems) > 1:
                 return self.variant(stems, skeleton_key(stems))
             if len(stems[0]) < MIN_WORD_VARIANT:

@@ -80,6 +80,8 @@ def test_entity_by_name_and_names_the_registry_does_not_know(client: TestClient,
     assert body["in_registry"] is False and body["articles"] >= 1 and body["type"] == unknown.type
     missing = client.get("/entities/Q0000000")
     assert missing.status_code == 404 and "unknown entity" in missing.json()["error"]["message"]
+    for wordless in ("!", "ـ", "..."):  # no stems to look up: still a 404, not a crash
+        assert client.get(f"/entities/{wordless}").status_code == 404
 
 
 def test_health_and_metrics(client: TestClient, corpus: Corpus) -> None:
