@@ -25,12 +25,21 @@ __all__ = [
     "SearchHit",
     "SearchQuery",
     "SearchResult",
+    "joined_body_terms",
 ]
 
 HIGHLIGHT_PRE = "<mark>"
 HIGHLIGHT_POST = "</mark>"
 MAX_PAGE_SIZE = 100
 MAX_PAGE = 1000
+# stands between the summary's terms and the body's in the one searched text: a token no query
+# produces (the analyzer's words have no format characters), so no phrase runs from one into the other
+FIELD_GAP = "\u2063"
+
+
+def joined_body_terms(summary_terms: str, body_terms: str) -> str:
+    """The searched text of summary and body (both backends index this): the two, apart."""
+    return f"{summary_terms} {FIELD_GAP} {body_terms}" if summary_terms.strip() else body_terms
 
 
 class SearchQuery(BaseModel):

@@ -39,7 +39,14 @@ from pydantic import ValidationError
 from pipeline import sqlite_files
 from pipeline.errors import InvalidQuery, SearchError, SearchUnavailable
 from pipeline.models import Article, dumps
-from pipeline.search.base import Facets, IndexReport, SearchHit, SearchQuery, SearchResult
+from pipeline.search.base import (
+    Facets,
+    IndexReport,
+    SearchHit,
+    SearchQuery,
+    SearchResult,
+    joined_body_terms,
+)
 from pipeline.search.highlight import highlight_fields
 from pipeline.search.query import ParsedQuery, parse_user_query
 from pipeline.search.sqlite_sql import (
@@ -497,7 +504,7 @@ class SqliteBackend:
     def _terms(self, title: str, summary: str, body: str) -> tuple[str, str]:
         """The two FTS columns of an article: its title's stems, and those of summary and body."""
         terms = self._analyzer.joined_terms
-        return terms(title), f"{terms(summary)} {terms(body)}"
+        return terms(title), joined_body_terms(terms(summary), terms(body))
 
     async def stale_analysis(self) -> int:
         """Articles whose terms another analyzer made, less those a re-analysis under way has done."""

@@ -4,7 +4,8 @@ A document is the article's own JSON (the stored copy `get`, `scan` and search h
 fields derived for search:
 
 - ``terms_title`` / ``terms_body``: `Analyzer` stems joined by spaces, the same text the SQLite
-  backend gives FTS5 (summary and body together), so both backends match the same articles.
+  backend gives FTS5 (summary and body in one text, a gap token between them), so both backends
+  match the same articles.
 - ``at``: where the article sits on the timeline (``published``, or the fetch time) for `scan`.
 - ``entity`` (nested, one per canonical id: id, type, name of its first mention) for facets with
   labels, and ``entity_ids`` (flat keywords) for filters and watches.
@@ -19,6 +20,7 @@ from pydantic import ValidationError
 
 from pipeline.errors import SearchError
 from pipeline.models import Article
+from pipeline.search.base import joined_body_terms
 
 __all__ = ["DERIVED_FIELDS", "TermAnalyzer", "article_document", "article_from_source", "search_terms"]
 
@@ -60,10 +62,7 @@ def search_terms(title: str, summary: str, body: str, analyzer: TermAnalyzer) ->
     """The ``terms_title`` and ``terms_body`` fields: what search matches, and what re-analysis redoes."""
     terms = analyzer.terms
     summary_terms, body_terms = " ".join(terms(summary)), " ".join(terms(body))
-    return {
-        "terms_title": " ".join(terms(title)),
-        "terms_body": " ".join(t for t in (summary_terms, body_terms) if t),
-    }
+    return {"terms_title": " ".join(terms(title)), "terms_body": joined_body_terms(summary_terms, body_terms)}
 
 
 def article_from_source(source: Mapping[str, Any]) -> Article:
