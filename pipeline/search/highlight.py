@@ -7,6 +7,7 @@ Pure: takes text and the parsed query, returns strings.
 from __future__ import annotations
 
 import html
+import unicodedata
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -57,8 +58,9 @@ def _render(text: str, start: int, end: int, spans: Sequence[tuple[int, int]]) -
     out: list[str] = []
     pos = start
     for s, e in spans:
-        if s < start or e > end:
-            continue
+        if s < start or e > end or e <= pos:
+            continue  # outside the window, or already marked (a ligature's words share its span)
+        s = max(s, pos)
         out.append(html.escape(text[pos:s]))
         out.append(HIGHLIGHT_PRE + html.escape(text[s:e]) + HIGHLIGHT_POST)
         pos = e
@@ -87,7 +89,36 @@ def _window(
     for s, e in spans:
         if s < end < e:
             end = e
+    # nor a character from its marks, an emoji sequence, or a flag (when no space was near)
+    # (a few characters at most: a hostile run of marks cannot stretch a fragment)
+    for _ in range(_MAX_CLUSTER):
+        if start < s0 and _inside_cluster(text, start):
+            start += 1
+        if _inside_cluster(text, end):
+            end += 1
     return start, end
+
+
+# zero-width joiner, variation selectors, skin tones: they join what follows to what precedes
+_JOINERS = frozenset("\u200d\ufe0e\ufe0f") | frozenset(map(chr, range(0x1F3FB, 0x1F400)))
+_FLAG_LETTERS = range(0x1F1E6, 0x1F200)  # regional indicators: a flag is a pair
+_MAX_CLUSTER = 32
+_MAX_FLAG_RUN = 2000  # letters counted back to pair them from the run's start (past that, a guess)
+
+
+def _inside_cluster(text: str, i: int) -> bool:
+    """Whether a cut at `i` would split what a reader sees as one character."""
+    if not 0 < i < len(text):
+        return False
+    here, before = text[i], text[i - 1]
+    if before == "\u200d" or here in _JOINERS or unicodedata.category(here) in ("Mn", "Mc", "Me"):
+        return True
+    if ord(here) in _FLAG_LETTERS and ord(before) in _FLAG_LETTERS:
+        run = 0
+        while i - run > 0 and run < _MAX_FLAG_RUN and ord(text[i - run - 1]) in _FLAG_LETTERS:
+            run += 1
+        return run % 2 == 1  # an odd number of letters before: `here` completes a pair
+    return False
 
 
 def highlight(

@@ -105,6 +105,8 @@ def test_items_keep_the_text_as_typed(analyzer: Analyzer) -> None:
         ("كيم وصل ثم جونغ", '"كيم جونغ"', []),  # not adjacent: no phrase match, nothing marked
         ("بوتينُ قال", "بوتين", ["<mark>بوتينُ</mark> قال"]),
         ("لا شيء هنا", "بوتين", []),
+        # one ligature of four words: marked once
+        ("قال النبي ﷺ في الحديث", "صلى عليه", ["قال النبي <mark>ﷺ</mark> في الحديث"]),
     ],
 )
 def test_highlight_whole(analyzer: Analyzer, text: str, query: str, expected: list[str]) -> None:
@@ -126,3 +128,21 @@ def test_fragments_stay_within_a_line(analyzer: Analyzer) -> None:
     assert highlight(text, analyzer.tokens(text), parse_user_query("بوتين", analyzer)) == [
         "قال <mark>بوتين</mark> كلمة"
     ]
+
+
+@pytest.mark.parametrize(
+    "run",
+    ["بَ" * 150, "🇸🇦" * 80, "👨\u200d👩\u200d👧" * 40],  # marks, flags, emoji sequences: no space near
+)
+def test_a_fragment_cut_without_a_space_keeps_characters_whole(analyzer: Analyzer, run: str) -> None:
+    text = f"{run}-بوتين-{run}"
+    (fragment,) = highlight(text, analyzer.tokens(text), parse_user_query("بوتين", analyzer))
+    before, after = fragment.split("<mark>")[0].rstrip("-"), fragment.split("</mark>")[1].lstrip("-")
+    assert before and after
+    for piece in (before, after):
+        assert piece in run + run  # whole clusters: the same text as the run's own, never a shifted one
+    assert len(after) < 200
+    if run.startswith("🇸🇦"):
+        assert before.startswith("🇸") and after.endswith("🇦")  # no flag split in two (🇦🇸 is another)
+    if run.startswith("بَ"):
+        assert before.startswith("ب") and after.endswith("َ")
