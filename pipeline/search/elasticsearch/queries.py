@@ -208,6 +208,8 @@ def decode_cursor(query: SearchQuery, cursor: str) -> list[Any]:
             and isinstance(key, list)
             and 2 <= len(key) <= 3
             and all(isinstance(k, int | float | str) and not isinstance(k, bool) for k in key)
+            and all(-(2**63) <= k < 2**63 for k in key if isinstance(k, int))  # Elasticsearch's longs
+            and isinstance(payload["q"], str)
         )
     except (ValueError, TypeError, KeyError, binascii.Error):
         valid = False

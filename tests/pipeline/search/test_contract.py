@@ -5,6 +5,8 @@ Add a backend by adding a `pytest.param` to `BACKENDS` and a branch in `_make_ba
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -137,6 +139,18 @@ async def test_phrase_needs_adjacent_words_in_order(indexed: SearchBackend, corp
     assert {caspian, deal} <= set(bag)
     assert ids(await search(indexed, '"حرب إيران"')) == [caspian]
     assert ids(await search(indexed, '"إيران حرب"')) == []
+
+
+async def test_a_phrase_does_not_run_from_the_summary_into_the_body(
+    backend: SearchBackend, corpus: list[Article]
+) -> None:
+    article = corpus[1].model_copy(update={"summary": "وصل الرئيس الروسي بوتين", "body": "كيم جونغ أون يزور"})
+    await backend.index_many([article])
+    assert ids(await search(backend, "بوتين كيم")) == [article.id]  # both words are in it
+    assert ids(await search(backend, '"بوتين كيم"')) == []  # but not next to each other
+    for inside in ('"الروسي بوتين"', '"كيم جونغ"'):
+        assert ids(await search(backend, inside)) == [article.id]
+    assert ids(await search(backend, 'الرئيس -"بوتين كيم"')) == [article.id]
 
 
 async def test_phrase_of_a_full_name(indexed: SearchBackend) -> None:
@@ -284,6 +298,23 @@ async def test_date_filters_are_inclusive(indexed: SearchBackend, corpus: list[A
     assert window.total == 2
 
 
+async def test_an_until_bound_is_inclusive_to_the_microsecond_and_days_are_not_rounded_up(
+    backend: SearchBackend, corpus: list[Article]
+) -> None:
+    late = datetime(2026, 4, 1, 23, 59, 59, 999600, tzinfo=UTC)  # the day's last millisecond
+    midnight = datetime(2026, 4, 2, tzinfo=UTC)  # a feed that gives only dates
+    articles = [
+        corpus[1].model_copy(update={"id": "late-0001", "published": late}),
+        corpus[2].model_copy(update={"id": "midnight-0001", "published": midnight}),
+    ]
+    await backend.index_many(articles)
+    end_of_day = datetime(2026, 4, 1, 23, 59, 59, 999999, tzinfo=UTC)  # what `until=2026-04-01` asks for
+    assert ids(await search(backend, until=end_of_day)) == ["late-0001"]
+    assert ids(await search(backend, since=midnight)) == ["midnight-0001"]
+    days = (await search(backend)).facets.days
+    assert sorted((f.value, f.count) for f in days) == [("2026-04-01", 1), ("2026-04-02", 1)]
+
+
 # -- facets --------------------------------------------------------------------------------
 
 
@@ -426,7 +457,10 @@ async def test_cursor_is_bound_to_its_query(indexed: SearchBackend) -> None:
     for changed in changes:
         with pytest.raises(InvalidQuery):
             await search(indexed, after=cursor, **changed)
-    for garbage in ("", "not a cursor", "e30", cursor[:-4]):
+    real = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    forged = [{k: v for k, v in real.items() if k != "q"}, {**real, "k": [2**70] * len(real["k"])}, [1, 2]]
+    made = [base64.urlsafe_b64encode(json.dumps(p).encode()).decode().rstrip("=") for p in forged]
+    for garbage in ("", "not a cursor", "e30", cursor[:-4], *made):
         with pytest.raises(InvalidQuery):
             await search(indexed, "إيران", after=garbage)
     with pytest.raises(ValidationError):
