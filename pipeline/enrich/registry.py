@@ -95,6 +95,9 @@ class EntityRegistry:
     # stems of one-word place names every Arabic form of which has the article (الرياض، الخليل، الهند):
     # written without it, the word is something else (رياض الأطفال, the given names خليل and هند)
     article_only: frozenset[str] = frozenset()
+    # stems of one-word Latin names listed only in capitals (IS, US, WHO, CAR): written otherwise
+    # they are English words ("the weather is nice")
+    capitals_only: frozenset[str] = frozenset()
     # first word -> lengths (longest first) of the names that start with it, exact and variant keys
     name_lengths: dict[str, tuple[int, ...]] = field(default_factory=dict)
     variant_lengths: dict[str, tuple[int, ...]] = field(default_factory=dict)
@@ -127,6 +130,7 @@ class EntityRegistry:
         for key in reg.ambiguous:
             reg.names.pop(key, None)
         reg.article_only = _article_only(by_id.values(), analyzer)
+        reg.capitals_only = _capitals_only(by_id.values(), analyzer)
         reg._index_variants()
         return reg
 
@@ -203,6 +207,8 @@ class EntityRegistry:
         is not جدة), and with the article if the place always has it (الرياض, not رياض الأطفال)."""
         if "س" in token.prefix or token.norm != token.prefix + token.stem:
             return False
+        if token.stem in self.capitals_only and not _capitalised(token.text):
+            return False
         return token.has_article or token.stem not in self.article_only
 
     def stands_alone(self, token: Token) -> bool:
@@ -233,6 +239,24 @@ def _article_only(entities: Iterable[Entity], analyzer: Analyzer) -> frozenset[s
             if len(terms) == 1 and not norm.isascii():
                 (with_article if norm.startswith("ال") and norm != terms[0] else without).add(terms[0])
     return frozenset(with_article - without)
+
+
+def _capitals_only(entities: Iterable[Entity], analyzer: Analyzer) -> frozenset[str]:
+    """Stems of the one-word Latin names every listed Latin form of which is in capitals."""
+    capitals: set[str] = set()
+    other: set[str] = set()
+    for ent in entities:
+        for name in ent.names():
+            terms = analyzer.terms(name)
+            if len(terms) == 1 and name.isascii():
+                (capitals if name.isupper() else other).add(terms[0])
+    return frozenset(capitals - other)
+
+
+def _capitalised(word: str) -> bool:
+    """An acronym as written: in capitals, or from four letters on in title case (Nato, Opec), as
+    some English styles write them; "Who" opening a sentence is no WHO."""
+    return word.isupper() or (len(word) >= 4 and word.istitle())
 
 
 def _read_words(path: Path, analyzer: Analyzer) -> frozenset[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -91,6 +92,30 @@ def test_english_article_is_tagged_english(enricher: Enricher) -> None:
     enriched = enricher.enrich(article)
     assert enriched.language == "en"
     assert "Q7747" in {m.canonical_id for m in enriched.entities}
+
+
+def test_english_words_that_spell_an_acronym_are_not_it(enricher: Enricher) -> None:
+    plain = _article("Weather", "The weather is nice, the forecast told us. Who knew? The car was a spa.")
+    assert enricher.enrich(plain).entities == []
+    named = _article("Summit", "The US and the WHO met NATO. Nato and Opec officials said IS fighters left.")
+    found = [(m.surface, m.canonical_id) for m in enricher.enrich(named).entities]
+    assert found == [
+        ("US", "Q30"),
+        ("WHO", "Q7817"),
+        ("NATO", "Q7184"),
+        ("Nato", "Q7184"),
+        ("Opec", "Q7795"),
+        ("IS", "Q2429253"),
+    ]
+
+
+def test_a_long_article_with_thousands_of_mentions_keeps_every_partial_mention(enricher: Enricher) -> None:
+    body = "قال فلاديمير بوتين إن روسيا مستعدة. " + "وأضاف بوتين أن موسكو ترحب. " * 2000
+    found = enricher.enrich(_article("خبر", body)).entities
+    putin = [m for m in found if m.canonical_id == "Q7747"]
+    assert len(putin) == 2001
+    spans = sorted((m.field, m.start, m.end) for m in found)
+    assert all(a[0] != b[0] or a[2] <= b[1] for a, b in itertools.pairwise(spans))  # no overlap
 
 
 def test_offsets_index_the_original_text_of_each_field(enricher: Enricher) -> None:
