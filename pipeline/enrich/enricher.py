@@ -22,6 +22,10 @@ __all__ = ["Enricher", "load_enricher"]
 log = logging.getLogger(__name__)
 
 _FIELDS: tuple[TextField, ...] = ("title", "summary", "body")
+# words of one field that enrichment reads (a long article has ~8,000; the connector keeps 200,000
+# characters of a body): a huge or hostile text (a body of ﷺ is two words a character) is enriched
+# from its first words only, so the tagger's and classifier's memory stays bounded for any article
+MAX_ENRICHED_WORDS = 50_000
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,7 @@ class Enricher:
         """`enrich` for a batch: the same result per article, with the NER decoder run once for all
         (the agents read the stream in batches; one article at a time is several times slower)."""
         fields = [[(f, a.text_of(f)) for f in _FIELDS if a.text_of(f)] for a in articles]
-        tokens = [{f: self.analyzer.tokens(text) for f, text in fs} for fs in fields]  # tokenised once
+        tokens = [{f: self.analyzer.tokens(text)[:MAX_ENRICHED_WORDS] for f, text in fs} for fs in fields]
         spans = self._spans(fields, tokens)
         out: list[Article] = []
         for k, article in enumerate(articles):

@@ -123,6 +123,8 @@ def _map_char(c: str, opts: NormaliseOptions) -> str:
         return ""
     if opts.presentation_forms and ("\ufb50" <= c <= "\ufdff" or "\ufe70" <= c <= "\ufeff"):
         c = unicodedata.normalize("NFKC", c)
+        if c.startswith(" "):  # an isolated haraka (ﹶ) is a space + the mark: it must not split a word
+            c = c[1:]
     out = []
     for ch in c:
         if (opts.strip_tashkeel and ch in _TASHKEEL) or (opts.strip_tatweel and ch == TATWEEL):
@@ -143,12 +145,22 @@ def _map_char(c: str, opts: NormaliseOptions) -> str:
 
 _FAST_CACHE: dict[tuple[str, NormaliseOptions], str] = {}
 
-# Fast path for the default options: one str.translate for text with no character that needs
-# NFKC or a non-ASCII case fold (presentation forms, Latin-1 and other scripts' letters).
+# Fast path for the default options: one str.translate for text made only of characters that need
+# no NFKC and no non-ASCII case fold: ASCII, Latin-1 punctuation (not µ, which folds to μ), the
+# Arabic blocks, general punctuation and currency signs. Anything else (presentation forms, other
+# scripts' letters, ⅻ, emoji) takes the per-character path; a test checks the two agree on the set.
 _TABLE: dict[int, str | None] = {ord(c): None for c in (*_TASHKEEL, *_INVISIBLE, TATWEEL)}
 _TABLE.update({ord(k): v for k, v in (_ALEF_FORMS | _LETTER_FORMS | _DIGITS).items()})
 _TABLE.update({c: chr(c).lower() for c in range(ord("A"), ord("Z") + 1)})
-_NEEDS_SLOW = re.compile("[\u00c0-\u05ff\u0700-\u074f\u0780-\u1fff\u2c00-\ufeff\uff00-\uffff]")
+FAST_RANGES = (
+    (0x0000, 0x00B4),
+    (0x00B6, 0x00BF),
+    (0x0600, 0x06FF),
+    (0x0750, 0x077F),
+    (0x2000, 0x206F),
+    (0x20A0, 0x20CF),
+)
+_NEEDS_SLOW = re.compile("[^" + "".join(f"\\u{lo:04x}-\\u{hi:04x}" for lo, hi in FAST_RANGES) + "]")
 
 
 def _fast(text: str, opts: NormaliseOptions) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import re
 from collections.abc import Collection
 from typing import NamedTuple
@@ -51,7 +52,7 @@ _ALL_SUFFIXES = _TA_SUFFIXES + _PRONOUN_SUFFIXES
 
 # Bump when a change to the normaliser or the clitic rules changes the terms of some text: a search
 # index records the `Analyzer.fingerprint` it was built with and reports its articles as stale.
-ANALYSIS_VERSION = 1
+ANALYSIS_VERSION = 2  # 2: isolated harakat and non-Arabic case folds (normalise), the summary/body gap
 _CACHE_LIMIT = 300_000  # distinct word forms remembered per analyzer (news vocabulary is Zipfian)
 
 
@@ -162,12 +163,18 @@ def tokenize(
     return tokens
 
 
+# words one written word may expand to, read from its first characters only: ﷽ is four words, and
+# a 200,000-character run of ﷺ would be 800,000 tokens (gigabytes in the tagger)
+_MAX_SPLIT_WORDS = 64
+_MAX_SPLIT_CHARS = 1024
+
+
 def _split_normalised(
     original: str, offset: int, protected: Collection[str], kept: Collection[str]
 ) -> list[Token]:
-    normed, origin = normalise_with_offsets(original)
+    normed, origin = normalise_with_offsets(original[:_MAX_SPLIT_CHARS])
     out = []
-    for m in _WORD.finditer(normed):
+    for m in itertools.islice(_WORD.finditer(normed), _MAX_SPLIT_WORDS):
         start = origin[m.start()]
         end = origin[m.end() - 1] + 1
         prefix, word = stem(m.group(), protected, kept)

@@ -118,6 +118,16 @@ def test_a_long_article_with_thousands_of_mentions_keeps_every_partial_mention(e
     assert all(a[0] != b[0] or a[2] <= b[1] for a, b in itertools.pairwise(spans))  # no overlap
 
 
+def test_a_huge_field_is_enriched_from_its_first_fifty_thousand_words(enricher: Enricher) -> None:
+    from pipeline.enrich.enricher import MAX_ENRICHED_WORDS
+
+    head = "قال بوتين إن موسكو ترحب. "
+    body = head + "كلام " * MAX_ENRICHED_WORDS + "وصل ترامب إلى بكين."
+    ids = {m.canonical_id for m in enricher.enrich(_article("خبر", body)).entities}
+    assert {"Q7747", "Q649"} <= ids  # Putin and Moscow, in the first words
+    assert not ids & {"Q22686", "Q956"}  # Trump and Beijing, past them
+
+
 def test_offsets_index_the_original_text_of_each_field(enricher: Enricher) -> None:
     article = _article("وبوتينُ يستقبل كيم جونغ أون", "قال الرئيسُ الروسيّ فلاديمير بوتين إنّ كيم سيزور موسكو.")
     enriched = enricher.enrich(article)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline.text import Analyzer, normalise, normalise_with_offsets, strip_prefix, tokenize
+from pipeline.text.normalise import FAST_RANGES, NormaliseOptions
 
 
 @pytest.mark.parametrize(
@@ -105,3 +106,22 @@ def test_token_prefix_is_what_was_stripped_in_front() -> None:
     assert (tok.prefix, tok.stem) == ("و", "بوتين")
     [tok] = Analyzer().tokens("بزيارته")
     assert tok.prefix == "" and tok.stem == "بزياره"
+
+
+def test_the_fast_path_and_the_per_character_path_agree_on_every_character_it_takes() -> None:
+    slow = NormaliseOptions()  # equal to the default, but not it: always the per-character path
+    for lo, hi in FAST_RANGES:
+        for code in range(lo, hi + 1):
+            assert normalise(chr(code)) == normalise(chr(code), slow), hex(code)
+
+
+@pytest.mark.parametrize("char", ["µ", "Ⅻ", "Ⓐ", "𐐀", "K", "ﻻ"])
+def test_a_character_normalises_the_same_alone_or_beside_one_that_needs_the_slow_path(char: str) -> None:
+    alone = normalise(f"a{char}")
+    assert normalise(f"ﺏ{char}") == "ب" + alone[1:]
+    assert alone == normalise(f"a{char}", NormaliseOptions())
+
+
+def test_an_isolated_haraka_does_not_split_a_word() -> None:
+    assert normalise("بوﹶتين") == normalise("بوﹰتين") == "بوتين"  # U+FE76 fatha, U+FE70 fathatan
+    assert normalise("بوﹷتين") == "بوتين"  # U+FE77: tatweel + fatha, both dropped

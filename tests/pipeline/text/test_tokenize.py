@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from pipeline.text.tokenize import _WORD_ORIGINAL, Analyzer, _word_pattern
+from pipeline.text.tokenize import _WORD_ORIGINAL, Analyzer, _word_pattern, tokenize
 
 
 @pytest.mark.parametrize(
@@ -50,3 +50,10 @@ def test_token_offsets_are_the_pattern_match_spans() -> None:
         found = [(t.text, t.start, t.end) for t in analyzer.tokens(text)]
         assert found == expected, repr(text)
         assert all(text[t.start : t.end] == t.text for t in analyzer.tokens(text))
+
+
+def test_one_written_word_expands_to_a_bounded_number_of_tokens() -> None:
+    assert [t.norm for t in tokenize("ﷺ")] == ["صلي", "الله", "عليه", "وسلم"]
+    run = tokenize("قال " + "ﷺ" * 100_000 + " تم")  # one word of 100,000 ligatures
+    assert len(run) == 1 + 64 + 1 and run[-1].norm == "تم"
+    assert all(run[0].end <= t.start for t in run[1:])  # offsets still point into the text
