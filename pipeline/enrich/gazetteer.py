@@ -29,6 +29,8 @@ def trim_prefix(text: str, token: Token) -> int:
     while drop > 0 and pos < token.end:
         drop -= len(normalise(text[pos]))
         pos += 1
+    if drop < 0:
+        return pos - 1  # a ligature holds the clitic and the name's first letter (ﻷردوغان): keep it
     while pos < token.end and not normalise(text[pos]):
         pos += 1  # diacritics of the dropped clitic
     return pos

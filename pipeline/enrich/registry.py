@@ -6,6 +6,7 @@ applies to registry names and to article text.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,7 +120,7 @@ class EntityRegistry:
         analyzer = Analyzer(_protected_words(by_id.values()))
         reg = cls(entities=by_id, analyzer=analyzer)
         for ent in by_id.values():
-            for name in ent.names():
+            for name in dict.fromkeys(form for listed in ent.names() for form in _written_forms(listed)):
                 key = tuple(analyzer.terms(name))
                 if not key:
                     continue
@@ -225,6 +226,20 @@ class EntityRegistry:
 
     def __len__(self) -> int:
         return len(self.entities)
+
+
+_ABD_SPLIT = re.compile(r"(?<!\S)عبد\s+(?=\S)")
+_ABD_JOINED = re.compile(r"(?<!\S)عبد(?=ال\S)")
+
+
+def _written_forms(name: str) -> Iterator[str]:
+    """A listed name and the other way news writes its compound: عبد الله and عبدالله are one name,
+    and the registry need not list both."""
+    yield name
+    if _ABD_SPLIT.search(name):
+        yield _ABD_SPLIT.sub("عبد", name)
+    if _ABD_JOINED.search(name):
+        yield _ABD_JOINED.sub("عبد ", name)
 
 
 def _article_only(entities: Iterable[Entity], analyzer: Analyzer) -> frozenset[str]:

@@ -40,6 +40,7 @@ def registry() -> EntityRegistry:
             Entity(id="Q423", type="LOC", name_ar="كوريا الشمالية", name_en="North Korea"),
             Entity(id="Q822", type="LOC", name_ar="لبنان", name_en="Lebanon"),
             Entity(id="Q35525", type="ORG", name_ar="البيت الأبيض", name_en="White House"),
+            Entity(id="Q406", type="LOC", name_ar="إسطنبول", name_en="Istanbul"),
         ]
     )
 
@@ -56,6 +57,7 @@ def registry() -> EntityRegistry:
         ("زار كوريا الشمالية وروسيا", [("Q423", "كوريا الشمالية"), ("Q159", "روسيا")]),
         ("غارات على لبنان وللبنان", [("Q822", "لبنان"), ("Q822", "لبنان")]),
         ("حذر البيت الأبيض", [("Q35525", "البيت الأبيض")]),
+        ("وصل \ufef9سطنبول", [("Q406", "\ufef9سطنبول")]),  # the clitic shares a ligature (لإ) with the name
         ("قطة اسمها بوت", []),  # a cat called بوت is not Putin
         ("بوتينات", []),
     ],
@@ -182,6 +184,25 @@ def test_clitic_and_article_words_of_organisation_names_are_not_protected() -> N
         ("sco", "منظمة شنغهاي للتعاون"),
         ("waltz", "مايك والتز"),
     ]
+
+
+def test_abd_compounds_match_written_joined_or_apart() -> None:
+    reg = EntityRegistry.build(
+        [
+            Entity(id="abdullah", type="PER", name_ar="عبد الله الثاني"),
+            Entity(id="zayani", type="PER", name_ar="عبداللطيف الزياني"),
+            Entity(id="hadi", type="PER", name_ar="عبد ربه منصور هادي"),
+        ]
+    )
+    for text, ent_id in [
+        ("عبد الله الثاني", "abdullah"),
+        ("عبدالله الثاني", "abdullah"),
+        ("عبداللطيف الزياني", "zayani"),
+        ("عبد اللطيف الزياني", "zayani"),
+        ("عبدربه منصور هادي", "hadi"),
+    ]:
+        assert [m.canonical_id for m in tag_entities(f"قال {text} أمس", "body", reg)] == [ent_id], text
+    assert tag_entities("قال عبد الثاني", "body", reg) == []  # only the compound, not any عبد
 
 
 def test_duplicate_ids_are_a_config_error() -> None:
