@@ -111,6 +111,9 @@ class FullTextOutcome(BaseModel):
     cached: bool = False
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 class Article(_Message):
     """A news article as it travels the pipeline: raw from the connector, then enriched."""
 
@@ -139,6 +142,15 @@ class Article(_Message):
     enriched_at: AwareDatetime | None = None
     fulltext: FullTextOutcome | None = Field(default=None, description="outcome of the full-text stage")
 
+    @field_validator("source", "feed_url", "url", "guid", "title", "summary", "body", "language")
+    @classmethod
+    def _no_lone_surrogates(cls, value: str | None) -> str | None:
+        """A lone surrogate (from a Python caller; JSON and the connector never give one) becomes
+        U+FFFD, one character for one, so the article can be written as UTF-8 and offsets hold."""
+        if value is not None and _SURROGATE.search(value):
+            return _SURROGATE.sub("\ufffd", value)
+        return value
+
     def text_of(self, field: TextField) -> str:
         """The original text of one field."""
         value: str = getattr(self, field)
@@ -159,9 +171,6 @@ class Evidence(BaseModel):
     field: TextField | None = None
     snippet: str = ""
     count: int = Field(default=1, ge=0, description="mentions in the article (or in the window, for a surge)")
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _valid_text(value: Any) -> Any:

@@ -7,7 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 from pipeline.ids import article_id, canonical_url
-from pipeline.models import Alert, Article, DeadLetter, EntityMention, Evidence, TopicScore
+from pipeline.models import Alert, Article, DeadLetter, EntityMention, Evidence, TopicScore, dumps
 
 
 def _article() -> Article:
@@ -118,3 +118,9 @@ def test_alert_id_is_deterministic() -> None:
 def test_dead_letter_keeps_undecodable_payload() -> None:
     dl = DeadLetter.from_failure(stage="decode", exc=ValueError("bad"), key=b"k", payload=b"\xff\xfe{")
     assert dl.key == "k" and dl.error_type == "ValueError" and "\ufffd" in dl.payload
+
+
+def test_a_lone_surrogate_in_an_article_becomes_a_replacement_character() -> None:
+    article = Article(id="surrogate-01", source="t", title="خبر\ud800", body="بوتين\udfff روسيا")
+    assert article.title == "خبر\ufffd" and article.body == "بوتين\ufffd روسيا"  # one for one: offsets hold
+    assert Article.model_validate_json(dumps(article)) == article
