@@ -9,8 +9,12 @@ What the fetcher guarantees, whatever the server does:
   `settings.fetch_max_redirects` times, and a loop is `TooManyRedirects`;
 * connect/read/write/pool timeouts per phase, plus a total deadline for the whole fetch (`FetchTimeout`);
 * the body is streamed and decompressed here in bounded steps, so neither a long body nor a gzip bomb is
-  ever held beyond `settings.fetch_max_body_bytes` + one small chunk (`ResponseTooLarge`);
+  ever held beyond `settings.fetch_max_body_bytes` + one small chunk (`ResponseTooLarge`); a gzip body
+  of several members (RFC 1952) is decompressed whole, under the same cap, up to `MAX_GZIP_MEMBERS`
+  members (a flood of empty members would cost CPU for no output);
 * conditional GET (`If-None-Match`, `If-Modified-Since`); 304 returns None, the only `None` there is;
+  a validator that is not printable ASCII is neither returned nor sent (it could never be sent back);
+* whatever goes wrong while a request is built is a `FetchError`, never a bare library exception;
 * non-success statuses raise `HTTPStatusError`, with `retry_after` parsed for 429 and 503.
 
 Known limit: the address check resolves the name itself and httpx resolves it again to connect, so a DNS
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 import re
 import socket
 import zlib
@@ -47,6 +52,7 @@ from pipeline.errors import (
 from pipeline.settings import Settings
 
 __all__ = [
+    "MAX_GZIP_MEMBERS",
     "FetchResult",
     "Resolver",
     "fetch",
@@ -55,6 +61,8 @@ __all__ = [
     "parse_retry_after",
     "system_resolver",
 ]
+
+logger = logging.getLogger(__name__)
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 """`(host, port) -> [address, ...]`; injectable so tests can fake DNS."""
@@ -66,9 +74,14 @@ ACCEPT_ENCODING: Final = "gzip, deflate"
 _REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
 _RETRY_STATUSES: Final = frozenset({429, 503})
 _DECOMPRESS_STEP: Final = 64 * 1024
+# compressed input is handed to zlib in pieces this size, so what is left after a member end is small
+_INPUT_STEP: Final = 64 * 1024
+MAX_GZIP_MEMBERS: Final = 1_000
 _GZIP_MAGIC: Final = b"\x1f\x8b"
 _CGNAT: Final = ipaddress.ip_network("100.64.0.0/10")
 _MAX_AGE = re.compile(r"(?:^|[,\s])max-age\s*=\s*\"?(\d{1,10})\"?", re.IGNORECASE)
+# an ETag or Last-Modified we can send back: printable ASCII only (httpx cannot encode anything else)
+_VALIDATOR = re.compile(r"[\x20-\x7e]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +172,14 @@ def _is_public(address: str) -> bool:
     return ip.is_global
 
 
+def _validator(value: str | None, *, name: str, url: str) -> str | None:
+    """`value` when it can be sent back as a request header (printable ASCII), else None (logged)."""
+    if value is None or _VALIDATOR.fullmatch(value):
+        return value
+    logger.warning("ignoring a validator that is not printable ASCII", extra={"header": name, "url": url})
+    return None
+
+
 def _host_allowed(host: str, settings: Settings) -> bool:
     allowed = {h.lower().rstrip(".") for h in settings.fetch_allowed_hosts}
     return host in allowed
@@ -209,6 +230,10 @@ def _map_httpx_errors(url: str) -> Iterator[None]:
         raise NetworkError(f"fetcher: {type(exc).__name__}: {exc}", url=url) from exc
 
 
+class _TooManyMembers(Exception):
+    """More than `MAX_GZIP_MEMBERS` gzip members in one body."""
+
+
 class _Inflater:
     """Incremental, bounded decompression: never expands more than `step` bytes per call."""
 
@@ -217,13 +242,34 @@ class _Inflater:
         # 32 + MAX_WBITS accepts gzip and zlib headers; raw deflate is retried on the first error
         self._zobj = zlib.decompressobj(32 + zlib.MAX_WBITS) if encoding else None
         self._started = False
+        # after the end of a stream: bytes too few to tell whether another gzip member follows
+        self._pending = b""
+        self._members = 1
 
     def feed(self, chunk: bytes, step: int) -> Iterator[bytes]:
         if self._zobj is None:
             yield chunk
             return
-        data = chunk
+        for start in range(0, len(chunk), _INPUT_STEP):
+            yield from self._feed(chunk[start : start + _INPUT_STEP], step)
+
+    def _feed(self, chunk: bytes, step: int) -> Iterator[bytes]:
+        assert self._zobj is not None
+        data = self._pending + chunk
+        self._pending = b""
         while True:
+            if self._zobj.eof:
+                # RFC 1952: a gzip file may hold several members back to back; anything else after the
+                # end of the stream is ignored
+                if len(data) < len(_GZIP_MAGIC) and _GZIP_MAGIC.startswith(data):
+                    self._pending = data
+                    return
+                if not data.startswith(_GZIP_MAGIC):
+                    return
+                self._members += 1
+                if self._members > MAX_GZIP_MEMBERS:
+                    raise _TooManyMembers
+                self._zobj = zlib.decompressobj(16 + zlib.MAX_WBITS)
             try:
                 out = self._zobj.decompress(data, step)
             except zlib.error:
@@ -232,11 +278,11 @@ class _Inflater:
                 self._zobj = zlib.decompressobj(-zlib.MAX_WBITS)
                 out = self._zobj.decompress(data, step)
             self._started = True
-            data = self._zobj.unconsumed_tail
+            data = self._zobj.unused_data if self._zobj.eof else self._zobj.unconsumed_tail
             if out:
                 yield out
             # a full step may leave output pending inside zlib even when all input is consumed
-            if self._zobj.eof or (not data and len(out) < step):
+            if not self._zobj.eof and not data and len(out) < step:
                 return
 
 
@@ -273,6 +319,8 @@ async def _read_body(response: httpx.Response, *, url: str, limit: int) -> bytes
                 chunks.append(piece)
     except zlib.error as exc:
         raise NetworkError(f"fetcher: corrupt {coding or 'gzip'} body: {exc}", url=url) from exc
+    except _TooManyMembers as exc:
+        raise ResponseTooLarge(f"fetcher: more than {MAX_GZIP_MEMBERS} gzip members", url=url) from exc
     return b"".join(chunks)
 
 
@@ -323,12 +371,22 @@ async def _handle(
         body=body,
         content_type=media,
         charset=charset,
-        etag=response.headers.get("etag"),
-        last_modified=response.headers.get("last-modified"),
+        etag=_validator(response.headers.get("etag"), name="ETag", url=final_url),
+        last_modified=_validator(response.headers.get("last-modified"), name="Last-Modified", url=final_url),
         max_age=parse_max_age(response.headers.get("cache-control")),
         headers=headers,
         redirects=redirects,
     )
+
+
+def _build_request(client: httpx.AsyncClient, url: str, headers: dict[str, str]) -> httpx.Request:
+    """The GET request; a failure to build it (a header value httpx cannot encode...) is a FetchError."""
+    try:
+        return client.build_request("GET", url, headers=headers)
+    except (httpx.HTTPError, httpx.InvalidURL):
+        raise  # translated by `_map_httpx_errors`
+    except Exception as exc:
+        raise FetchError(f"fetcher: cannot build the request: {type(exc).__name__}: {exc}", url=url) from exc
 
 
 async def _fetch(
@@ -344,7 +402,7 @@ async def _fetch(
     for hop in range(settings.fetch_max_redirects + 1):
         await _check_target(current, settings, resolver)
         with _map_httpx_errors(current):
-            request = client.build_request("GET", current, headers=headers)
+            request = _build_request(client, current, headers)
             response = await client.send(request, stream=True, follow_redirects=False)
         try:
             location = response.headers.get("location")
@@ -402,6 +460,9 @@ async def fetch(
         "Accept": ACCEPT,
         "Accept-Encoding": ACCEPT_ENCODING,
     }
+    # validators saved before they were checked on receipt may still be unsendable
+    etag = _validator(etag, name="ETag", url=url)
+    last_modified = _validator(last_modified, name="Last-Modified", url=url)
     if etag:
         headers["If-None-Match"] = etag
     if last_modified:

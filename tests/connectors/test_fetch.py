@@ -15,8 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
-from connectors.fetch import FetchResult, fetch, parse_max_age, parse_retry_after
+from connectors.fetch import MAX_GZIP_MEMBERS, FetchResult, fetch, parse_max_age, parse_retry_after
 from pipeline.errors import (
+    FetchError,
     FetchRefused,
     FetchTimeout,
     HTTPStatusError,
@@ -452,3 +453,74 @@ def test_httpx_errors_are_translated(settings: Settings, exc: Exception, expecte
     with pytest.raises(expected) as info:
         _run(boom, settings)
     assert info.value.__cause__ is exc
+
+
+def test_non_ascii_validators_are_neither_kept_nor_sent(settings: Settings) -> None:
+    # httpx cannot encode a non-ASCII header value: sent back, it used to stop the feed for good
+    handler = Recorder(
+        lambda r: httpx.Response(
+            200,
+            content=FEED,
+            headers=[
+                (b"ETag", '"v\u00e9"'.encode()),
+                (b"Last-Modified", "Wed, 13 Sep 2023 10:00:00 GMT\u00a0".encode("latin-1")),
+            ],
+        )
+    )
+    result = _run(handler, settings)
+    assert result is not None and result.body == FEED
+    assert (result.etag, result.last_modified) == (None, None)
+    # validators stored before this check still must not break the request
+    result = _run(handler, settings, etag='"v\u00e9"', last_modified="Mi, 13 Sep 2023 \u0661\u0660:00")
+    assert result is not None and result.body == FEED
+    sent = handler.requests[-1].headers
+    assert "if-none-match" not in sent and "if-modified-since" not in sent
+
+
+def test_printable_ascii_validators_are_kept_and_sent(settings: Settings) -> None:
+    handler = Recorder(lambda r: httpx.Response(304))
+    assert _run(handler, settings, etag='W/"a b~"', last_modified="Wed, 13 Sep 2023 10:00:00 GMT") is None
+    assert handler.requests[0].headers["if-none-match"] == 'W/"a b~"'
+
+
+def test_a_request_that_cannot_be_built_is_a_fetch_error(settings: Settings) -> None:
+    handler = Recorder(lambda r: httpx.Response(200, content=FEED))
+    with pytest.raises(FetchError, match="cannot build the request") as info:
+        _run(handler, settings, user_agent="Rasd/1.0 (r\u00e9sum\u00e9)")
+    assert isinstance(info.value.__cause__, UnicodeEncodeError)
+    assert handler.requests == []
+
+
+@pytest.mark.parametrize("size", [1, 7, 4096])
+def test_concatenated_gzip_members_are_all_decompressed(settings: Settings, size: int) -> None:
+    # RFC 1952: a gzip body may be several members back to back (size 1 splits every magic number)
+    parts = [FEED[:20], FEED[20:50], b"", FEED[50:]]
+    payload = b"".join(gzip.compress(part) for part in parts)
+    stream = _Stream(chunks=0, size=size, payload=payload)
+    result = _run(
+        lambda r: httpx.Response(200, stream=stream, headers={"Content-Encoding": "gzip"}), settings
+    )
+    assert result is not None and result.body == FEED
+
+
+def test_trailing_bytes_after_a_gzip_stream_are_ignored(settings: Settings) -> None:
+    stream = _Stream(chunks=0, size=5, payload=gzip.compress(FEED) + b"\x00\x00\n\x1f")
+    result = _run(
+        lambda r: httpx.Response(200, stream=stream, headers={"Content-Encoding": "gzip"}), settings
+    )
+    assert result is not None and result.body == FEED
+
+
+def test_the_size_cap_counts_every_gzip_member(settings_factory: Callable[..., Settings]) -> None:
+    settings = settings_factory(fetch_max_body_bytes=1024 * 1024)
+    member = gzip.compress(b"\0" * (600 * 1024))  # each member alone is under the cap
+    stream = _Stream(chunks=0, size=16 * 1024, payload=member * 4)
+    with pytest.raises(ResponseTooLarge, match="decompressed"):
+        _run(lambda r: httpx.Response(200, headers={"Content-Encoding": "gzip"}, stream=stream), settings)
+
+
+def test_a_flood_of_empty_gzip_members_is_refused(settings: Settings) -> None:
+    payload = gzip.compress(FEED) + gzip.compress(b"") * MAX_GZIP_MEMBERS
+    stream = _Stream(chunks=0, size=len(payload), payload=payload)  # one chunk: no per-chunk rescue
+    with pytest.raises(ResponseTooLarge, match="gzip members"):
+        _run(lambda r: httpx.Response(200, headers={"Content-Encoding": "gzip"}, stream=stream), settings)
