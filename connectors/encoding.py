@@ -3,12 +3,15 @@
 Precedence (first that applies wins), as in miniflux's `encoding.go`:
 
 1. a byte-order mark (UTF-8, UTF-16, UTF-32);
-2. the bytes are valid UTF-8 — publishers often declare a legacy charset and send UTF-8;
-3. the declared charset (HTTP `Content-Type` first, then the XML prolog), decoded strictly; a Western
+2. UTF-16/32 without a mark, when declared so (HTTP header, else XML prolog) or when NUL bytes open the
+   document, and that reading starts the document with ASCII markup ("<rss", "<?xm"...): such bytes are
+   often valid UTF-8 too, so this has to come before the next rule;
+3. the bytes are valid UTF-8 — publishers often declare a legacy charset and send UTF-8;
+4. the declared charset (HTTP `Content-Type` first, then the XML prolog), decoded strictly; a Western
    single-byte label (latin-1, windows-1252, ascii) on bytes that read as Arabic under windows-1256 is
    treated as the common mislabel it is;
-4. windows-1256 / ISO-8859-6 when the decoded text is mostly Arabic letters;
-5. UTF-8 with replacement characters, flagged `lossy=True`.
+5. windows-1256 / ISO-8859-6 when the decoded text is mostly Arabic letters;
+6. UTF-8 with replacement characters, flagged `lossy=True`.
 
 `utf8_document` turns the result back into UTF-8 bytes with a matching XML prolog, so feedparser never
 re-applies a wrong label.
@@ -37,6 +40,18 @@ _PROLOG_ENCODING_TEXT = re.compile(
 _ARABIC_WORD = re.compile(r"(?<![^\W\d_])[\u0620-\u064a\u0671-\u06d3\u0640]{2,}(?![^\W\d_])")
 _WESTERN: Final = frozenset({"latin-1", "iso8859-1", "cp1252", "ascii"})
 _ARABIC_CANDIDATES: Final = ("cp1256", "iso8859-6")
+# UTF-16/32 readings to try: for a declared label (the family's byte orders), and when NUL bytes open the
+# document; the first bytes are decoded to see whether the document then starts like one
+_WIDE: Final[dict[str, tuple[str, ...]]] = {
+    "utf-16": ("utf-16-le", "utf-16-be"),
+    "utf-16-le": ("utf-16-le",),
+    "utf-16-be": ("utf-16-be",),
+    "utf-32": ("utf-32-le", "utf-32-be"),
+    "utf-32-le": ("utf-32-le",),
+    "utf-32-be": ("utf-32-be",),
+}
+_WIDE_SNIFFED: Final = ("utf-32-le", "utf-32-be", "utf-16-le", "utf-16-be")
+_WIDE_HEAD: Final = 64
 # Share of non-ASCII letters that must be Arabic before we call a legacy decode "Arabic".
 _ARABIC_RATIO: Final = 0.6
 
@@ -95,16 +110,31 @@ def _arabic_legacy(body: bytes) -> Decoded | None:
     return None
 
 
+def _wide(body: bytes, codec: str | None) -> Decoded | None:
+    """UTF-16/32 without a byte-order mark: declared (`codec`) or sniffed from NUL bytes in the first four."""
+    candidates = _WIDE.get(codec or "", ()) + (_WIDE_SNIFFED if b"\x00" in body[:4] else ())
+    for candidate in candidates:
+        head = body[:_WIDE_HEAD].decode(candidate, errors="replace")
+        start = head.lstrip()[:4]  # "<?xm", "<rss", "<fee", '{"ve': markup starts in ASCII
+        if start[:1] in ("<", "{") and start.isascii() and start.isprintable() and "\x00" not in head:
+            text = body.decode(candidate, errors="replace")
+            return Decoded(text, candidate, lossy="\ufffd" in text)
+    return None
+
+
 def decode(body: bytes, declared: str | None = None) -> Decoded:
     """Decode a document; `declared` is the HTTP charset (the XML prolog is read when it is None)."""
     for bom, bom_codec in _BOMS:
         if body.startswith(bom):
             unmarked = body[len(bom) :].decode(bom_codec, errors="replace")
             return Decoded(unmarked, bom_codec, lossy="\ufffd" in unmarked)
+    codec = _codec_name(declared) or _codec_name(xml_declared_encoding(body))
+    wide = _wide(body, codec)
+    if wide is not None:
+        return wide
     as_utf8 = _try(body, "utf-8")
     if as_utf8 is not None:
         return Decoded(as_utf8, "utf-8")
-    codec = _codec_name(declared) or _codec_name(xml_declared_encoding(body))
     if codec is not None and codec != "utf-8":
         text = _try(body, codec)
         if text is not None:

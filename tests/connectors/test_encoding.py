@@ -6,7 +6,7 @@ import codecs
 
 import pytest
 
-from connectors.encoding import decode, utf8_document, xml_declared_encoding
+from connectors.encoding import Decoded, decode, utf8_document, xml_declared_encoding
 from tests.connectors.conftest import DATA
 
 ARABIC = "وزير الخارجية يلتقي نظيره المغربي في الرباط"
@@ -85,3 +85,45 @@ def test_fixture_windows_1256_declared_utf8() -> None:
     assert decoded.encoding == "cp1256" and not decoded.lossy
     assert ARABIC in decoded.text
     assert utf8_document(decoded).startswith(PROLOG_UTF8.encode())
+
+
+DOC = f"<rss><channel><title>{ARABIC}</title></channel></rss>"
+
+
+@pytest.mark.parametrize(
+    ("body", "declared", "encoding"),
+    [
+        # these bytes are valid UTF-8 too: the declared UTF-16 must win over "valid UTF-8"
+        (DOC.encode("utf-16-le"), "utf-16le", "utf-16-le"),
+        (DOC.encode("utf-16-be"), "UTF-16BE", "utf-16-be"),
+        (DOC.encode("utf-16-le"), "utf-16", "utf-16-le"),  # byte order not declared: read from the bytes
+        (DOC.encode("utf-16-be"), "utf-16", "utf-16-be"),
+        (DOC.encode("utf-32-le"), "utf-32", "utf-32-le"),
+        # no label at all (the prolog cannot be read as ASCII): NUL bytes open the document
+        (('<?xml version="1.0" encoding="UTF-16BE"?>' + DOC).encode("utf-16-be"), None, "utf-16-be"),
+        ((" \n" + DOC).encode("utf-16-le"), None, "utf-16-le"),
+        (DOC.encode("utf-32-be"), None, "utf-32-be"),
+        (DOC.encode("utf-16-le"), "windows-1256", "utf-16-le"),  # a wrong label loses to the bytes
+    ],
+)
+def test_utf16_and_utf32_without_bom(body: bytes, declared: str | None, encoding: str) -> None:
+    decoded = decode(body, declared)
+    assert decoded.text.endswith(DOC)
+    assert (decoded.encoding, decoded.lossy) == (encoding, False)
+
+
+@pytest.mark.parametrize("declared", ["utf-16", "utf-16le", "utf-32"])
+def test_a_utf16_label_on_utf8_bytes_is_ignored(declared: str) -> None:
+    decoded = decode(DOC.encode("utf-8"), declared)
+    assert (decoded.text, decoded.encoding) == (DOC, "utf-8")
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b"\x00\x01\x02\xff", Decoded("\x00\x01\x02\ufffd", "utf-8", lossy=True)),
+        (b"\x00<rss/>", Decoded("\x00<rss/>", "utf-8")),
+    ],
+)
+def test_nul_bytes_that_are_not_wide_text_change_nothing(body: bytes, expected: Decoded) -> None:
+    assert decode(body, None) == expected
