@@ -14,12 +14,18 @@ Hostile documents:
   its loose parser found `<item>`-like elements: an HTML error page answered with 200 is not a feed;
 * only the first `max_entries` entries are parsed: the document is cut after that many closing
   `</item>`/`</entry>` tags (feedparser costs about a millisecond per entry, and the rest of a huge
-  document is older news anyway); the number dropped is reported;
-* markup that survives one round of HTML-to-text (double-escaped `&amp;lt;script&amp;gt;`) gets a second.
+  document is older news anyway); the number dropped is reported; tags inside CDATA sections and
+  comments do not count;
+* markup that survives one round of HTML-to-text (double-escaped `&amp;lt;script&amp;gt;`) gets a second;
+* every scan of the raw text is linear: an unclosed comment in the DOCTYPE ends it (the rest is cut);
+* an entry whose data cannot make an article (a link with port 99999, say) is skipped and counted, so
+  one bad entry never loses the others.
 
 Entry mapping choices:
 
-* `url` is the entry link when it is http(s); `guid` the entry id; an entry with neither is skipped;
+* `url` is the entry link when it is a valid http(s) URL, relative links resolved against the document's
+  URL (`base_url`: where it was fetched from after redirects, else `feed_url`); `guid` the entry id; an
+  entry with neither is skipped; a relative permalink GUID is not resolved into a URL;
 * title, summary and body are plain text (`sanitize.html_to_text`); titles are one line, summaries and
   bodies keep paragraph breaks as "\\n"; `body` is the `content` text when it is longer than the summary;
 * `published` is `published_parsed`, else `updated_parsed`, as an aware UTC datetime; a date more than a
@@ -41,12 +47,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
+from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
 from connectors.boilerplate import strip_feed_boilerplate
 from connectors.encoding import Decoded, decode, utf8_document
-from connectors.sanitize import clean_text, html_to_text
+from connectors.sanitize import MAX_HTML_CHARS, clean_text, html_to_text
 from pipeline.errors import FeedParseError
 from pipeline.ids import article_id
 from pipeline.models import Article, utcnow
@@ -65,18 +72,25 @@ MAX_TITLE_CHARS: Final = 1_000
 MAX_SUMMARY_CHARS: Final = 20_000
 MAX_BODY_CHARS: Final = 200_000
 MAX_GUID_CHARS: Final = 2_000
+MAX_URL_CHARS: Final = 4_096
 MAX_ENTRIES: Final = 1_000
 FUTURE_TOLERANCE: Final = timedelta(days=1)
 EARLIEST: Final = datetime(1990, 1, 1, tzinfo=UTC)
 _WS = re.compile(r"\s+")
 _HTML_TYPES: Final = frozenset({"text/html", "application/xhtml+xml", "html", "xhtml"})
-# a complete start or end tag (or a comment) left in text that was already converted once
-_TAG_LIKE = re.compile(r"<(?:/?[A-Za-z][\w:-]*(?:\s[^<>]*)?|!--[^<>]*)>")
+# the start of a tag, end tag, comment or declaration left in text that was already converted once
+# (an attribute value may hold "<" itself, so no attempt is made to find where the tag ends)
+_TAG_LIKE = re.compile(r"<[A-Za-z/!]")
 _PROLOG_SKIP = re.compile(r"\s*(?:<\?.*?\?>|<!--.*?-->)", re.DOTALL)
 _DOCTYPE = re.compile(r"\s*(<!DOCTYPE\b)", re.IGNORECASE)
-# inside a DOCTYPE: comments and quoted strings are skipped whole, so their brackets do not count
-_DTD_TOKEN = re.compile(r"<!--.*?-->|\"[^\"]*\"|'[^']*'|[\[\]>]", re.DOTALL)
-_ENTRY_END = re.compile(r"</(?:item|entry)\s*>", re.IGNORECASE)
+# inside a DOCTYPE: comments and quoted strings are skipped whole (their ends found with str.find, so
+# the scan stays linear), so their brackets do not count
+_DTD_TOKEN = re.compile(r"<!--|[\"'\[\]>]")
+_CHAR_REF = re.compile(r"&#(?:[xX]([0-9A-Fa-f]+)|([0-9]+));")
+# entry ends, and the sections that hide markup from the XML parser (skipped whole)
+_ENTRY_SCAN = re.compile(r"<!\[CDATA\[|<!--|(?i:</(?:item|entry)\s*>)")
+_SECTION_END: Final = {"<![CDATA[": "]]>", "<!--": "-->"}
+_HTTP_SCHEMES: Final = frozenset({"http", "https"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +140,16 @@ def strip_doctype(text: str) -> tuple[str, bool]:
     cursor = start.end()
     while token := _DTD_TOKEN.search(text, cursor):
         cursor = token.end()
-        if token.group() == "[":
+        if token.group() == "<!--":
+            close = text.find("-->", cursor)
+            if close < 0:
+                break  # an unclosed comment: nothing after it can be a well-formed feed
+            cursor = close + 3
+        elif token.group() in "\"'":
+            close = text.find(token.group(), cursor)
+            if close >= 0:  # an unmatched quote is an ordinary character
+                cursor = close + 1
+        elif token.group() == "[":
             depth += 1
         elif token.group() == "]":
             depth = max(0, depth - 1)
@@ -135,19 +158,77 @@ def strip_doctype(text: str) -> tuple[str, bool]:
     return text[: start.start(1)], True  # never closed: nothing after it can be a well-formed feed
 
 
+def _valid_char_ref(match: re.Match[str]) -> str:
+    """A numeric character reference, or U+FFFD's for one that names no character (a surrogate, a
+    number past U+10FFFF): feedparser raises on those, and one of them failed the whole feed."""
+    digits = (match.group(1) or match.group(2)).lstrip("0") or "0"
+    if len(digits) <= 8:
+        code = int(digits, 16) if match.group(1) else int(digits)
+        if code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF:
+            return match.group()
+    return "&#xFFFD;"
+
+
+def _entry_ends(text: str) -> list[int]:
+    """Offsets just past each `</item>`/`</entry>`, not counting those in CDATA sections or comments."""
+    ends: list[int] = []
+    pos = 0
+    while token := _ENTRY_SCAN.search(text, pos):
+        closer = _SECTION_END.get(token.group())
+        if closer is None:
+            ends.append(token.end())
+            pos = token.end()
+            continue
+        close = text.find(closer, token.end())
+        if close < 0:
+            break  # the rest is inside an unclosed section
+        pos = close + len(closer)
+    return ends
+
+
 def _limit_entries(text: str, max_entries: int) -> tuple[str, int]:
     """Cut the document after its `max_entries`-th entry, keeping the closing tail; (text, dropped)."""
-    ends = list(_ENTRY_END.finditer(text))
+    ends = _entry_ends(text)
     if len(ends) <= max_entries:
         return text, 0
-    return text[: ends[max_entries - 1].end()] + text[ends[-1].end() :], len(ends) - max_entries
+    return text[: ends[max_entries - 1]] + text[ends[-1] :], len(ends) - max_entries
 
 
-def _http_url(value: Any) -> str | None:
+def _http_base(url: str | None) -> str | None:
+    """`url` when it can serve as a base for relative links (an http(s) URL), else None."""
+    return url if _http_url(url) is not None else None
+
+
+def _http_url(value: Any, base: str | None = None) -> str | None:
+    """`value` (resolved against `base`) when it is a valid absolute http(s) URL, else None."""
     if not isinstance(value, str):
         return None
     value = value.strip()
-    return value if value.lower().startswith(("http://", "https://")) and len(value) < 4096 else None
+    if not value or len(value) >= MAX_URL_CHARS:
+        return None
+    try:
+        if base is not None:
+            value = urljoin(base, value)
+        parts = urlsplit(value)
+        valid = parts.scheme.lower() in _HTTP_SCHEMES and bool(parts.hostname)
+        _ = parts.port  # ValueError when out of range or not a number
+    except ValueError:  # also a malformed IPv6 literal
+        return None
+    return value if valid and len(value) < MAX_URL_CHARS else None
+
+
+def _entry_link(entry: Mapping[str, Any], base: str | None) -> str | None:
+    """The entry's http(s) link; a link feedparser copied from a permalink GUID is not resolved."""
+    link = entry.get("link")
+    from_guid = bool(entry.get("guidislink")) and link == entry.get("id")
+    return _http_url(link, None if from_guid else base)
+
+
+def _html_cut(entry: Mapping[str, Any]) -> bool:
+    """True when a text field of the entry is longer than the HTML that is parsed at all."""
+    values = [entry.get("title"), entry.get("summary")]
+    values += [part.get("value") for part in entry.get("content") or [] if isinstance(part, Mapping)]
+    return any(isinstance(value, str) and len(value) > MAX_HTML_CHARS for value in values)
 
 
 def _published(entry: Mapping[str, Any], fetched: datetime, warnings: list[str]) -> datetime | None:
@@ -184,6 +265,7 @@ def parse_feed(
     *,
     source: str,
     feed_url: str | None = None,
+    base_url: str | None = None,
     language: str | None = None,
     headers: Mapping[str, str] | None = None,
     charset: str | None = None,
@@ -196,6 +278,8 @@ def parse_feed(
         body: the document bytes as fetched or read (never a URL or a path).
         source: feed id; scopes GUID-based ids and becomes `Article.source`.
         feed_url: where the document came from, recorded on each article.
+        base_url: URL relative links resolve against: where the document was fetched from after
+            redirects; `feed_url` when None. Only an http(s) base is used.
         language: configured language of the feed (publisher `<language>` tags are often wrong).
         headers: HTTP response headers (lower- or mixed-case), passed to feedparser.
         charset: declared charset (HTTP header); the XML prolog is read when None.
@@ -207,6 +291,7 @@ def parse_feed(
     """
     fetched = fetched or utcnow()
     label = feed_url or source
+    base = _http_base(base_url if base_url is not None else feed_url)
     decoded = decode(body, charset)
     warnings: list[str] = []
     if decoded.lossy:
@@ -214,6 +299,7 @@ def parse_feed(
     text, had_doctype = strip_doctype(decoded.text)
     if had_doctype:
         warnings.append("DOCTYPE removed (no entity declarations are honoured)")
+    text = _CHAR_REF.sub(_valid_char_ref, text)
     text, dropped = _limit_entries(text, max_entries)
     if dropped:
         warnings.append(f"{dropped} entries beyond the first {max_entries} dropped")
@@ -235,51 +321,43 @@ def parse_feed(
     articles: list[Article] = []
     seen: set[str] = set()
     skipped = 0
+    invalid: list[str] = []
     for entry in entries:
-        url = _http_url(entry.get("link"))
-        raw_guid = entry.get("id")
-        guid = (
-            _clip(raw_guid.strip(), MAX_GUID_CHARS)
-            if isinstance(raw_guid, str) and raw_guid.strip()
-            else None
-        )
-        if url is None and guid is None:
-            skipped += 1
-            continue
-        ident = article_id(url, guid, source=source)
-        if ident in seen:
-            warnings.append(f"duplicate entry {url or guid} ignored")
-            continue
-        seen.add(ident)
-        full_title = _one_line(_text_of(entry.get("title"), entry.get("title_detail")))
-        full_summary = strip_feed_boilerplate(
-            _text_of(entry.get("summary"), entry.get("summary_detail")), full_title
-        )
-        body_text = strip_feed_boilerplate(_body(entry), full_title)
-        if len(body_text) <= len(full_summary):
-            body_text = ""
-        title = _clip(full_title, MAX_TITLE_CHARS)
-        summary = _clip(full_summary, MAX_SUMMARY_CHARS)
-        body_kept = _clip(body_text, MAX_BODY_CHARS)
-        articles.append(
-            Article(
-                id=ident,
-                source=source,
-                feed_url=feed_url,
+        try:
+            url = _entry_link(entry, base)
+            raw_guid = entry.get("id")
+            guid = (
+                _clip(raw_guid.strip(), MAX_GUID_CHARS)
+                if isinstance(raw_guid, str) and raw_guid.strip()
+                else None
+            )
+            if url is None and guid is None:
+                skipped += 1
+                continue
+            ident = article_id(url, guid, source=source)
+            if ident in seen:
+                warnings.append(f"duplicate entry {url or guid} ignored")
+                continue
+            article = _article(
+                entry,
+                ident=ident,
                 url=url,
                 guid=guid,
-                title=title,
-                summary=summary,
-                body=body_kept,
+                source=source,
+                feed_url=feed_url,
                 language=language,
-                published=_published(entry, fetched, warnings),
                 fetched=fetched,
-                truncated=(len(title), len(summary), len(body_kept))
-                != (len(full_title), len(full_summary), len(body_text)),
+                warnings=warnings,
             )
-        )
+        except ValueError as exc:  # pydantic's ValidationError is one too
+            invalid.append(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            continue
+        seen.add(ident)
+        articles.append(article)
     if skipped:
         warnings.append(f"{skipped} entries without link or id skipped")
+    if invalid:
+        warnings.append(f"{len(invalid)} entries with invalid data skipped (first: {invalid[0]})")
     feed_meta = result.get("feed") or {}
     return ParsedFeed(
         articles=articles,
@@ -290,6 +368,46 @@ def parse_feed(
         encoding=decoded.encoding,
         lossy=decoded.lossy,
         entries=len(entries),
-        skipped=skipped,
+        skipped=skipped + len(invalid),
         dropped=dropped,
+    )
+
+
+def _article(
+    entry: Mapping[str, Any],
+    *,
+    ident: str,
+    url: str | None,
+    guid: str | None,
+    source: str,
+    feed_url: str | None,
+    language: str | None,
+    fetched: datetime,
+    warnings: list[str],
+) -> Article:
+    """The article of one entry, its id already made; raises ValueError on data it cannot hold."""
+    full_title = _one_line(_text_of(entry.get("title"), entry.get("title_detail")))
+    full_summary = strip_feed_boilerplate(
+        _text_of(entry.get("summary"), entry.get("summary_detail")), full_title
+    )
+    body_text = strip_feed_boilerplate(_body(entry), full_title)
+    if len(body_text) <= len(full_summary):
+        body_text = ""
+    title = _clip(full_title, MAX_TITLE_CHARS)
+    summary = _clip(full_summary, MAX_SUMMARY_CHARS)
+    body_kept = _clip(body_text, MAX_BODY_CHARS)
+    return Article(
+        id=ident,
+        source=source,
+        feed_url=feed_url,
+        url=url,
+        guid=guid,
+        title=title,
+        summary=summary,
+        body=body_kept,
+        language=language,
+        published=_published(entry, fetched, warnings),
+        fetched=fetched,
+        truncated=_html_cut(entry)
+        or (len(title), len(summary), len(body_kept)) != (len(full_title), len(full_summary), len(body_text)),
     )

@@ -236,6 +236,7 @@ async def poll_feed(
             result.body,
             source=feed.id,
             feed_url=url,
+            base_url=result.final_url,
             language=feed.language,
             headers=result.headers,
             charset=result.charset,

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from connectors import parse as parse_module
 from connectors.parse import MAX_BODY_CHARS, MAX_TITLE_CHARS, parse_feed, strip_doctype
+from connectors.sanitize import MAX_HTML_CHARS
 from pipeline.errors import FeedParseError
 from pipeline.ids import article_id
 from tests.connectors.conftest import DATA, FIXTURES, FixtureFeed, fixture_feeds
@@ -141,6 +143,12 @@ def test_bozo_feed_with_entries_is_accepted_with_a_warning() -> None:
          None),  # more than a day ahead of fetch: dropped
         ("<title>a</title><link>https://e.com/1</link><pubDate>not a date</pubDate>", "published", None),
         ("<title>a</title><link>https://e.com/1</link>", "published", None),
+        # a second HTML round for double-escaped markup, even with "<" inside an attribute value
+        ('<title>News &amp;lt;img src=x alt="&amp;lt;" onerror=alert(1)&amp;gt; headline</title>'
+         "<link>https://e.com/1</link>", "title", "News headline"),
+        ('<title>t</title><link>https://e.com/1</link><description>&amp;lt;script x="&amp;lt;"&amp;gt;'
+         "alert(1)&amp;lt;/script&amp;gt; body</description>", "summary", "body"),
+        ("<title>1 &lt; 2 and a&lt;3</title><link>https://e.com/1</link>", "title", "1 < 2 and a<3"),
     ],
 )  # fmt: skip
 def test_entry_mapping(item: str, field: str, expected: object) -> None:
@@ -196,6 +204,9 @@ def test_body_only_when_longer_than_summary() -> None:
         ('<!DOCTYPE rss PUBLIC "-//Netscape//DTD RSS 0.91//EN" "http://x/rss.dtd"><rss/>', "<rss/>", True),
         ('<!doctype rss SYSTEM \'x>y\'><rss/>', "<rss/>", True),
         ('<!DOCTYPE rss [<!ENTITY a "b">', "", True),  # never closed: nothing usable follows
+        ("<?xml?><!DOCTYPE rss [<!-- ]><rss/>", "<?xml?>", True),  # unclosed comment: the rest is cut
+        ("<!DOCTYPE rss [<!-- a --> \"]>\" ]><rss/>", "<rss/>", True),
+        ("<!DOCTYPE rss ['it]><rss/>", "<rss/>", True),  # an unmatched quote is an ordinary character
         ("<rss><!DOCTYPE x></rss>", "<rss><!DOCTYPE x></rss>", False),  # not in the prolog: not a DTD
         ("<rss/>", "<rss/>", False),
     ],
@@ -209,3 +220,130 @@ def test_only_the_first_entries_are_parsed() -> None:
     parsed = parse_feed(_rss(items), source="s", max_entries=10)
     assert [a.title for a in parsed.articles] == [str(n) for n in range(10)]
     assert parsed.dropped == 20 and not parsed.bozo  # the closing tail is kept: still well-formed
+
+
+def test_doctype_of_unclosed_comments_is_cut_in_one_pass() -> None:
+    # 200 kB: each unclosed "<!--" used to be rescanned to the end of the document (minutes)
+    body = '<?xml version="1.0"?><!DOCTYPE rss [' + "<!--" * 50_000 + ']><rss version="2.0"><channel>'
+    body += "<title>t</title><item><title>a</title><link>https://e.com/1</link></item></channel></rss>"
+    assert strip_doctype(body) == ('<?xml version="1.0"?>', True)
+    with pytest.raises(FeedParseError):
+        parse_feed(body.encode(), source="s")
+
+
+def test_marked_sections_the_html_parser_rejects_keep_the_entry() -> None:
+    items = "<item><title>good</title><link>https://e.com/1</link></item>"
+    items += "<item><title>bad</title><link>https://e.com/2</link>"
+    items += "<description><![CDATA[<p>x <![ endif ]> y</p> a <![]> b]]></description></item>"
+    parsed = parse_feed(_rss(items), source="s")
+    assert [a.title for a in parsed.articles] == ["good", "bad"]
+    # feedparser's own relative-URI pass repeats some of this markup; the text is all there, as text
+    summary = parsed.articles[1].summary
+    assert summary.startswith("x") and set(summary.split()) == {"x", "y", "a", "b"}
+
+
+def test_html_beyond_the_parse_bound_is_cut_and_flagged() -> None:
+    markup = "<i></i>" + " " * MAX_HTML_CHARS  # no text inside the bound, some after it
+    item = f"<item><title>t</title><link>https://e.com/1</link><description><![CDATA[{markup}<b>tail</b>]]>"
+    [article] = parse_feed(_rss(item + "</description></item>"), source="s").articles
+    assert (article.summary, article.truncated) == ("", True)
+
+
+@pytest.mark.parametrize("link", ["https://example.com:99999/b", "http://[::1/b", "http://example.com:8o/b"])
+def test_an_invalid_link_loses_only_its_own_url(link: str) -> None:
+    items = "<item><title>good</title><link>https://e.com/1</link></item>"
+    items += f"<item><title>no guid</title><link>{link}</link></item>"
+    items += f"<item><title>guid</title><link>{link}</link><guid isPermaLink='false'>g3</guid></item>"
+    parsed = parse_feed(_rss(items), source="s")
+    assert [(a.title, a.url, a.guid) for a in parsed.articles] == [
+        ("good", "https://e.com/1", None),
+        ("guid", None, "g3"),
+    ]
+    assert parsed.skipped == 1
+
+
+@pytest.mark.parametrize(
+    ("ref", "title"),
+    [
+        ("&#xD800;", "خبر \ufffd عاجل"),  # a surrogate: feedparser raised, failing every entry
+        ("&#55296;", "خبر \ufffd عاجل"),
+        ("&#x110000;", "خبر \ufffd عاجل"),  # past the last code point
+        ("&#x" + "9" * 5000 + ";", "خبر \ufffd عاجل"),
+        ("&#x000000000645;", "خبر م عاجل"),  # leading zeros: a valid reference stays
+        ("&#1605;", "خبر م عاجل"),
+    ],
+)
+def test_a_character_reference_to_no_character_loses_nothing_else(ref: str, title: str) -> None:
+    items = f"<item><title>خبر {ref} عاجل</title><link>https://e.com/1</link></item>"
+    items += "<item><title>ok</title><link>https://e.com/2</link></item>"
+    assert [a.title for a in parse_feed(_rss(items), source="s").articles] == [title, "ok"]
+
+
+def test_an_entry_that_cannot_become_an_article_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
+    def fussy_id(url: str | None, guid: str | None = None, *, source: str = "") -> str:
+        if guid == "bad":
+            raise ValueError("no id for this one")
+        return article_id(url, guid, source=source)
+
+    monkeypatch.setattr(parse_module, "article_id", fussy_id)
+    items = "".join(f"<item><title>{g}</title><guid isPermaLink='false'>{g}</guid></item>" for g in "ab")
+    items += "<item><title>bad</title><guid isPermaLink='false'>bad</guid></item>"
+    items += "<item><title>c</title><guid isPermaLink='false'>c</guid></item>"
+    parsed = parse_feed(_rss(items), source="s")
+    assert [a.title for a in parsed.articles] == ["a", "b", "c"]
+    assert parsed.skipped == 1
+    assert "1 entries with invalid data skipped (first: no id for this one)" in parsed.warnings
+
+
+RELATIVE_ITEMS = (
+    "<item><title>root</title><link>/news/1.html</link></item>"
+    "<item><title>sibling</title><link> 2.html </link><guid isPermaLink='false'>n2</guid></item>"
+    "<item><title>absolute</title><link>https://other.example/3</link></item>"
+    "<item><title>guid only</title><guid>4</guid></item>"  # a permalink GUID is not made a URL
+    "<item><title>script</title><link>javascript:alert(1)</link></item>"
+)
+
+
+@pytest.mark.parametrize(
+    ("feed_url", "base_url", "expected"),
+    [
+        ("https://cfg.example/feeds/rss.xml", None, "https://cfg.example"),
+        ("https://cfg.example/feeds/rss.xml", "https://final.example/feeds/rss.xml", "https://final.example"),
+        (None, "http://final.example/feeds/rss.xml", "http://final.example"),
+    ],
+)
+def test_relative_links_resolve_against_the_document_url(
+    feed_url: str | None, base_url: str | None, expected: str
+) -> None:
+    parsed = parse_feed(_rss(RELATIVE_ITEMS), source="s", feed_url=feed_url, base_url=base_url)
+    assert [(a.title, a.url, a.guid) for a in parsed.articles] == [
+        ("root", f"{expected}/news/1.html", None),
+        ("sibling", f"{expected}/feeds/2.html", "n2"),
+        ("absolute", "https://other.example/3", None),
+        ("guid only", None, "4"),
+    ]
+    assert all(a.feed_url == feed_url for a in parsed.articles)
+
+
+def test_relative_links_stay_unresolved_without_an_http_base() -> None:
+    parsed = parse_feed(_rss(RELATIVE_ITEMS), source="s", feed_url="file:///data/replay/feed.xml")
+    assert [(a.title, a.url) for a in parsed.articles] == [
+        ("sibling", None),
+        ("absolute", "https://other.example/3"),
+        ("guid only", None),
+    ]
+
+
+def test_entry_ends_in_cdata_and_comments_are_not_counted() -> None:
+    text = "example: " + "<item></item></entry>" * 100
+    items = "".join(
+        f"<item><title>{n}</title><link>https://e.com/{n}</link>"
+        f"<description><![CDATA[{text}]]></description><!-- {text} --></item>"
+        for n in range(20)
+    )
+    parsed = parse_feed(_rss(items), source="s")
+    assert [a.title for a in parsed.articles] == [str(n) for n in range(20)]
+    assert (parsed.dropped, parsed.bozo) == (0, False)
+    capped = parse_feed(_rss(items), source="s", max_entries=5)
+    assert [a.title for a in capped.articles] == [str(n) for n in range(5)]
+    assert (capped.dropped, capped.bozo) == (15, False)

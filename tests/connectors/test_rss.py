@@ -249,3 +249,57 @@ def test_run_forever_polls_then_stops(settings_factory: Callable[..., Settings])
 
     asyncio.run(go())
     assert len(publisher.articles) == 10 and len(web.requests) == 1
+
+
+class NonAsciiValidatorWeb(FakeWeb):
+    """Answers every request 200 with an ETag and Last-Modified that are not ASCII."""
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        headers = [
+            (b"Content-Type", b"application/rss+xml; charset=utf-8"),
+            (b"ETag", '"v\u00e9"'.encode()),
+            (b"Last-Modified", "\u0627\u0644\u0623\u0631\u0628\u0639\u0627\u0621".encode()),
+        ]
+        return httpx.Response(200, content=ALJAZEERA.read_bytes(), headers=headers)
+
+
+def test_a_non_ascii_validator_does_not_stop_the_feed(settings: Settings) -> None:
+    web = NonAsciiValidatorWeb({})
+    feeds = [_feed("aj.example")]
+    publisher = MemoryPublisher()
+    outcomes = [_poll(feeds, web, settings, publisher).outcomes[0] for _ in range(3)]
+    assert [o.status for o in outcomes] == ["new", "unchanged", "unchanged"]
+    assert all(
+        "if-none-match" not in r.headers and "if-modified-since" not in r.headers for r in web.requests
+    )
+    state = FeedState.for_feed(settings, "aj")
+    assert (state.etag, state.last_modified, state.consecutive_failures) == (None, None, 0)
+    # a validator saved before the check (older versions kept anything) is dropped, not sent
+    state.record_success(now=utcnow(), status=200, next_poll_at=utcnow(), etag='"v\u00e9"', body_hash=None)
+    state.save()
+    assert _poll(feeds, web, settings, publisher).outcomes[0].status == "unchanged"
+    assert "if-none-match" not in web.requests[-1].headers
+
+
+class RedirectingWeb(FakeWeb):
+    """`old.example` moved its feed to `new.example/feeds/`; items link relative to the document."""
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if request.url.host == "old.example":
+            return httpx.Response(301, headers={"Location": "https://new.example/feeds/rss.xml"})
+        items = "<item><title>a</title><link>/news/1.html</link></item>"
+        items += "<item><title>b</title><link>2.html</link></item>"
+        body = f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{items}</channel></rss>'
+        return httpx.Response(200, content=body.encode(), headers={"Content-Type": "application/rss+xml"})
+
+
+def test_relative_item_links_resolve_against_the_final_url(settings: Settings) -> None:
+    publisher = MemoryPublisher()
+    report = _poll([_feed("old.example")], RedirectingWeb({}), settings, publisher)
+    assert report.published == 2
+    assert [(a.url, a.feed_url) for a in publisher.articles] == [
+        ("https://new.example/news/1.html", "https://old.example/rss.xml"),
+        ("https://new.example/feeds/2.html", "https://old.example/rss.xml"),
+    ]
