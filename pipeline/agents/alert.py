@@ -35,6 +35,7 @@ __all__ = ["emit_alert", "register"]
 log = logging.getLogger("rasd.alert")
 
 _OUTBOX_IDLE_S = 1.0
+_OUTBOX_ERROR_S = 5.0  # pause after a delivery round failed as a whole
 # a claim on an outbox row lasts this long and is renewed every third of it while the delivery runs
 # (retries and a receiver's Retry-After can take minutes), so a killed worker's alerts go out from
 # another worker about this soon after the kill
@@ -62,7 +63,12 @@ def register(app: faust.App, topics: Topics, runtime: Runtime) -> None:
     @app.task  # type: ignore[untyped-decorator]
     async def deliver_outbox() -> None:
         while True:
-            sent = await _deliver_pending(runtime, deliverer)
+            try:
+                sent = await _deliver_pending(runtime, deliverer)
+            except Exception:  # a locked or broken store: an escaping error would crash the worker
+                log.exception("alert delivery failed; retrying in %.0f s", _OUTBOX_ERROR_S)
+                await asyncio.sleep(_OUTBOX_ERROR_S)
+                continue
             if not sent:
                 wake.clear()
                 with contextlib.suppress(TimeoutError):

@@ -8,6 +8,7 @@ so neither a redelivered article nor a syndicated copy fires twice.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Sequence
@@ -16,6 +17,8 @@ from typing import Literal
 
 from pipeline import sqlite_files
 from pipeline.models import Alert, AlsoReported
+
+log = logging.getLogger(__name__)
 
 __all__ = ["AlertStore"]
 
@@ -36,6 +39,8 @@ CREATE TABLE IF NOT EXISTS outbox (
 # added after the first release: who is delivering a row, and until when (a lease, so a crashed
 # deliverer's rows are taken over)
 _OUTBOX_CLAIMS = ("claimed_by TEXT", "claimed_until REAL")
+# an outbox alert this build cannot read is offered again after this long (to a newer build, say)
+UNREADABLE_RETRY_S = 300.0
 
 
 class AlertStore:
@@ -114,8 +119,17 @@ class AlertStore:
             out = []
             for alert_id, channels in rows:
                 body = self._db.execute("SELECT body FROM alerts WHERE id = ?", (alert_id,)).fetchone()
-                if body is not None:
+                if body is None:
+                    continue
+                try:
                     out.append((Alert.model_validate_json(body[0]), json.loads(channels)))
+                except ValueError as exc:  # written by another build (a newer schema) or damaged
+                    # left to a build that can read it: claimed by nobody for a while, not retried hot
+                    self._db.execute(
+                        "UPDATE outbox SET claimed_by = NULL, claimed_until = ? WHERE alert_id = ?",
+                        (now + UNREADABLE_RETRY_S, alert_id),
+                    )
+                    log.warning("outbox alert %s unreadable by this build, skipped: %s", alert_id, exc)
         return sorted(out, key=lambda item: item[0].created)
 
     def renew(self, owner: str, alert_ids: Sequence[str], lease_s: float) -> int:

@@ -75,3 +75,23 @@ def test_an_outbox_from_before_claims_is_upgraded(tmp_path: Path) -> None:
     db.close()
     [(claimed, channels)] = AlertStore(path).claim("w1")
     assert claimed.id == alert.id and channels == ["log"]
+
+
+def test_an_unreadable_outbox_alert_is_skipped_and_offered_again_later(tmp_path: Path) -> None:
+    store = AlertStore(tmp_path / "alerts.sqlite3")
+    bad, good = _alert(1), _alert(2)
+    store.record(bad, ["log"])
+    store.record(good, ["log"])
+    newer = bad.model_dump_json().replace('"schema_version":1', '"schema_version":2')  # a newer build's row
+    with sqlite3.connect(tmp_path / "alerts.sqlite3") as db:
+        db.execute("UPDATE alerts SET body = ? WHERE id = ?", (newer, bad.id))
+    assert [a.id for a, _ in store.claim("me")] == [good.id]  # the readable one still goes out
+    store.delivered([good.id])
+    assert store.claim("me") == []  # not retried hot
+    with sqlite3.connect(tmp_path / "alerts.sqlite3") as db:
+        (until,) = db.execute("SELECT claimed_until FROM outbox WHERE alert_id = ?", (bad.id,)).fetchone()
+        db.execute("UPDATE outbox SET claimed_until = 0 WHERE alert_id = ?", (bad.id,))  # time passes
+    assert until is not None
+    with sqlite3.connect(tmp_path / "alerts.sqlite3") as db:  # a build that reads it
+        db.execute("UPDATE alerts SET body = ? WHERE id = ?", (bad.model_dump_json(), bad.id))
+    assert [a.id for a, _ in store.claim("me")] == [bad.id]
