@@ -7,7 +7,7 @@ fires for وبوتين. Conditions combine as any_of / all_of / none_of.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from pipeline.enrich.registry import EntityRegistry
@@ -157,30 +157,56 @@ class ArticleTerms:
         return found
 
 
-def _phrase_evidence(terms: ArticleTerms, phrase: str, stems: tuple[str, ...]) -> Evidence | None:
-    """The first occurrence of the phrase (as written, with a snippet) and how often it occurs."""
-    article = terms.article
-    first: Evidence | None = None
-    count = 0
+_Span = tuple[TextField, int, int]
+
+
+def _phrase_spans(terms: ArticleTerms, stems: tuple[str, ...]) -> Iterator[_Span]:
+    """Where the phrase occurs, field by field, in order: (field, start, end) in the original text."""
     n = len(stems)
     for field in _FIELDS:
-        text = article.text_of(field)
-        if not text or not terms.has_stem(field, stems[0]):
+        if not terms.article.text_of(field) or not terms.has_stem(field, stems[0]):
             continue
         tokens, positions = terms.field(field)
         for i in positions.get(stems[0], ()):
             if i + n <= len(tokens) and all(tokens[i + k].stem == stems[k] for k in range(1, n)):
-                count += 1
-                if first is None:
-                    start, end = tokens[i].start, tokens[i + n - 1].end
-                    first = Evidence(
-                        kind="word",
-                        value=phrase,
-                        surface=text[start:end],
-                        field=field,
-                        snippet=snippet(text, start, end),
-                    )
-    return None if first is None else first.model_copy(update={"count": count})
+                yield field, tokens[i].start, tokens[i + n - 1].end
+
+
+def _phrase_evidence(terms: ArticleTerms, phrase: str, stems: tuple[str, ...]) -> Evidence | None:
+    """The first occurrence of the phrase (as written, with a snippet) and how often it occurs."""
+    spans = list(_phrase_spans(terms, stems))
+    if not spans:
+        return None
+    field, start, end = spans[0]
+    text = terms.article.text_of(field)
+    return Evidence(
+        kind="word",
+        value=phrase,
+        surface=text[start:end],
+        field=field,
+        snippet=snippet(text, start, end),
+        count=len(spans),
+    )
+
+
+def _mentions(found: Iterable[Evidence], cw: CompiledWatch, terms: ArticleTerms) -> int:
+    """Mentions behind the evidence, each place in the text counted once: two watched words of one
+    stem (هدنة, الهدنة), or an entity and a word naming it, found at the same place are one mention."""
+    stems_of = dict(cw.any_of.phrases + cw.all_of.phrases)
+    spans: list[_Span] = []
+    for ev in found:
+        if ev.kind == "entity":
+            spans += [(m.field, m.start, m.end) for m in terms.article.entities if m.canonical_id == ev.value]
+        elif ev.kind == "word":
+            spans += _phrase_spans(terms, stems_of[ev.value])
+    count, reach = 0, None
+    for field, start, end in sorted(spans):
+        if reach is None or field != reach[0] or start >= reach[1]:
+            count += 1
+            reach = (field, end)
+        else:
+            reach = (field, max(end, reach[1]))  # overlapping: the same mention
+    return count
 
 
 def _entity_evidence(article: Article, entity_id: str) -> Evidence | None:
@@ -246,8 +272,9 @@ def find_evidence(
             return None
         found.extend(ev for ev in some if ev not in found)
     counted = [ev.count for ev in found if ev.kind in ("entity", "word")]
-    if counted and sum(counted) < cw.watch.min_mentions:
-        return None
+    minimum = cw.watch.min_mentions
+    if counted and minimum > 1 and (sum(counted) < minimum or _mentions(found, cw, terms) < minimum):
+        return None  # (the sum, an upper bound of the mentions, spares the spans most of the time)
     return found or None
 
 

@@ -155,6 +155,19 @@ def test_min_mentions_counts_every_occurrence() -> None:
     assert _fires(Watch(id="w", words=["بوتين"], min_mentions=2), _article(body=body, entities=[]))
 
 
+def test_min_mentions_counts_a_place_in_the_text_once() -> None:
+    body = "قال بوتين إن الهدنة صامدة"
+    putin = EntityMention(
+        type="PER", surface="بوتين", canonical_id="Q7747", canonical_name="فلاديمير بوتين",
+        field="body", start=4, end=9,
+    )  # fmt: skip
+    article = _article(body=body, entities=[putin])
+    # two words of one stem, or an entity and a word naming it, at the same place: one mention
+    assert not _fires(Watch(id="w", words=["هدنة", "الهدنة"], min_mentions=2), article)
+    assert not _fires(Watch(id="w", entities=["Q7747"], words=["بوتين"], min_mentions=2), article)
+    assert _fires(Watch(id="w", entities=["Q7747"], words=["هدنة"], min_mentions=2), article)  # two places
+
+
 def test_alert_id_follows_the_story_not_the_copy() -> None:
     cw = compile_watch(Watch(id="putin", entities=["Q7747"]), REGISTRY, TOPICS)
     original = match_watch(cw, _article(story_id="s" * 32), REGISTRY.analyzer)
