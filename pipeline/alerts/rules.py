@@ -23,6 +23,7 @@ __all__ = [
     "compile_watch",
     "compile_watches",
     "find_evidence",
+    "first_word_forms",
     "match_watch",
     "match_watches",
     "snippet",
@@ -30,6 +31,17 @@ __all__ = [
 
 _FIELDS: tuple[TextField, ...] = ("title", "summary", "body")
 SNIPPET_CHARS = 60
+# prepositions the analyzer leaves on an ordinary word (it cuts them only off registry names, and
+# و off any word of four letters): a phrase's first word is also matched behind them
+_PREPOSITIONS = ("ب", "ل", "ك", "ف", "فب", "فل", "فك")
+
+
+def first_word_forms(stem: str) -> tuple[str, ...]:
+    """The stems a phrase's first word matches: itself, and behind a preposition (لوقف إطلاق النار,
+    بهدنة) when it has three letters or more (حر is not بحر "sea")."""
+    if len(stem) < 3:
+        return (stem,)
+    return (stem, *(p + stem for p in _PREPOSITIONS))
 
 
 @dataclass(frozen=True)
@@ -163,11 +175,13 @@ _Span = tuple[TextField, int, int]
 def _phrase_spans(terms: ArticleTerms, stems: tuple[str, ...]) -> Iterator[_Span]:
     """Where the phrase occurs, field by field, in order: (field, start, end) in the original text."""
     n = len(stems)
+    firsts = first_word_forms(stems[0])
     for field in _FIELDS:
-        if not terms.article.text_of(field) or not terms.has_stem(field, stems[0]):
+        if not terms.article.text_of(field) or not any(terms.has_stem(field, f) for f in firsts):
             continue
         tokens, positions = terms.field(field)
-        for i in positions.get(stems[0], ()):
+        starts = sorted(i for f in firsts for i in positions.get(f, ()))
+        for i in starts:
             if i + n <= len(tokens) and all(tokens[i + k].stem == stems[k] for k in range(1, n)):
                 yield field, tokens[i].start, tokens[i + n - 1].end
 

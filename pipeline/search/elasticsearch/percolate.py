@@ -22,7 +22,7 @@ from elasticsearch import AsyncElasticsearch
 from elasticsearch.dsl import Q
 from elasticsearch.dsl.query import Query
 
-from pipeline.alerts.rules import CompiledCondition, CompiledWatch
+from pipeline.alerts.rules import CompiledCondition, CompiledWatch, first_word_forms
 from pipeline.errors import SearchError
 from pipeline.models import Article
 from pipeline.search.elasticsearch.bulk import BulkOptions, run_bulk
@@ -45,10 +45,13 @@ _PAGE = 1000
 
 
 def _phrase(stems: tuple[str, ...]) -> Query:
-    text = " ".join(stems)
+    """The phrase in title or body, its first word also behind a preposition (as `rules` matches it)."""
+    texts = [" ".join((first, *stems[1:])) for first in first_word_forms(stems[0])]
     return Q(
         "bool",
-        should=[Q("match_phrase", terms_title=text), Q("match_phrase", terms_body=text)],
+        should=[
+            Q("match_phrase", **{field: text}) for text in texts for field in ("terms_title", "terms_body")
+        ],
         minimum_should_match=1,
     )
 

@@ -111,6 +111,22 @@ def _fires(watch: Watch, article: Article | None = None) -> bool:
     return match_watch(cw, article or _article(), REGISTRY.analyzer) is not None
 
 
+@pytest.mark.parametrize(
+    ("body", "word", "fires"),
+    [
+        ("دعا المجلس لوقف إطلاق النار في غزة", "وقف إطلاق النار", True),  # the analyzer keeps ل on لوقف
+        ("طالب المجلس بوقف إطلاق النار", "وقف إطلاق النار", True),
+        ("رحب الوسطاء بهدنة جديدة", "هدنة", True),
+        ("وعاد الطرفان فلهدنتهم", "هدنة", True),  # ف + ل before, a pronoun after
+        ("صيد في البحر", "حر", False),  # two letters: بحر "sea" is no ب + حر
+        ("مقال عن الكتب", "تب", False),
+        ("قال الوزير إن الإطلاق لوقف النار", "وقف إطلاق النار", False),  # the words out of order
+    ],
+)
+def test_a_phrase_s_first_word_matches_behind_a_preposition(body: str, word: str, fires: bool) -> None:
+    assert _fires(Watch(id="w", words=[word]), _article(body=body, entities=[])) is fires
+
+
 def test_all_of_needs_every_item_and_reports_each() -> None:
     both = Watch(id="w", all_of={"entities": ["بوتين"], "words": ["هدنة"]})
     cw = compile_watch(both, REGISTRY, TOPICS)

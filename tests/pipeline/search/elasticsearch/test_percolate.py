@@ -118,9 +118,19 @@ def test_query_body_of_a_watch(registry: EntityRegistry) -> None:
     query = watch_to_percolator_query(compile_watch(watch, registry, TOPICS))
 
     def phrase(text: str) -> dict[str, Any]:
+        first, *rest = text.split()
+        forms = (
+            [first, *(p + first for p in ("ب", "ل", "ك", "ف", "فب", "فل", "فك"))]
+            if len(first) >= 3
+            else [first]
+        )
         return {
             "bool": {
-                "should": [{"match_phrase": {"terms_title": text}}, {"match_phrase": {"terms_body": text}}],
+                "should": [
+                    {"match_phrase": {field: " ".join((form, *rest))}}
+                    for form in forms
+                    for field in ("terms_title", "terms_body")
+                ],
                 "minimum_should_match": 1,
             }
         }
