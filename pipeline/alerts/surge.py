@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from fractions import Fraction
 from math import floor
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -204,9 +205,12 @@ def check(count: int, previous_counts: Sequence[int], spec: Surge) -> SurgeCheck
     baseline and missing ones count as 0. An all-zero baseline leaves `min_count` alone to decide.
     """
     n = spec.baseline_windows
-    baseline = sum(previous_counts[:n]) / n
+    total = sum(previous_counts[:n])
+    baseline = total / n
     threshold = max(float(spec.min_count), spec.factor * baseline)
-    return SurgeCheck(count=count, baseline=baseline, threshold=threshold, surging=count >= threshold)
+    # the factor as written, in exact fractions: 1.1 × 50 is 55.00000000000001 in floats, and 55 must surge
+    surging = count >= spec.min_count and count * n >= Fraction(str(spec.factor)) * total
+    return SurgeCheck(count=count, baseline=baseline, threshold=threshold, surging=surging)
 
 
 def evaluate(counts: Sequence[int], spec: Surge) -> SurgeCheck | None:

@@ -236,3 +236,10 @@ def test_mention_message_is_utf8_json_with_the_alert_fields() -> None:
     data = json.loads(raw)
     assert data["subject"] == PUTIN and data["article_id"] == article.id and data["story_id"] == "story-1"
     assert SurgeMention.model_validate_json(raw) == mention
+
+
+def test_a_count_exactly_factor_times_the_mean_surges() -> None:
+    spec = Surge(factor=1.1, min_count=5, baseline_windows=3)  # 1.1 × 50 is 55.00000000000001 in floats
+    assert check(55, [50, 50, 50], spec).surging
+    assert not check(54, [50, 50, 50], spec).surging
+    assert check(7, [2, 2, 3], Surge(factor=3.0, min_count=5, baseline_windows=3)).surging  # 3 × 7/3
