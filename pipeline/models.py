@@ -181,6 +181,10 @@ def _valid_text(value: Any) -> Any:
     return value
 
 
+MAX_PHRASE_WORDS = 20
+MAX_ITEM_CHARS = 200
+
+
 class Condition(BaseModel):
     """A set of entities (canonical ids or known names), topic ids and Arabic words/phrases."""
 
@@ -196,6 +200,9 @@ class Condition(BaseModel):
         cleaned = [v.strip() for v in _valid_text(value)]
         if any(not v for v in cleaned):
             raise ValueError("blank entries are not allowed")
+        # bounds: a phrase is compared word by word wherever its first word occurs in an article
+        if any(len(v) > MAX_ITEM_CHARS or len(v.split()) > MAX_PHRASE_WORDS for v in cleaned):
+            raise ValueError(f"entries are at most {MAX_PHRASE_WORDS} words and {MAX_ITEM_CHARS} characters")
         return list(dict.fromkeys(cleaned))
 
     def is_empty(self) -> bool:

@@ -72,6 +72,8 @@ def test_the_cli_sees_what_the_api_stored(fresh: TestClient, capsys: pytest.Capt
         ({"id": "bad id!", "words": ["هدنة"]}, 400, "watch 'bad id!': id: String should match pattern"),
         ({"id": "x", "words": ["هدنة"], "colour": "red"}, 400, "colour: Extra inputs are not permitted"),
         ({"id": "x", "words": ["..."]}, 400, "has no words"),
+        ({"id": "x", "words": [" ".join(["كلمة"] * 21)]}, 400, "at most 20 words"),
+        ({"id": "x", "words": ["ب" * 201]}, 400, "200 characters"),
     ],
 )
 def test_bad_watches_are_refused_naming_the_field(
