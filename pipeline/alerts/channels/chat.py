@@ -33,6 +33,10 @@ _TELEGRAM_LIMIT: Final = 4096  # characters of message text
 _SLACK_SECTION_LIMIT: Final = 3000  # characters of one section's text
 _SLACK_HEADER_LIMIT: Final = 150
 _TITLE_LIMIT: Final = 500
+# a URL is shown cut to this; one longer than _LINK_LIMIT is not linked at all (its target would
+# count against the message's limit, and a feed may carry URLs of up to 4,095 characters)
+_URL_SHOWN: Final = 200
+_LINK_LIMIT: Final = 1000
 _BOT_PATH = re.compile(r"/bot[^/]+/")
 
 
@@ -65,16 +69,20 @@ def slack_payload(alert: Alert) -> dict[str, Any]:
     """Incoming-webhook payload: `text` for notifications plus Block Kit `blocks` for display."""
     name = headline(alert)
     title = truncate(one_line(alert.title), _TITLE_LIMIT)
-    shown_title = _slack_link(alert.url, title) if alert.url else _mrkdwn(title)
-    summary = [f"*{shown_title}*", f"Source: {_mrkdwn(alert.source)}"]
+    linked = alert.url is not None and len(alert.url) <= _LINK_LIMIT
+    shown_title = _slack_link(alert.url, title) if alert.url and linked else _mrkdwn(title)
+    summary = [f"*{shown_title}*", f"Source: {_mrkdwn(truncate(alert.source, _TITLE_LIMIT))}"]
     if alert.url:
-        summary.append(_mrkdwn(alert.url))
+        summary.append(_mrkdwn(truncate(alert.url, _URL_SHOWN)))
     evidence = [f"• {_mrkdwn(evidence_line(e))}" for e in alert.evidence]
     return {
         "text": _mrkdwn(f"{name}: {title}"),
         "blocks": [
             {"type": "header", "text": {"type": "plain_text", "text": truncate(name, _SLACK_HEADER_LIMIT)}},
-            {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(summary)}},
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": _fit_lines(summary[0], summary[1:], _SLACK_SECTION_LIMIT)},
+            },
             {
                 "type": "section",
                 "text": {"type": "mrkdwn", "text": _fit_lines("*Evidence*", evidence, _SLACK_SECTION_LIMIT)},
@@ -88,10 +96,13 @@ def telegram_text(alert: Alert) -> str:
     """The message in Telegram's HTML parse mode, every piece of article text escaped."""
     title = html.escape(truncate(one_line(alert.title), _TITLE_LIMIT), quote=False)
     head = [f"<b>{html.escape(headline(alert), quote=False)}</b>", f"<b>{title}</b>"]
-    head.append(f"Source: {html.escape(alert.source, quote=False)}")
+    head.append(f"Source: {html.escape(truncate(alert.source, _TITLE_LIMIT), quote=False)}")
     if alert.url:
+        shown = html.escape(truncate(alert.url, _URL_SHOWN), quote=False)
         head.append(
-            f'<a href="{html.escape(alert.url, quote=True)}">{html.escape(alert.url, quote=False)}</a>'
+            f'<a href="{html.escape(alert.url, quote=True)}">{shown}</a>'
+            if len(alert.url) <= _LINK_LIMIT
+            else shown
         )
     evidence = [f"• {html.escape(evidence_line(e), quote=False)}" for e in alert.evidence]
     return _fit_lines("\n".join(head) + "\n", evidence, _TELEGRAM_LIMIT)

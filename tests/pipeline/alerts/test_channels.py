@@ -192,6 +192,21 @@ async def test_telegram_text_stays_within_the_message_limit() -> None:
     assert text.rstrip().endswith("more)")
 
 
+async def test_a_very_long_url_keeps_chat_messages_within_their_limits() -> None:
+    import re
+
+    from pipeline.alerts.channels.chat import slack_payload, telegram_text
+
+    for length in (1_500, 3_944):
+        alert = make_alert(url="https://e.com/" + "a" * (length - len("https://e.com/")))
+        sections = [b["text"]["text"] for b in slack_payload(alert)["blocks"] if b["type"] == "section"]
+        assert all(len(text) <= 3000 for text in sections)
+        assert "*Evidence*\n•" in sections[1]  # the evidence is still there
+        text = telegram_text(alert)
+        visible = re.sub(r"<[^>]+>", "", text)  # what Telegram counts once it has parsed the HTML
+        assert len(visible) <= 4096 and "•" in text
+
+
 # --- files ---------------------------------------------------------------------------------------------
 
 
