@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pipeline.enrich.registry import EntityRegistry
 from pipeline.errors import ConfigError
 from pipeline.models import Alert, Article, Condition, Evidence, TextField, Watch
-from pipeline.text.tokenize import Analyzer, Token
+from pipeline.text.tokenize import Analyzer, Token, preposition_forms
 
 __all__ = [
     "ArticleTerms",
@@ -23,7 +23,6 @@ __all__ = [
     "compile_watch",
     "compile_watches",
     "find_evidence",
-    "first_word_forms",
     "match_watch",
     "match_watches",
     "snippet",
@@ -31,17 +30,6 @@ __all__ = [
 
 _FIELDS: tuple[TextField, ...] = ("title", "summary", "body")
 SNIPPET_CHARS = 60
-# prepositions the analyzer leaves on an ordinary word (it cuts them only off registry names, and
-# و off any word of four letters): a phrase's first word is also matched behind them
-_PREPOSITIONS = ("ب", "ل", "ك", "ف", "فب", "فل", "فك")
-
-
-def first_word_forms(stem: str) -> tuple[str, ...]:
-    """The stems a phrase's first word matches: itself, and behind a preposition (لوقف إطلاق النار,
-    بهدنة) when it has three letters or more (حر is not بحر "sea")."""
-    if len(stem) < 3:
-        return (stem,)
-    return (stem, *(p + stem for p in _PREPOSITIONS))
 
 
 @dataclass(frozen=True)
@@ -175,7 +163,7 @@ _Span = tuple[TextField, int, int]
 def _phrase_spans(terms: ArticleTerms, stems: tuple[str, ...]) -> Iterator[_Span]:
     """Where the phrase occurs, field by field, in order: (field, start, end) in the original text."""
     n = len(stems)
-    firsts = first_word_forms(stems[0])
+    firsts = preposition_forms(stems[0])  # لوقف إطلاق النار for وقف إطلاق النار
     for field in _FIELDS:
         if not terms.article.text_of(field) or not any(terms.has_stem(field, f) for f in firsts):
             continue

@@ -32,8 +32,8 @@ class TokenAnalyzer(Protocol):
 def match_spans(tokens: Sequence[Token], query: ParsedQuery) -> list[tuple[int, int]]:
     """Character spans of tokens matching a positive single-word item, and of whole phrase matches."""
     # a phrase's words are marked only where the whole phrase is, as the engines match them
-    terms = {p.terms[0] for group in query.groups for p in group if not p.is_phrase}
-    phrases = [p.terms for p in query.positive_phrases()]
+    terms = {f.terms[0] for group in query.groups for p in group if not p.is_phrase for f in p.forms()}
+    phrases = [f.terms for p in query.positive_phrases() for f in p.forms()]
     stems = [t.stem for t in tokens]
     spans: list[tuple[int, int]] = []
     i = 0

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from pipeline.errors import InvalidQuery
+from pipeline.text.tokenize import preposition_forms
 
 __all__ = ["MAX_QUERY_TERMS", "ParsedQuery", "Phrase", "TermAnalyzer", "parse_user_query"]
 
@@ -44,6 +45,13 @@ class Phrase:
     def is_phrase(self) -> bool:
         """True when more than one stem must match in order."""
         return len(self.terms) > 1
+
+    def forms(self) -> tuple[Phrase, ...]:
+        """What backends and highlighting match: the item, and its first word behind a preposition the
+        analyzer leaves on ordinary words (a search for وقف إطلاق النار finds لوقف إطلاق النار)."""
+        return tuple(
+            Phrase((first, *self.terms[1:]), self.text) for first in preposition_forms(self.terms[0])
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,9 +51,11 @@ def compile_match(parsed: ParsedQuery) -> str | None:
     """
     if not parsed.groups:
         return None
-    expr = " AND ".join("(" + " OR ".join(_quote(p) for p in group) + ")" for group in parsed.groups)
+    expr = " AND ".join(
+        "(" + " OR ".join(_quote(f) for p in group for f in p.forms()) + ")" for group in parsed.groups
+    )
     if parsed.excluded:
-        expr = f"({expr}) NOT ({' OR '.join(_quote(p) for p in parsed.excluded)})"
+        expr = f"({expr}) NOT ({' OR '.join(_quote(f) for p in parsed.excluded for f in p.forms())})"
     return expr
 
 

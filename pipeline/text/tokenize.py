@@ -17,7 +17,16 @@ from typing import NamedTuple
 
 from pipeline.text.normalise import normalise, normalise_with_offsets
 
-__all__ = ["ANALYSIS_VERSION", "Analyzer", "Token", "stem", "strip_prefix", "strip_suffix", "tokenize"]
+__all__ = [
+    "ANALYSIS_VERSION",
+    "Analyzer",
+    "Token",
+    "preposition_forms",
+    "stem",
+    "strip_prefix",
+    "strip_suffix",
+    "tokenize",
+]
 
 # words in normalised text: letters and digits; Arabic and Latin alike
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
@@ -74,6 +83,19 @@ class Token(NamedTuple):
     def has_article(self) -> bool:
         """Whether the word was written with the article (ال, or لل for ل + ال)."""
         return self.prefix.endswith(("ال", "لل"))
+
+
+# prepositions the analyzer leaves on an ordinary word (it cuts them only off protected names, and
+# و off any word of four letters or more): matching adds them to a searched or watched word instead
+_PREPOSITIONS = ("ب", "ل", "ك", "ف", "فب", "فل", "فك")
+
+
+def preposition_forms(stem: str) -> tuple[str, ...]:
+    """The stems a searched or watched word also has behind a preposition (لوقف, بهدنه), itself first;
+    only for Arabic words of three letters or more (حر is not بحر "sea")."""
+    if len(stem) < 3 or not "\u0621" <= stem[0] <= "\u064a":
+        return (stem,)
+    return (stem, *(p + stem for p in _PREPOSITIONS))
 
 
 def strip_prefix(norm: str, protected: Collection[str] = (), kept: Collection[str] = ()) -> str:

@@ -22,12 +22,13 @@ from elasticsearch import AsyncElasticsearch
 from elasticsearch.dsl import Q
 from elasticsearch.dsl.query import Query
 
-from pipeline.alerts.rules import CompiledCondition, CompiledWatch, first_word_forms
+from pipeline.alerts.rules import CompiledCondition, CompiledWatch
 from pipeline.errors import SearchError
 from pipeline.models import Article
 from pipeline.search.elasticsearch.bulk import BulkOptions, run_bulk
 from pipeline.search.elasticsearch.documents import TermAnalyzer, article_document
 from pipeline.search.elasticsearch.mappings import IndexNames
+from pipeline.text.tokenize import preposition_forms
 
 __all__ = [
     "PERCOLATED_FIELDS",
@@ -46,7 +47,7 @@ _PAGE = 1000
 
 def _phrase(stems: tuple[str, ...]) -> Query:
     """The phrase in title or body, its first word also behind a preposition (as `rules` matches it)."""
-    texts = [" ".join((first, *stems[1:])) for first in first_word_forms(stems[0])]
+    texts = [" ".join((first, *stems[1:])) for first in preposition_forms(stems[0])]
     return Q(
         "bool",
         should=[

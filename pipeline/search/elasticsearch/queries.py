@@ -57,10 +57,14 @@ def phrase_clauses(phrase: Phrase, *, boost: bool = True) -> list[Query]:
 def _text_clauses(parsed: ParsedQuery) -> tuple[list[Query], list[Query]]:
     """(must, must_not): each group is one clause matching any of its alternatives in either field."""
     must = [
-        Q("bool", should=[c for p in group for c in phrase_clauses(p)], minimum_should_match=1)
+        Q(
+            "bool",
+            should=[c for p in group for f in p.forms() for c in phrase_clauses(f)],
+            minimum_should_match=1,
+        )
         for group in parsed.groups
     ]
-    must_not = [c for p in parsed.excluded for c in phrase_clauses(p, boost=False)]
+    must_not = [c for p in parsed.excluded for f in p.forms() for c in phrase_clauses(f, boost=False)]
     return must, must_not
 
 

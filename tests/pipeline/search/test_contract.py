@@ -153,6 +153,20 @@ async def test_a_phrase_does_not_run_from_the_summary_into_the_body(
     assert ids(await search(backend, 'الرئيس -"بوتين كيم"')) == [article.id]
 
 
+async def test_a_word_is_found_behind_a_preposition_the_analyzer_leaves_on(
+    backend: SearchBackend, corpus: list[Article]
+) -> None:
+    body = "دعا المجلس لوقف إطلاق النار ورحب الوسطاء بهدنة في البحر"
+    article = corpus[1].model_copy(update={"title": "خبر", "summary": "", "body": body})
+    await backend.index_many([article])
+    for text in ('"وقف إطلاق النار"', "هدنة", "وقف"):
+        assert ids(await search(backend, text)) == [article.id], text
+    (hit,) = (await search(backend, "هدنة")).hits
+    assert "<mark>بهدنة</mark>" in hit.highlights["body"][0]
+    assert ids(await search(backend, "المجلس -هدنة")) == []
+    assert ids(await search(backend, "حر")) == []  # two letters: بحر is no ب + حر
+
+
 async def test_phrase_of_a_full_name(indexed: SearchBackend) -> None:
     assert ids(await search(indexed, '"كيم جونغ أون"')) == [SEED_ID]
     assert ids(await search(indexed, '"أون جونغ كيم"')) == []
