@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from pipeline.agents.dlq import dead_letter
 from pipeline.models import Article
 from pipeline.runtime import Runtime
+from pipeline.settings import Settings
 from pipeline.topics import ARTICLES_FULLTEXT
 
 if TYPE_CHECKING:
@@ -65,13 +66,28 @@ def register(app: faust.App, topics: Topics, runtime: Runtime) -> None:
     @app.agent(source, name="rasd.fulltext", concurrency=settings.fulltext_concurrency)
     async def fetch_fulltext(stream: faust.StreamT[bytes]) -> None:
         async for key, payload in stream.items():
-            await fulltext_one(key, payload, topics, runtime, processor())
+            await fulltext_one(
+                key, payload, topics, runtime, processor(), max_record_bytes=settings.max_record_bytes
+            )
 
 
 async def fulltext_one(
-    raw_key: bytes | None, payload: Any, topics: Topics, runtime: Runtime, fetcher: ArticleProcessor
+    raw_key: bytes | None,
+    payload: Any,
+    topics: Topics,
+    runtime: Runtime,
+    fetcher: ArticleProcessor,
+    *,
+    max_record_bytes: int | None = None,
 ) -> None:
-    """Fetch one article's page and forward the article to `articles.raw`; failures are dead-lettered."""
+    """Fetch one article's page and forward the article to `articles.raw`; failures are dead-lettered.
+
+    The article with its page text is cut to `max_record_bytes` (the settings' default when None) and
+    flagged `truncated`, as the feed connector does: a long page made a record the producer refused.
+    """
+    from connectors.produce import fit_record  # local: see the module docstring
+
+    limit = max_record_bytes or Settings.model_fields["max_record_bytes"].default
     key = raw_key.decode("utf-8", errors="replace") if raw_key else None
     try:
         article = Article.model_validate_json(payload)
@@ -79,7 +95,7 @@ async def fulltext_one(
         await dead_letter(topics.dlq, runtime, stage="decode", exc=exc, key=key, payload=payload)
         return
     try:
-        done = await fetcher.process(article)
+        done = fit_record(await fetcher.process(article), limit)
         await topics.raw.send(key=done.id.encode(), value=done.to_json())
     except Exception as exc:  # one bad article must not stop the stream
         log.exception("full-text stage failed for %s", article.id)
