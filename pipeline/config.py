@@ -22,7 +22,7 @@ M = TypeVar("M", bound=BaseModel)
 class FeedConfig(BaseModel):
     """One feed from `config/feeds.yaml`; per-feed values override the global settings."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     id: str = Field(pattern=r"^[a-z0-9_.-]{1,64}$")
     url: HttpUrl
@@ -30,7 +30,7 @@ class FeedConfig(BaseModel):
     language: str = "ar"
     country: str | None = None
     enabled: bool = True
-    poll_interval_s: float | None = Field(default=None, gt=0)
+    poll_interval_s: float | None = Field(default=None, gt=0, le=7 * 86_400)  # finite: date arithmetic
     fulltext: Literal["auto", "always", "never"] = "auto"
     allow_insecure_tls: bool = False
 
@@ -48,6 +48,20 @@ def read_yaml(path: Path) -> Any:
         raise ConfigError(f"{path}: file not found") from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except OSError as exc:  # a directory, no permission ...
+        raise ConfigError(f"{path}: cannot be read: {exc.strerror or exc}") from exc
+
+
+def read_text(path: Path) -> str:
+    """A configuration text file (a word list), naming the file when it cannot be read as UTF-8."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc.strerror or exc}") from exc
 
 
 def _describe(exc: ValidationError) -> str:

@@ -5,11 +5,12 @@ Nothing reads the environment at import time; the CLI builds `Settings()` and pa
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["LogLevel", "SearchBackendName", "Settings", "default_config_dir"]
 
@@ -25,10 +26,13 @@ def default_config_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "config"
 
 
+MAX_DURATION_S = 366 * 86_400.0
+
+
 class Settings(BaseSettings):
     """All deployment knobs. Each field is the env var `RASD_<FIELD>` (case-insensitive)."""
 
-    model_config = SettingsConfigDict(env_prefix="RASD_", frozen=True, extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="RASD_", frozen=True, extra="ignore", allow_inf_nan=False)
 
     # where things are
     config_dir: Path = Field(default_factory=default_config_dir)
@@ -112,7 +116,7 @@ class Settings(BaseSettings):
     fetch_total_timeout_s: float = Field(default=30.0, gt=0)
     fetch_max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     fetch_max_redirects: int = Field(default=5, ge=0, le=20)
-    fetch_allowed_hosts: list[str] = Field(
+    fetch_allowed_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="hosts allowed even when they resolve to private/loopback addresses"
     )
     fetch_max_entries: int = Field(
@@ -167,6 +171,29 @@ class Settings(BaseSettings):
     )
 
     log_level: LogLevel = "info"
+
+    @field_validator("fetch_allowed_hosts", mode="before")
+    @classmethod
+    def _host_list(cls, value: Any) -> Any:
+        """A JSON list, or hosts separated by commas (`RASD_FETCH_ALLOWED_HOSTS=a.com,b.com`)."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                try:
+                    return json.loads(text)
+                except ValueError as exc:
+                    raise ValueError(f"not a JSON list: {exc}") from exc
+            return [h.strip() for h in text.split(",") if h.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _durations_bounded(self) -> Settings:
+        """Every duration (`*_s`) at most a year: date arithmetic overflows on larger ones (inf and
+        NaN are refused by the model config)."""
+        for name, value in self:
+            if name.endswith("_s") and isinstance(value, float) and value > MAX_DURATION_S:
+                raise ValueError(f"RASD_{name.upper()}: at most {MAX_DURATION_S:.0f} s (a year)")
+        return self
 
     def resolved_samples_dir(self) -> Path:
         """Bundled sample feeds (real publisher documents) replayed when there is no network."""

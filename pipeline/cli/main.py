@@ -82,6 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `rasd search … | head`: the reader left; exit quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as exc:  # the data dir is a file, a disk is full ...: one line, not a traceback
+        return fail(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
 
 
 if __name__ == "__main__":

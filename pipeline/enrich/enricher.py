@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Sequence
+import zipfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from pipeline.enrich.classifier import SectionClassifier
 from pipeline.enrich.entities import article_mentions
@@ -13,6 +16,7 @@ from pipeline.enrich.language import detect_language
 from pipeline.enrich.ner import NerTagger, Span
 from pipeline.enrich.registry import EntityRegistry, load_registry
 from pipeline.enrich.topics import TopicLexicon, load_topics
+from pipeline.errors import ConfigError
 from pipeline.models import Article, EntityMention, TextField, utcnow
 from pipeline.settings import Settings
 from pipeline.text.tokenize import Analyzer, Token
@@ -104,17 +108,30 @@ class Enricher:
         return self.classifier.scores_of_words(title, body)
 
 
+@contextlib.contextmanager
+def _model_file(path: Path) -> Iterator[None]:
+    """A model file that cannot be read (truncated, another format) is a ConfigError naming it."""
+    try:
+        yield
+    except ConfigError:
+        raise
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        raise ConfigError(f"{path}: not a usable model file ({type(exc).__name__}: {exc})") from exc
+
+
 def load_enricher(settings: Settings) -> Enricher:
     """Build the enricher from the registry, taxonomy and stop words under `settings.config_dir`."""
     registry = load_registry(settings.entities_dir)
     lexicon = TopicLexicon.build(load_topics(settings.topics_file), registry.analyzer)
     stopwords = load_stopwords(settings.config_dir / "stopwords" / "ar.txt", registry.analyzer)
     ner_path = settings.config_dir / "models" / "ner-crf.crfsuite"
-    ner = NerTagger.load(ner_path, registry, settings.config_dir / "ner") if ner_path.is_file() else None
+    with _model_file(ner_path):
+        ner = NerTagger.load(ner_path, registry, settings.config_dir / "ner") if ner_path.is_file() else None
     if ner is None:
         log.warning("no NER model at %s: entities from the registry gazetteer only", ner_path)
     classifier_path = settings.config_dir / "models" / "topics-ant.npz"
-    classifier = SectionClassifier.load(classifier_path) if classifier_path.is_file() else None
+    with _model_file(classifier_path):
+        classifier = SectionClassifier.load(classifier_path) if classifier_path.is_file() else None
     if classifier is None:
         log.warning("no section classifier at %s: topics from the term lexicons only", classifier_path)
     return Enricher(registry=registry, topics=lexicon, stopwords=stopwords, classifier=classifier, ner=ner)

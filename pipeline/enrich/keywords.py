@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
+from pipeline.config import read_text
 from pipeline.text.tokenize import Analyzer
 
 __all__ = ["extract_keywords", "load_stopwords"]
@@ -16,7 +17,7 @@ def load_stopwords(path: Path, analyzer: Analyzer) -> frozenset[str]:
     if not path.is_file():
         return frozenset()
     words: set[str] = set()
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in read_text(path).splitlines():
         words.update(analyzer.terms(line.split("#", 1)[0]))
     return frozenset(words)
 

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.config import read_text
 from pipeline.enrich.registry import EntityRegistry
 from pipeline.models import EntityType
 from pipeline.text.normalise import normalise
@@ -42,7 +43,7 @@ _CACHE_LIMIT = 200_000
 def read_word_list(path: Path) -> list[str]:
     """Entries of a `config/ner/` list: whitespace-separated words, `#` comments ignored."""
     words: list[str] = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in read_text(path).splitlines():
         words.extend(line.split("#", 1)[0].split())
     return words
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline.config import load_list
+from pipeline.config import load_list, read_text
 from pipeline.enrich.variants import MIN_WORD_VARIANT, skeleton, skeleton_key, word_keys, word_probes
 from pipeline.errors import ConfigError
 from pipeline.models import EntityType
@@ -278,7 +278,7 @@ def _read_words(path: Path, analyzer: Analyzer) -> frozenset[str]:
     """Analyzer terms of a word list (one entry a line, `#` comments); empty if the file is missing."""
     if not path.is_file():
         return frozenset()
-    lines = path.read_text(encoding="utf-8").splitlines()
+    lines = read_text(path).splitlines()
     return frozenset(w for line in lines for w in analyzer.terms(line.split("#", 1)[0]))
 
 

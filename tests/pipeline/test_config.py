@@ -27,6 +27,8 @@ from pipeline.errors import ConfigError
         (load_watches, "watches: [{id: w}]", "empty condition"),
         (load_watches, "watches: [{id: w, words: [x], colour: red}]", r"watches\[0\]: colour"),
         (load_watches, "watches: [{id: w, words: ['  ']}]", "blank entries"),
+        (load_feeds, "feeds: [{id: a, url: 'https://a.b/', poll_interval_s: .inf}]", "finite number"),
+        (load_feeds, "feeds: [{id: a, url: 'https://a.b/', poll_interval_s: 1e12}]", "less than or equal"),
     ],
 )
 def test_config_errors_name_the_problem(tmp_path: Path, loader: object, text: str, message: str) -> None:
@@ -43,6 +45,37 @@ def test_missing_files_and_dirs_are_named(tmp_path: Path) -> None:
         load_registry(tmp_path / "entities")
 
 
+def test_unreadable_config_files_are_named(tmp_path: Path) -> None:
+    utf16 = tmp_path / "feeds.yaml"
+    utf16.write_text("feeds: []", encoding="utf-16")
+    with pytest.raises(ConfigError, match=r"feeds.yaml: not UTF-8 text"):
+        load_feeds(utf16)
+    (tmp_path / "dir.yaml").mkdir()
+    with pytest.raises(ConfigError, match=r"dir.yaml: cannot be read"):
+        load_feeds(tmp_path / "dir.yaml")
+
+
+def test_a_broken_model_or_word_list_is_a_config_error_naming_it(tmp_path: Path) -> None:
+    import shutil
+
+    from pipeline.enrich.enricher import load_enricher
+    from pipeline.settings import Settings
+
+    config = tmp_path / "config"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "config", config)
+    (config / "models" / "ner-crf.crfsuite").write_bytes(b"garbage")
+    with pytest.raises(ConfigError, match=r"ner-crf.crfsuite: not a usable model file"):
+        load_enricher(Settings(config_dir=config))
+    (config / "models" / "ner-crf.crfsuite").unlink()
+    (config / "models" / "topics-ant.npz").write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(ConfigError, match=r"topics-ant.npz: not a usable model file"):
+        load_enricher(Settings(config_dir=config))
+    (config / "models" / "topics-ant.npz").unlink()
+    (config / "stopwords" / "ar.txt").write_bytes(b"\xe9t\xe9\n")
+    with pytest.raises(ConfigError, match=r"ar.txt: not UTF-8 text"):
+        load_enricher(Settings(config_dir=config))
+
+
 def test_registry_entry_errors_name_the_entry(tmp_path: Path) -> None:
     (tmp_path / "people.yaml").write_text("entities: [{id: Q1, type: XYZ, name_ar: س}]", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"people.yaml: entities\[0\]: type"):
@@ -56,6 +89,42 @@ def test_cli_reports_bad_settings_without_a_traceback(
     assert main(["alerts"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("Error: invalid settings: RASD_SEARCH_BACKEND") and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("RASD_POLL_INTERVAL_S", "inf", "RASD_POLL_INTERVAL_S: Input should be a finite number"),
+        ("RASD_POLL_INTERVAL_S", "1e12", "RASD_POLL_INTERVAL_S: at most"),
+        ("RASD_DELIVERY_TIMEOUT_S", "nan", "RASD_DELIVERY_TIMEOUT_S: Input should be a finite number"),
+        ("RASD_FETCH_ALLOWED_HOSTS", "[oops", "RASD_FETCH_ALLOWED_HOSTS: Value error, not a JSON list"),
+    ],
+)
+def test_bad_numbers_and_lists_in_settings_are_named(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], name: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    assert main(["alerts"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("Error: invalid settings: ") and message in err and "Traceback" not in err
+
+
+def test_allowed_hosts_are_a_json_list_or_separated_by_commas(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline.settings import Settings
+
+    for value in ("a.com, b.com", '["a.com", "b.com"]'):
+        monkeypatch.setenv("RASD_FETCH_ALLOWED_HOSTS", value)
+        assert Settings().fetch_allowed_hosts == ["a.com", "b.com"]
+
+
+def test_a_data_dir_that_is_a_file_is_one_line_of_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "file").write_text("x")
+    monkeypatch.setenv("RASD_DATA_DIR", str(tmp_path / "file"))
+    assert main(["watch", "list"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("Error: ") and str(tmp_path / "file") in err and len(err.strip().splitlines()) == 1
 
 
 def test_cli_without_broker_says_how_to_get_one(
