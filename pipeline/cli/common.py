@@ -18,7 +18,7 @@ __all__ = ["broker_file", "configure_logging", "fail", "load_settings", "resolve
 def load_settings() -> Settings:
     """Settings from `RASD_*` env vars, with validation errors turned into a ConfigError."""
     try:
-        return Settings()
+        settings = Settings()
     except ValidationError as exc:
         problems = "; ".join(
             f"RASD_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
@@ -27,6 +27,9 @@ def load_settings() -> Settings:
             for e in exc.errors()
         )
         raise ConfigError(f"invalid settings: {problems}") from exc
+    if not settings.config_dir.is_dir():  # else every config file would read as absent: no feeds, no watches
+        raise ConfigError(f"RASD_CONFIG_DIR: {settings.config_dir} is not a directory")
+    return settings
 
 
 _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}

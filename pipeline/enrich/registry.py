@@ -26,7 +26,7 @@ __all__ = ["Entity", "EntityRegistry", "load_registry"]
 class Entity(BaseModel):
     """A canonical entity (Wikidata QID id where known, else a `rasd:` slug)."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)  # `alias_ar:` is a typo, not nothing
 
     id: str = Field(min_length=2)
     type: EntityType
@@ -290,10 +290,22 @@ def _lengths_by_first(keys: Iterable[tuple[str, ...]]) -> dict[str, tuple[int, .
 
 
 def load_registry(directory: Path) -> EntityRegistry:
-    """Load every `*.yaml` under `directory` (`entities: [...]`), naming the file and entry on error."""
+    """Load every `*.yaml` (or `*.yml`) under `directory` (`entities: [...]`), naming the file and entry
+    on error."""
     if not directory.is_dir():
         raise ConfigError(f"{directory}: entity registry directory not found")
-    entities = [e for path in sorted(directory.glob("*.yaml")) for e in load_list(path, "entities", Entity)]
+    paths = sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
+    entities: list[Entity] = []
+    defined: dict[str, Path] = {}
+    for path in paths:
+        for i, ent in enumerate(load_list(path, "entities", Entity)):
+            if ent.id in defined:  # named here, with both files: the registry only knows the id
+                raise ConfigError(
+                    f"{path.name}: entities[{i}]: entity id {ent.id!r} is defined twice"
+                    f" (first in {defined[ent.id].name})"
+                )
+            defined[ent.id] = path
+            entities.append(ent)
     registry = EntityRegistry.build(entities)
     registry.common_given_names = _read_words(directory / "common_given_names.txt", registry.analyzer)
     registry.ambiguous_words = _read_words(directory / "ambiguous_words.txt", registry.analyzer)

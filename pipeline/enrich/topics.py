@@ -6,10 +6,12 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.config import load_list
+from pipeline.errors import ConfigError
 from pipeline.models import TopicScore
 from pipeline.text.tokenize import Analyzer
 
@@ -23,13 +25,13 @@ SECTION_EVIDENCE = 6.0
 class TopicDef(BaseModel):
     """One taxonomy entry: labels in both languages and term weights."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)  # `term:` is a typo
 
     id: str = Field(pattern=r"^[a-z0-9_-]{1,40}$")
     label_ar: str
     label_en: str
-    terms: dict[str, float] = Field(default_factory=dict)
-    sections: dict[str, float] = Field(
+    terms: dict[str, Annotated[float, Field(ge=0, le=100)]] = Field(default_factory=dict)
+    sections: dict[str, Annotated[float, Field(ge=0, le=100)]] = Field(
         default_factory=dict, description="classifier section -> weight of its probability as evidence"
     )
 
@@ -106,5 +108,11 @@ class TopicLexicon:
 
 
 def load_topics(path: Path) -> list[TopicDef]:
-    """The taxonomy from `topics.yaml` (`topics: [...]`)."""
-    return load_list(path, "topics", TopicDef)
+    """The taxonomy from `topics.yaml` (`topics: [...]`); a topic id given twice is an error."""
+    topics = load_list(path, "topics", TopicDef)
+    seen: set[str] = set()
+    for i, topic in enumerate(topics):
+        if topic.id in seen:
+            raise ConfigError(f"{path}: topics[{i}]: topic id {topic.id!r} is defined twice")
+        seen.add(topic.id)
+    return topics

@@ -9,6 +9,7 @@ import pytest
 from pipeline.cli.main import main
 from pipeline.config import load_feeds, load_watches
 from pipeline.enrich.registry import load_registry
+from pipeline.enrich.topics import load_topics
 from pipeline.errors import ConfigError
 
 
@@ -27,6 +28,13 @@ from pipeline.errors import ConfigError
         (load_watches, "watches: [{id: w}]", "empty condition"),
         (load_watches, "watches: [{id: w, words: [x], colour: red}]", r"watches\[0\]: colour"),
         (load_watches, "watches: [{id: w, words: ['  ']}]", "blank entries"),
+        (
+            load_topics,
+            "topics: [{id: a, label_ar: أ, label_en: A}, {id: a, label_ar: ب, label_en: B}]",
+            "twice",
+        ),
+        (load_topics, "topics: [{id: a, label_ar: أ, label_en: A, term: {حرب: 1}}]", r"topics\[0\]: term"),
+        (load_topics, "topics: [{id: a, label_ar: أ, label_en: A, terms: {حرب: .nan}}]", "finite number"),
         (load_feeds, "feeds: [{id: a, url: 'https://a.b/', poll_interval_s: .inf}]", "finite number"),
         (load_feeds, "feeds: [{id: a, url: 'https://a.b/', poll_interval_s: 1e12}]", "less than or equal"),
     ],
@@ -76,6 +84,20 @@ def test_a_broken_model_or_word_list_is_a_config_error_naming_it(tmp_path: Path)
         load_enricher(Settings(config_dir=config))
 
 
+def test_registry_files_typos_and_duplicates(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text("entities: [{id: 'rasd:x', type: PER, name_ar: س}]", encoding="utf-8")
+    (tmp_path / "b.yml").write_text("entities: [{id: 'rasd:y', type: PER, name_ar: ص}]", encoding="utf-8")
+    assert set(load_registry(tmp_path).entities) == {"rasd:x", "rasd:y"}  # .yml files are read too
+    (tmp_path / "c.yaml").write_text("entities: [{id: 'rasd:x', type: LOC, name_ar: ع}]", encoding="utf-8")
+    with pytest.raises(
+        ConfigError, match=r"c.yaml: entities\[0\]: entity id 'rasd:x' is defined twice \(first in a.yaml\)"
+    ):
+        load_registry(tmp_path)
+    (tmp_path / "c.yaml").write_text("entities: [{id: 'rasd:z', type: PER, name_ar: ع, alias_ar: [غ]}]")
+    with pytest.raises(ConfigError, match=r"c.yaml: entities\[0\]: alias_ar"):
+        load_registry(tmp_path)
+
+
 def test_registry_entry_errors_name_the_entry(tmp_path: Path) -> None:
     (tmp_path / "people.yaml").write_text("entities: [{id: Q1, type: XYZ, name_ar: س}]", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"people.yaml: entities\[0\]: type"):
@@ -115,6 +137,14 @@ def test_allowed_hosts_are_a_json_list_or_separated_by_commas(monkeypatch: pytes
     for value in ("a.com, b.com", '["a.com", "b.com"]'):
         monkeypatch.setenv("RASD_FETCH_ALLOWED_HOSTS", value)
         assert Settings().fetch_allowed_hosts == ["a.com", "b.com"]
+
+
+def test_a_missing_config_dir_is_an_error_not_an_empty_config(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("RASD_CONFIG_DIR", str(tmp_path / "nowhere"))
+    assert main(["watch", "list"]) == 1
+    assert "RASD_CONFIG_DIR" in capsys.readouterr().err
 
 
 def test_a_data_dir_that_is_a_file_is_one_line_of_error(
