@@ -140,6 +140,11 @@ def decode(body: bytes, declared: str | None = None) -> Decoded:
         if text is not None:
             if codec in _WESTERN and (arabic := _arabic_legacy(body)) is not None:
                 return arabic
+            if codec in _ARABIC_CANDIDATES:  # one Arabic label for the other's bytes: cp1256 reads any
+                (other,) = (c for c in _ARABIC_CANDIDATES if c != codec)
+                alt = _try(body, other)
+                if alt is not None and _arabic_share(alt) > _arabic_share(text):
+                    return Decoded(alt, other)
             return Decoded(text, codec)
     arabic = _arabic_legacy(body)
     if arabic is not None:

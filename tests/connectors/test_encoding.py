@@ -127,3 +127,10 @@ def test_a_utf16_label_on_utf8_bytes_is_ignored(declared: str) -> None:
 )
 def test_nul_bytes_that_are_not_wide_text_change_nothing(body: bytes, expected: Decoded) -> None:
     assert decode(body, None) == expected
+
+
+@pytest.mark.parametrize(("codec", "label"), [("iso8859-6", "windows-1256"), ("cp1256", "iso-8859-6")])
+def test_one_arabic_label_on_the_other_charset_s_bytes_reads_the_text(codec: str, label: str) -> None:
+    text = "قال الوزير إن الخارجية ستعلن القرار غدا في مؤتمر صحفي"
+    decoded = decode(text.encode(codec), label)
+    assert decoded.text == text and decoded.encoding == codec
