@@ -2,15 +2,17 @@
 
 Parsing (`parse_robots`) is pure: the groups whose `user-agent` equals our product token
 (case-insensitive) are merged, else the `*` groups; the longest matching `allow`/`disallow` pattern wins,
-`allow` on a tie; `*` and a final `$` are the only special characters; `/robots.txt` is always allowed;
+`allow` on a tie; `*` and a final `$` are the only special characters (matched in linear time, without
+regexes, whatever the number of `*`s); `/robots.txt` is always allowed;
 `Crawl-delay` (not in the RFC, widely used) is read from the chosen groups.
 
 `RobotsCache.check(url)` fetches `/robots.txt` through the hardened fetcher (same limits and address
-guard as every fetch, at most 500 KiB, redirects followed by the fetcher) and keeps the outcome per
-origin (RFC 9309 §2.3.1 and §2.4):
+guard as every fetch, at most 2 MiB read, redirects followed by the fetcher), parses its first 500 KiB
+(RFC 9309 §2.5, cut at a line end; UTF-8 with or without a BOM, or UTF-16 behind its BOM) and keeps the
+outcome per origin (RFC 9309 §2.3.1 and §2.4):
 
 * 2xx: the parsed rules, for `robots_ttl_s` (24 h);
-* 4xx except 429 ("unavailable"), too many redirects, a file over the size limit, or a robots.txt the
+* 4xx except 429 ("unavailable"), too many redirects, a file over the 2 MiB read limit, or a robots.txt the
   address guard refuses: no rules, everything allowed, for `robots_ttl_s`;
 * 5xx, 429, a timeout or a network error ("unreachable"): complete disallow for `robots_error_ttl_s`
   (1 h) or the server's `Retry-After`, then asked again. The verdict says `network=True` when the host
@@ -20,6 +22,7 @@ origin (RFC 9309 §2.3.1 and §2.4):
 from __future__ import annotations
 
 import asyncio
+import codecs
 import re
 import time
 from collections import OrderedDict
@@ -43,9 +46,21 @@ from pipeline.errors import (
 )
 from pipeline.settings import Settings
 
-__all__ = ["ROBOTS_MAX_BYTES", "RobotsCache", "RobotsRules", "RobotsVerdict", "parse_robots", "product_token"]
+__all__ = [
+    "ROBOTS_FETCH_MAX_BYTES",
+    "ROBOTS_MAX_BYTES",
+    "RobotsCache",
+    "RobotsRules",
+    "RobotsVerdict",
+    "parse_robots",
+    "product_token",
+    "robots_text",
+]
 
 ROBOTS_MAX_BYTES: Final = 500 * 1024
+"""How much of a robots.txt is parsed (RFC 9309 §2.5): the rest is ignored, cut at a line end."""
+ROBOTS_FETCH_MAX_BYTES: Final = 2 * 1024 * 1024
+"""The most a robots.txt fetch reads; a larger file is unusable (allowed), as the fetcher keeps no part."""
 _SAFE: Final = "/?=&;:@!$'()*+,-._~%"
 _HEX_ESCAPE = re.compile(r"%[0-9a-fA-F]{2}")
 
@@ -65,17 +80,52 @@ def _normalise(value: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class _Rule:
+    """One allow/disallow pattern: the literal pieces between its `*`s, and whether `$` ends it."""
+
     allow: bool
     length: int
-    regex: re.Pattern[str]
+    parts: tuple[str, ...]
+    anchored: bool
+
+    def matches(self, path: str) -> bool:
+        """Whether the pattern matches `path` from its start (RFC 9309 §2.2.3), in linear time.
+
+        A leading piece must be a prefix; each later piece is found leftmost after the previous one
+        (greedy leftmost matching is exact for patterns whose only wildcard is `*`); with `$` the last
+        piece must end the path. No regex, so no backtracking whatever the number of `*`s.
+        """
+        parts = self.parts
+        first = parts[0]
+        if len(parts) == 1:
+            return path == first if self.anchored else path.startswith(first)
+        if not path.startswith(first):
+            return False
+        last = parts[-1]
+        if self.anchored:
+            end = len(path) - len(last)
+            if end < len(first) or not path.endswith(last):
+                return False
+        else:
+            end = len(path)
+        pos = len(first)
+        for part in parts[1:-1] if self.anchored else parts[1:]:
+            if not part:
+                continue
+            found = path.find(part, pos, end)
+            if found < 0:
+                return False
+            pos = found + len(part)
+        return True
+
+
+_STARS: Final = re.compile(r"\*{2,}")
 
 
 def _rule(allow: bool, pattern: str) -> _Rule:
     norm = _normalise(pattern)
     anchored = norm.endswith("$")
-    body = norm[:-1] if anchored else norm
-    regex = ".*".join(re.escape(part) for part in body.split("*")) + ("$" if anchored else "")
-    return _Rule(allow=allow, length=len(norm), regex=re.compile(regex, re.DOTALL))
+    body = _STARS.sub("*", norm[:-1] if anchored else norm)
+    return _Rule(allow=allow, length=len(norm), parts=tuple(body.split("*")), anchored=anchored)
 
 
 @dataclass(frozen=True)
@@ -100,7 +150,7 @@ class RobotsRules:
             return True
         best: _Rule | None = None
         for rule in self.rules:
-            if rule.regex.match(path) and (
+            if rule.matches(path) and (
                 best is None or rule.length > best.length or (rule.length == best.length and rule.allow)
             ):
                 best = rule
@@ -145,9 +195,22 @@ def _groups(lines: Iterable[str]) -> list[_Group]:
     return groups
 
 
+def robots_text(body: bytes) -> str:
+    """The text of a fetched robots.txt: its first `ROBOTS_MAX_BYTES` cut after the last line end,
+    decoded as UTF-8 (a BOM dropped) or, behind a UTF-16 BOM, as UTF-16; bad bytes are replaced."""
+    utf16 = body.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+    if len(body) > ROBOTS_MAX_BYTES:
+        head = body[:ROBOTS_MAX_BYTES]
+        if utf16:
+            text = head[: len(head) - len(head) % 2].decode("utf-16", errors="replace")
+            return text[: max(text.rfind("\n"), text.rfind("\r")) + 1]
+        body = head[: max(head.rfind(b"\n"), head.rfind(b"\r")) + 1]
+    return body.decode("utf-16" if utf16 else "utf-8-sig", errors="replace")
+
+
 def parse_robots(text: str, token: str) -> RobotsRules:
     """The rules of `text` that apply to the product token `token` (case-insensitive)."""
-    groups = _groups(text.splitlines())
+    groups = _groups(text.removeprefix("\ufeff").splitlines())
     mine = [g for g in groups if token.lower() in g.agents]
     chosen = mine or [g for g in groups if "*" in g.agents]
     delays = [g.crawl_delay for g in chosen if g.crawl_delay is not None]
@@ -198,7 +261,7 @@ class RobotsCache:
     ) -> None:
         self.token = product_token(settings.fulltext_user_agent) or "*"
         self._settings = settings.model_copy(
-            update={"fetch_max_body_bytes": min(settings.fetch_max_body_bytes, ROBOTS_MAX_BYTES)}
+            update={"fetch_max_body_bytes": min(settings.fetch_max_body_bytes, ROBOTS_FETCH_MAX_BYTES)}
         )
         self._client = client
         self._resolver = resolver
@@ -285,8 +348,7 @@ class RobotsCache:
             )
         if result is None:  # 304 without validators cannot happen; be safe
             return _Entry(RobotsRules.allow_all(), ok_until, "robots.txt not modified: allowed")
-        text = result.body.decode("utf-8", errors="replace")
-        return _Entry(parse_robots(text, self.token), ok_until, "allowed by robots.txt")
+        return _Entry(parse_robots(robots_text(result.body), self.token), ok_until, "allowed by robots.txt")
 
     async def _fetch(self, origin: str) -> FetchResult | None:
         return await fetch(

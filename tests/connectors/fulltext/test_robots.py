@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
-from connectors.fulltext.robots import RobotsCache, RobotsRules, parse_robots, product_token
+from connectors.fulltext.robots import (
+    ROBOTS_FETCH_MAX_BYTES,
+    ROBOTS_MAX_BYTES,
+    RobotsCache,
+    RobotsRules,
+    parse_robots,
+    product_token,
+    robots_text,
+)
 from pipeline.settings import Settings
 from tests.connectors.conftest import public_resolver
 
@@ -174,3 +183,85 @@ def test_concurrent_checks_fetch_once(settings: Settings) -> None:
 
     asyncio.run(go())
     assert len(calls) == 1
+
+
+def _oracle(pattern: str, path: str) -> bool:
+    """RFC 9309 matching spelled as a regex (fine for these tiny inputs): `*` any run, final `$` end."""
+    anchored = pattern.endswith("$")
+    body = pattern[:-1] if anchored else pattern
+    regex = ".*".join(re.escape(part) for part in body.split("*")) + ("$" if anchored else "")
+    return re.match(regex, path, re.DOTALL) is not None
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    ["/a", "/a$", "/*.amp", "/*.amp$", "/a*b*c", "/a*b*c$", "/*a*a$", "/**", "/*$", "/a**$", "/x*/y*", "/$"],
+)
+@pytest.mark.parametrize(
+    "path",
+    ["/", "/a", "/ab", "/abc", "/abcx", "/axbxc", "/aa", "/x.amp", "/x.amp?y", "/x/y", "/x/q/y", "/ba"],
+)
+def test_wildcard_matching_agrees_with_the_rfc(pattern: str, path: str) -> None:
+    rules = parse_robots(f"User-agent: *\nDisallow: {pattern}\n", "rasd")
+    assert rules.allows(path) is not _oracle(pattern, path)
+
+
+def test_runs_of_stars_are_collapsed_and_matched_without_a_regex() -> None:
+    slug = "/news/2024-05-01-minister-says-talks-will-resume-next-week-in-the-capital-after-a-pause" * 3
+    rules = parse_robots("User-agent: *\nDisallow: /******.amp\nDisallow: /" + "*" * 200 + "x$\n", "rasd")
+    (amp, x) = rules.rules
+    assert amp.parts == ("/", ".amp") and not amp.anchored
+    assert x.parts == ("/", "x") and x.anchored
+    assert not any(isinstance(v, re.Pattern) for rule in rules.rules for v in vars_of(rule))
+    assert rules.allows(slug)  # no ".amp", no final "x": allowed (and answered at once)
+    assert not rules.allows(slug + ".amp") and not rules.allows(slug + "x")
+
+
+def vars_of(rule: object) -> list[object]:
+    return [getattr(rule, name) for name in getattr(rule, "__slots__", ())]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"\xef\xbb\xbfUser-agent: *\nDisallow: /\n",
+        "User-agent: *\nDisallow: /\n".encode("utf-16"),  # with its BOM, in the machine's order
+        "\ufeffUser-agent: *\nDisallow: /\n".encode("utf-16-be"),
+    ],
+)
+def test_a_bom_or_utf16_robots_txt_is_read(settings: Settings, body: bytes) -> None:
+    assert robots_text(body).startswith("User-agent: *\n")
+    assert not parse_robots("\ufeffUser-agent: *\nDisallow: /\n", "rasd").allows("/a")
+    cache, client = _cache(lambda r: httpx.Response(200, content=body), settings, Clock())
+    (verdict,) = _check(cache, client, "https://a.example/a")
+    assert not verdict.allowed and "disallows" in verdict.reason
+
+
+def test_only_the_first_500_kib_are_parsed_cut_at_a_line_end() -> None:
+    head = b"User-agent: *\nDisallow: /first\n"
+    pad = b"#" * (ROBOTS_MAX_BYTES - 10 - len(head) - 1) + b"\n"  # the next line starts 10 bytes short
+    body = head + pad + b"Disallow: /straddles-the-limit\n"
+    body += b"Disallow: /late\n"
+    assert len(body) > ROBOTS_MAX_BYTES
+    text = robots_text(body)
+    assert len(text.encode()) <= ROBOTS_MAX_BYTES and text.endswith("\n")
+    rules = parse_robots(text, "rasd")
+    assert not rules.allows("/first")
+    assert rules.allows("/straddles-the-limit") and rules.allows("/late")  # past 500 KiB: ignored
+    utf16 = robots_text(body.decode().encode("utf-16"))
+    assert utf16.startswith("User-agent: *\n") and utf16.endswith("\n") and "/late" not in utf16
+
+
+def test_a_robots_txt_over_500_kib_is_parsed_not_ignored(settings: Settings) -> None:
+    body = b"User-agent: *\nDisallow: /\n" + b"# padding\n" * 60_000  # 600 KB
+    assert ROBOTS_MAX_BYTES < len(body) < ROBOTS_FETCH_MAX_BYTES
+    cache, client = _cache(lambda r: httpx.Response(200, content=body), settings, Clock())
+    (verdict,) = _check(cache, client, "https://a.example/a")
+    assert not verdict.allowed and "disallows" in verdict.reason
+
+
+def test_a_robots_txt_over_the_read_limit_is_still_refused(settings: Settings) -> None:
+    body = b"User-agent: *\nDisallow: /\n" + b"#" * ROBOTS_FETCH_MAX_BYTES
+    cache, client = _cache(lambda r: httpx.Response(200, content=body), settings, Clock())
+    (verdict,) = _check(cache, client, "https://a.example/a")
+    assert verdict.allowed and "ResponseTooLarge" in verdict.reason
