@@ -226,9 +226,10 @@ class FullTextFetcher:
         if page is None:
             why = "extraction found no main text" + (" (lossy decode)" if decoded.lossy else "")
             return PageRecord("empty", why, final, result.status, cacheable=True)
-        return PageRecord(
-            "page", f"decoded as {decoded.encoding}", final, result.status, page, cacheable=True
-        )
+        why = f"decoded as {decoded.encoding}" + (" (lossy decode)" if decoded.lossy else "")
+        if page.truncated:
+            why += "; page cut at the extraction bound"
+        return PageRecord("page", why, final, result.status, page, cacheable=True)
 
 
 def _with(article: Article, outcome: FullTextOutcome) -> Article:

@@ -13,6 +13,7 @@ import pytest
 
 from connectors.fulltext import FullTextFetcher, PageCache
 from pipeline.agents.fulltext import fulltext_one
+from pipeline.extract import ExtractOptions, extract_page
 from pipeline.ids import article_id
 from pipeline.models import Article, DeadLetter
 from pipeline.runtime import Counters
@@ -312,3 +313,31 @@ def test_agent_forwards_to_raw_and_dead_letters_bad_messages(
     letters = [DeadLetter.model_validate_json(v) for _, v in topics.dlq.sent]
     assert [(d.stage, d.key) for d in letters] == [("decode", "bad"), ("fulltext", source.id)]
     assert "boom" in letters[1].error
+
+
+def test_a_lossy_decode_is_reported(site: Site, make_settings: Callable[..., Settings]) -> None:
+    site.routes["/lossy"] = Route(body=html(page()).replace("الوزير".encode(), b"\xff\xfe"))
+    (out,) = run(make_settings(), article(site.url("/lossy")))
+    assert out.fulltext is not None and out.fulltext.status == "extracted"
+    assert out.fulltext.reason == "decoded as utf-8 (lossy decode)"
+    assert "\ufffd" in out.body
+
+
+def test_a_page_cut_before_extraction_is_reported(site: Site, make_settings: Callable[..., Settings]) -> None:
+    junk = "".join(f"<p>خبر {i}</p>" for i in range(100))
+    site.routes["/long"] = Route(body=html(page().replace("</article>", f"</article>{junk}")))
+
+    async def go() -> Article:
+        fetcher = FullTextFetcher(
+            make_settings(),
+            extractor=lambda text, url: extract_page(text, url=url, options=ExtractOptions(max_tags=40)),
+        )
+        try:
+            return await fetcher.process(article(site.url("/long")))
+        finally:
+            await fetcher.aclose()
+
+    out = asyncio.run(go())
+    assert out.fulltext is not None and out.fulltext.status == "extracted"
+    assert out.fulltext.reason == "decoded as utf-8; page cut at the extraction bound"
+    assert out.body == f"{P1}\n{P2}\n{P3}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from connectors.fulltext import extract_html
 from pipeline.eval.extract import ExtractReport, evaluate_extract, reference_text, token_f1
 from pipeline.extract import ExtractOptions, clean_paragraphs, extract_page, html_language
+from pipeline.extract.extract import prepare_html
 from pipeline.extract.policy import feed_text, needs_fulltext, page_is_better
 from pipeline.models import Article, FullTextOutcome
 
@@ -161,3 +163,74 @@ def test_page_is_better_than_the_feed_only_when_not_shorter() -> None:
     assert feed_text(article) == "ملخص قصير"
     assert page_is_better("نص أطول من الملخص بكثير", article)
     assert not page_is_better("قصير", article)
+
+
+@pytest.mark.parametrize(
+    "ref", ["&#1;", "&#x7;", "&#X1F;", "&#0;", "&#xFFFE;", "&#xD800;", "&#x110000;", "&#1"]
+)
+def test_a_reference_to_a_character_xml_forbids_does_not_lose_the_page(ref: str) -> None:
+    html = BOILERPLATE_PAGE.replace(f"<p>{P1}</p>", f"<p>{P1}{ref}</p>")
+    page = extract_page(html)
+    assert page is not None and page.text.split("\n") == [P1, P2, P3]
+
+
+def test_prepare_html_spaces_forbidden_references_and_keeps_the_others() -> None:
+    html, cut = prepare_html(
+        "<p>a&#1;b&#x0007;c&#xFFFF;d&#55296;e&#65;&#x202B;&#x1F600;&amp;&#99999999999;\ud800</p>"
+    )
+    assert html == "<p>a b c d e&#65;&#x202B;&#x1F600;&amp;  </p>" and not cut
+
+
+def test_template_and_hidden_content_is_left_out() -> None:
+    hidden = "قالب مخفي لا يظهر للقارئ أبدا في الصفحة المعروضة على الموقع"
+    html = BOILERPLATE_PAGE.replace(
+        f"<p>{P3}</p>",
+        f"<template><p>{hidden} TEMPLATE</p></template><div hidden><p>{hidden} HIDDEN</p></div><p>{P3}</p>",
+    )
+    page = extract_page(html)
+    assert page is not None and page.text.split("\n") == [P1, P2, P3]
+
+
+def _many_paragraphs(n: int) -> str:
+    junk = "".join(f"<p>خبر {i}</p>" for i in range(n))
+    return BOILERPLATE_PAGE.replace("</article>", f"</article><div>{junk}</div>")
+
+
+def test_the_page_is_cut_at_a_tag_boundary_within_the_bounds() -> None:
+    html = _many_paragraphs(60_000)  # about 1 MB: what took minutes in trafilatura
+    opts = ExtractOptions()
+    cut, truncated = prepare_html(html, opts)
+    assert truncated and html.startswith(cut) and html[len(cut)] == "<"
+    assert len(cut) <= opts.max_chars
+    assert len(re.findall(r"<[A-Za-z]", cut)) <= opts.max_tags
+    by_chars, truncated = prepare_html(html, ExtractOptions(max_chars=5000, max_tags=10**9))
+    assert truncated and len(by_chars) <= 5000 and html.startswith(by_chars)
+    assert by_chars.rfind("<") < by_chars.rfind(">")  # never inside a tag
+    inside_tag = html.index("<p>", 5000) + 2  # a limit that falls between "<p" and ">"
+    cut_tag, _ = prepare_html(html, ExtractOptions(max_chars=inside_tag, max_tags=10**9))
+    assert html[len(cut_tag) : len(cut_tag) + 3] == "<p>"
+
+
+def test_a_cut_page_still_gives_its_article_and_says_so() -> None:
+    page = extract_page(_many_paragraphs(200), options=ExtractOptions(max_tags=60))
+    assert page is not None and page.truncated
+    assert P1 in page.text and P3 in page.text
+    whole = extract_page(BOILERPLATE_PAGE)
+    assert whole is not None and not whole.truncated
+
+
+def test_sample_pages_are_within_the_bounds() -> None:
+    pages = sorted(PAGES.glob("*.html"))
+    if not pages:
+        pytest.skip(f"sample pages not present at {PAGES}")
+    for path in pages:
+        text = path.read_text(encoding="utf-8", errors="replace")
+        assert not prepare_html(text)[1], path.name
+
+
+def test_a_single_huge_text_node_is_cut_inside_the_text_not_dropped() -> None:
+    html = BOILERPLATE_PAGE.replace(f"<p>{P3}</p>", f"<p>{P3} " + "كلام " * 200_000 + "</p>")
+    cut, truncated = prepare_html(html)
+    assert truncated and len(cut) == ExtractOptions().max_chars and html.startswith(cut)
+    page = extract_page(html)
+    assert page is not None and page.truncated and P1 in page.text
