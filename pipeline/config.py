@@ -6,7 +6,7 @@ Configuration is data: feeds, watchlists, topics and entities live in YAML under
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError
@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError
 from pipeline.errors import ConfigError
 from pipeline.models import Watch
 
-__all__ = ["FeedConfig", "load_feeds", "load_list", "load_watches", "read_yaml"]
+__all__ = ["FeedConfig", "load_feeds", "load_list", "load_watches", "read_text", "read_yaml", "unique_ids"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -83,23 +83,29 @@ def load_list(path: Path, key: str, model: type[M]) -> list[M]:
     return out
 
 
+class _Identified(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+Item = TypeVar("Item", bound=_Identified)
+
+
+def unique_ids(items: list[Item], path: Path, key: str, what: str) -> list[Item]:
+    """`items` when no id is given twice; else a ConfigError naming the file, entry and id."""
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        if item.id in seen:
+            raise ConfigError(f"{path}: {key}[{i}]: duplicate {what} id {item.id!r}")
+        seen.add(item.id)
+    return items
+
+
 def load_feeds(path: Path) -> list[FeedConfig]:
     """Feeds from `feeds.yaml` (`feeds: [{id, url, ...}]`); ids must be unique."""
-    feeds = load_list(path, "feeds", FeedConfig)
-    seen: set[str] = set()
-    for feed in feeds:
-        if feed.id in seen:
-            raise ConfigError(f"{path}: duplicate feed id {feed.id!r}")
-        seen.add(feed.id)
-    return feeds
+    return unique_ids(load_list(path, "feeds", FeedConfig), path, "feeds", "feed")
 
 
 def load_watches(path: Path) -> list[Watch]:
     """Watches from `watchlists.yaml` (`watches: [{id, any_of, all_of, none_of, ...}]`); ids unique."""
-    watches = load_list(path, "watches", Watch)
-    seen: set[str] = set()
-    for i, watch in enumerate(watches):
-        if watch.id in seen:
-            raise ConfigError(f"{path}: watches[{i}]: duplicate watch id {watch.id!r}")
-        seen.add(watch.id)
-    return watches
+    return unique_ids(load_list(path, "watches", Watch), path, "watches", "watch")

@@ -10,8 +10,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline.config import load_list
-from pipeline.errors import ConfigError
+from pipeline.config import load_list, unique_ids
 from pipeline.models import TopicScore
 from pipeline.text.tokenize import Analyzer
 
@@ -109,10 +108,4 @@ class TopicLexicon:
 
 def load_topics(path: Path) -> list[TopicDef]:
     """The taxonomy from `topics.yaml` (`topics: [...]`); a topic id given twice is an error."""
-    topics = load_list(path, "topics", TopicDef)
-    seen: set[str] = set()
-    for i, topic in enumerate(topics):
-        if topic.id in seen:
-            raise ConfigError(f"{path}: topics[{i}]: topic id {topic.id!r} is defined twice")
-        seen.add(topic.id)
-    return topics
+    return unique_ids(load_list(path, "topics", TopicDef), path, "topics", "topic")

@@ -31,7 +31,7 @@ from pipeline.errors import ConfigError
         (
             load_topics,
             "topics: [{id: a, label_ar: أ, label_en: A}, {id: a, label_ar: ب, label_en: B}]",
-            "twice",
+            "duplicate topic id",
         ),
         (load_topics, "topics: [{id: a, label_ar: أ, label_en: A, term: {حرب: 1}}]", r"topics\[0\]: term"),
         (load_topics, "topics: [{id: a, label_ar: أ, label_en: A, terms: {حرب: .nan}}]", "finite number"),
