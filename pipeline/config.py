@@ -41,26 +41,22 @@ _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 def read_yaml(path: Path) -> Any:
     """Parse one YAML file, naming the file and position on error."""
+    text = read_text(path)
     try:
-        with path.open(encoding="utf-8") as fh:
-            return yaml.load(fh, Loader=_LOADER)  # a safe loader: plain data, no object tags
-    except FileNotFoundError as exc:
-        raise ConfigError(f"{path}: file not found") from exc
+        return yaml.load(text, Loader=_LOADER)  # a safe loader: plain data, no object tags
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
-    except OSError as exc:  # a directory, no permission ...
-        raise ConfigError(f"{path}: cannot be read: {exc.strerror or exc}") from exc
 
 
 def read_text(path: Path) -> str:
-    """A configuration text file (a word list), naming the file when it cannot be read as UTF-8."""
+    """A configuration text file, naming the file when it cannot be read as UTF-8."""
     try:
         return path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: file not found") from exc
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
-    except OSError as exc:
+    except OSError as exc:  # a directory, no permission ...
         raise ConfigError(f"{path}: cannot be read: {exc.strerror or exc}") from exc
 
 
