@@ -57,6 +57,7 @@ from connectors.sanitize import MAX_HTML_CHARS, clean_text, html_to_text
 from pipeline.errors import FeedParseError
 from pipeline.ids import article_id
 from pipeline.models import Article, utcnow
+from pipeline.text.references import NUMERIC_REFERENCE, reference_code
 
 __all__ = [
     "MAX_BODY_CHARS",
@@ -86,7 +87,6 @@ _DOCTYPE = re.compile(r"\s*(<!DOCTYPE\b)", re.IGNORECASE)
 # inside a DOCTYPE: comments and quoted strings are skipped whole (their ends found with str.find, so
 # the scan stays linear), so their brackets do not count
 _DTD_TOKEN = re.compile(r"<!--|[\"'\[\]>]")
-_CHAR_REF = re.compile(r"&#(?:[xX]([0-9A-Fa-f]+)|([0-9]+));")
 # entry ends, and the sections that hide markup from the XML parser (skipped whole)
 _ENTRY_SCAN = re.compile(r"<!\[CDATA\[|<!--|(?i:</(?:item|entry)\s*>)")
 _SECTION_END: Final = {"<![CDATA[": "]]>", "<!--": "-->"}
@@ -161,11 +161,11 @@ def strip_doctype(text: str) -> tuple[str, bool]:
 def _valid_char_ref(match: re.Match[str]) -> str:
     """A numeric character reference, or U+FFFD's for one that names no character (a surrogate, a
     number past U+10FFFF): feedparser raises on those, and one of them failed the whole feed."""
-    digits = (match.group(1) or match.group(2)).lstrip("0") or "0"
-    if len(digits) <= 8:
-        code = int(digits, 16) if match.group(1) else int(digits)
-        if code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF:
-            return match.group()
+    if not match.group(3):
+        return match.group()  # no `;`: in XML that is no reference, and the parser reads it as text
+    code = reference_code(match)
+    if code is not None and code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF:
+        return match.group()
     return "&#xFFFD;"
 
 
@@ -299,7 +299,7 @@ def parse_feed(
     text, had_doctype = strip_doctype(decoded.text)
     if had_doctype:
         warnings.append("DOCTYPE removed (no entity declarations are honoured)")
-    text = _CHAR_REF.sub(_valid_char_ref, text)
+    text = NUMERIC_REFERENCE.sub(_valid_char_ref, text)
     text, dropped = _limit_entries(text, max_entries)
     if dropped:
         warnings.append(f"{dropped} entries beyond the first {max_entries} dropped")

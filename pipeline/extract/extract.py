@@ -36,6 +36,7 @@ import trafilatura
 from pipeline.enrich.language import detect_language
 from pipeline.extract.text import clean_paragraphs
 from pipeline.text.normalise import normalise
+from pipeline.text.references import NUMERIC_REFERENCE, reference_code
 
 __all__ = ["ExtractOptions", "ExtractedPage", "Favor", "extract_page", "html_language", "prepare_html"]
 
@@ -88,7 +89,6 @@ def html_language(html: str) -> str | None:
     return match.group(1).lower() if match else None
 
 
-_CHAR_REF: Final = re.compile(r"&#(?:[xX]([0-9a-fA-F]+)|([0-9]+));?")
 _RAW_SURROGATE: Final = re.compile("[\ud800-\udfff]")
 _START_TAG: Final = re.compile(r"<[A-Za-z]")
 # <template> content is inert (never rendered); `hidden` elements are not shown, `until-found` ones are
@@ -109,12 +109,8 @@ def _xml_char(code: int) -> bool:
 
 
 def _char_ref(match: re.Match[str]) -> str:
-    hex_digits, digits = match.group(1), match.group(2)
-    value = (hex_digits or digits).lstrip("0")
-    if len(value) > 8:  # far beyond U+10FFFF (and no huge int() to build)
-        return " "
-    code = int(value or "0", 16 if hex_digits else 10)
-    return match.group(0) if _xml_char(code) else " "
+    code = reference_code(match)
+    return match.group(0) if code is not None and _xml_char(code) else " "
 
 
 def prepare_html(html: str, options: ExtractOptions | None = None) -> tuple[str, bool]:
@@ -136,7 +132,7 @@ def prepare_html(html: str, options: ExtractOptions | None = None) -> tuple[str,
             html, truncated = html[: tag.start()], True
             break
     if "&#" in html:
-        html = _CHAR_REF.sub(_char_ref, html)
+        html = NUMERIC_REFERENCE.sub(_char_ref, html)
     html = _RAW_SURROGATE.sub(" ", html)
     return html, truncated
 
