@@ -28,7 +28,7 @@ from pipeline.models import Article
 from pipeline.search.elasticsearch.bulk import BulkOptions, run_bulk
 from pipeline.search.elasticsearch.documents import TermAnalyzer, article_document
 from pipeline.search.elasticsearch.mappings import IndexNames
-from pipeline.text.tokenize import preposition_forms
+from pipeline.search.query import Phrase
 
 __all__ = [
     "PERCOLATED_FIELDS",
@@ -47,7 +47,7 @@ _PAGE = 1000
 
 def _phrase(stems: tuple[str, ...]) -> Query:
     """The phrase in title or body, its first word also behind a preposition (as `rules` matches it)."""
-    texts = [" ".join((first, *stems[1:])) for first in preposition_forms(stems[0])]
+    texts = [" ".join(form.terms) for form in Phrase(stems).forms()]
     return Q(
         "bool",
         should=[
