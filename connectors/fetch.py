@@ -11,7 +11,9 @@ What the fetcher guarantees, whatever the server does:
 * the body is streamed and decompressed here in bounded steps, so neither a long body nor a gzip bomb is
   ever held beyond `settings.fetch_max_body_bytes` + one small chunk (`ResponseTooLarge`); a gzip body
   of several members (RFC 1952) is decompressed whole, under the same cap, up to `MAX_GZIP_MEMBERS`
-  members (a flood of empty members would cost CPU for no output);
+  members (a flood of empty members would cost CPU for no output); a caller that can use the start of a
+  long body (robots.txt: RFC 9309 parses a prefix) asks for `prefix=True` and gets the first
+  `fetch_max_body_bytes` bytes, flagged `truncated`, instead of the error;
 * conditional GET (`If-None-Match`, `If-Modified-Since`); 304 returns None, the only `None` there is;
   a validator that is not printable ASCII is neither returned nor sent (it could never be sent back);
 * whatever goes wrong while a request is built is a `FetchError`, never a bare library exception;
@@ -99,6 +101,7 @@ class FetchResult:
     max_age: int | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     redirects: int = 0
+    truncated: bool = False
 
 
 async def system_resolver(host: str, port: int) -> list[str]:
@@ -286,17 +289,23 @@ class _Inflater:
                 return
 
 
-async def _read_body(response: httpx.Response, *, url: str, limit: int) -> bytes:
-    """Stream and decompress the body, stopping as soon as it would exceed `limit` bytes."""
+async def _read_body(
+    response: httpx.Response, *, url: str, limit: int, prefix: bool = False
+) -> tuple[bytes, bool]:
+    """Stream and decompress the body, stopping as soon as it would exceed `limit` bytes: an error, or
+    with `prefix` the first `limit` bytes and True (cut)."""
     declared_length = response.headers.get("content-length", "")
     coding = response.headers.get("content-encoding", "").strip().lower()
-    if coding in ("", "identity") and declared_length.isdigit() and int(declared_length) > limit:
+    declared_over = declared_length.isdigit() and int(declared_length) > limit
+    if coding in ("", "identity") and declared_over and not prefix:
         raise ResponseTooLarge(f"fetcher: Content-Length {declared_length} exceeds {limit} bytes", url=url)
     if response.is_stream_consumed:
         # a transport that pre-read the body (httpx does so for in-memory content) has decoded it already
         if len(response.content) > limit:
+            if prefix:
+                return response.content[:limit], True
             raise ResponseTooLarge(f"fetcher: body exceeds {limit} bytes", url=url)
-        return response.content
+        return response.content, False
     if coding in ("gzip", "x-gzip"):
         inflater = _Inflater("gzip")
     elif coding == "deflate":
@@ -313,15 +322,18 @@ async def _read_body(response: httpx.Response, *, url: str, limit: int) -> bytes
                 # a .gz file served without Content-Encoding: detect compression by magic bytes
                 inflater = _Inflater("gzip")
             for piece in inflater.feed(raw, _DECOMPRESS_STEP):
-                total += len(piece)
-                if total > limit:
+                if total + len(piece) > limit:
+                    if prefix:
+                        chunks.append(piece[: limit - total])
+                        return b"".join(chunks), True
                     raise ResponseTooLarge(f"fetcher: body exceeds {limit} bytes (decompressed)", url=url)
+                total += len(piece)
                 chunks.append(piece)
     except zlib.error as exc:
         raise NetworkError(f"fetcher: corrupt {coding or 'gzip'} body: {exc}", url=url) from exc
     except _TooManyMembers as exc:
         raise ResponseTooLarge(f"fetcher: more than {MAX_GZIP_MEMBERS} gzip members", url=url) from exc
-    return b"".join(chunks)
+    return b"".join(chunks), False
 
 
 def _content_type(value: str | None) -> tuple[str | None, str | None]:
@@ -343,7 +355,7 @@ def _without_fragment(url: str) -> str:
 
 
 async def _handle(
-    response: httpx.Response, *, url: str, settings: Settings, redirects: int
+    response: httpx.Response, *, url: str, settings: Settings, redirects: int, prefix: bool = False
 ) -> FetchResult | None:
     """Turn a final (non-redirect) response into a result, None (304) or an error."""
     status = response.status_code
@@ -360,7 +372,9 @@ async def _handle(
             status=status,
             retry_after=retry_after,
         )
-    body = await _read_body(response, url=final_url, limit=settings.fetch_max_body_bytes)
+    body, truncated = await _read_body(
+        response, url=final_url, limit=settings.fetch_max_body_bytes, prefix=prefix
+    )
     media, charset = _content_type(response.headers.get("content-type"))
     headers = {k.lower(): v for k, v in response.headers.items() if k.lower() != "content-encoding"}
     headers.pop("content-length", None)  # the body is decompressed; the wire length no longer applies
@@ -376,6 +390,7 @@ async def _handle(
         max_age=parse_max_age(response.headers.get("cache-control")),
         headers=headers,
         redirects=redirects,
+        truncated=truncated,
     )
 
 
@@ -396,6 +411,7 @@ async def _fetch(
     client: httpx.AsyncClient,
     headers: dict[str, str],
     resolver: Resolver,
+    prefix: bool = False,
 ) -> FetchResult | None:
     current = _without_fragment(url)
     visited = {current}
@@ -414,7 +430,7 @@ async def _fetch(
                 current = target
                 continue
             with _map_httpx_errors(current):
-                return await _handle(response, url=url, settings=settings, redirects=hop)
+                return await _handle(response, url=url, settings=settings, redirects=hop, prefix=prefix)
         finally:
             await response.aclose()
     raise TooManyRedirects(f"fetcher: more than {settings.fetch_max_redirects} redirects", url=url)
@@ -440,6 +456,7 @@ async def fetch(
     last_modified: str | None = None,
     resolver: Resolver | None = None,
     user_agent: str | None = None,
+    prefix: bool = False,
 ) -> FetchResult | None:
     """GET a feed URL within the limits above; None means 304 Not Modified.
 
@@ -451,6 +468,8 @@ async def fetch(
         last_modified: Last-Modified from the last 200, sent as If-Modified-Since.
         resolver: DNS resolver for the address guard; `system_resolver` by default.
         user_agent: overrides `settings.user_agent` (per-feed user agent).
+        prefix: a body over `settings.fetch_max_body_bytes` comes back cut to it (`truncated`) instead
+            of raising `ResponseTooLarge`; for documents whose start is usable alone.
 
     Raises:
         FetchRefused, NetworkError, FetchTimeout, TooManyRedirects, ResponseTooLarge, HTTPStatusError.
@@ -476,6 +495,7 @@ async def fetch(
                     client=active,
                     headers=headers,
                     resolver=resolver or system_resolver,
+                    prefix=prefix,
                 )
     except FetchError:
         raise

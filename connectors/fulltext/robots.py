@@ -7,13 +7,14 @@ regexes, whatever the number of `*`s); `/robots.txt` is always allowed;
 `Crawl-delay` (not in the RFC, widely used) is read from the chosen groups.
 
 `RobotsCache.check(url)` fetches `/robots.txt` through the hardened fetcher (same limits and address
-guard as every fetch, at most 2 MiB read, redirects followed by the fetcher), parses its first 500 KiB
-(RFC 9309 §2.5, cut at a line end; UTF-8 with or without a BOM, or UTF-16 behind its BOM) and keeps the
-outcome per origin (RFC 9309 §2.3.1 and §2.4):
+guard as every fetch, redirects followed by the fetcher), reads only its first 500 KiB, however long the
+file, and parses them (RFC 9309 §2.5, cut at a line end; UTF-8 with or without a BOM, or UTF-16 behind
+its BOM); it keeps the outcome per origin (RFC 9309 §2.3.1 and §2.4):
 
 * 2xx: the parsed rules, for `robots_ttl_s` (24 h);
-* 4xx except 429 ("unavailable"), too many redirects, a file over the 2 MiB read limit, or a robots.txt the
-  address guard refuses: no rules, everything allowed, for `robots_ttl_s`;
+* 4xx except 429 ("unavailable"), too many redirects, a body the fetcher refuses as too large (a flood
+  of gzip members), or a robots.txt the address guard refuses: no rules, everything allowed, for
+  `robots_ttl_s`;
 * 5xx, 429, a timeout or a network error ("unreachable"): complete disallow for `robots_error_ttl_s`
   (1 h) or the server's `Retry-After`, then asked again. The verdict says `network=True` when the host
   could not be reached at all, so the caller can report a failed fetch rather than a robots block.
@@ -59,8 +60,9 @@ __all__ = [
 
 ROBOTS_MAX_BYTES: Final = 500 * 1024
 """How much of a robots.txt is parsed (RFC 9309 §2.5): the rest is ignored, cut at a line end."""
-ROBOTS_FETCH_MAX_BYTES: Final = 2 * 1024 * 1024
-"""The most a robots.txt fetch reads; a larger file is unusable (allowed), as the fetcher keeps no part."""
+ROBOTS_FETCH_MAX_BYTES: Final = ROBOTS_MAX_BYTES + 1
+"""The most a robots.txt fetch reads (a longer file comes back cut): one byte past the parsed part, so a
+cut file is known to go on and is parsed up to its last whole line."""
 _SAFE: Final = "/?=&;:@!$'()*+,-._~%"
 _HEX_ESCAPE = re.compile(r"%[0-9a-fA-F]{2}")
 
@@ -357,4 +359,5 @@ class RobotsCache:
             client=self._client,
             resolver=self._resolver,
             user_agent=self._settings.fulltext_user_agent,
+            prefix=True,
         )

@@ -369,6 +369,33 @@ def test_streamed_body_is_cut_at_the_cap(settings_factory: Callable[..., Setting
     assert stream.pulled <= 5
 
 
+@pytest.mark.parametrize("declared", [True, False])
+@pytest.mark.parametrize("coding", ["identity", "gzip", "pre-read"])
+def test_a_prefix_fetch_keeps_the_first_bytes_of_a_long_body(
+    settings_factory: Callable[..., Settings], coding: str, declared: bool
+) -> None:
+    settings = settings_factory(fetch_max_body_bytes=4096)
+    payload = bytes(range(256)) * 400  # 100 KiB, every byte position distinct modulo 256
+    headers = {"Content-Length": str(len(payload))} if declared else {}
+    if coding == "pre-read":
+        response = lambda r: httpx.Response(200, content=payload)  # noqa: E731
+        stream = None
+    else:
+        wire = gzip.compress(payload) if coding == "gzip" else payload
+        headers |= {"Content-Encoding": "gzip"} if coding == "gzip" else {}
+        if coding == "gzip" and declared:
+            headers["Content-Length"] = str(len(wire))
+        stream = _Stream(chunks=0, size=1024, payload=wire)
+        response = lambda r: httpx.Response(200, headers=headers, stream=stream)  # noqa: E731
+    result = _run(response, settings, prefix=True)
+    assert result is not None and result.truncated
+    assert result.body == payload[:4096]
+    if stream is not None:
+        assert stream.pulled <= 6  # stopped at the cap, not read to the end
+    exact = _run(lambda r: httpx.Response(200, content=payload[:4096]), settings, prefix=True)
+    assert exact is not None and (exact.body, exact.truncated) == (payload[:4096], False)
+
+
 @pytest.mark.parametrize("coding", ["gzip", "deflate", "deflate-raw", "magic-bytes"])
 def test_compressed_bodies_are_decompressed(settings: Settings, coding: str) -> None:
     if coding == "gzip":

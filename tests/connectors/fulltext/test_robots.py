@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import re
 from collections.abc import Callable
 from typing import Any
@@ -11,7 +12,6 @@ import httpx
 import pytest
 
 from connectors.fulltext.robots import (
-    ROBOTS_FETCH_MAX_BYTES,
     ROBOTS_MAX_BYTES,
     RobotsCache,
     RobotsRules,
@@ -252,16 +252,17 @@ def test_only_the_first_500_kib_are_parsed_cut_at_a_line_end() -> None:
     assert utf16.startswith("User-agent: *\n") and utf16.endswith("\n") and "/late" not in utf16
 
 
-def test_a_robots_txt_over_500_kib_is_parsed_not_ignored(settings: Settings) -> None:
-    body = b"User-agent: *\nDisallow: /\n" + b"# padding\n" * 60_000  # 600 KB
-    assert ROBOTS_MAX_BYTES < len(body) < ROBOTS_FETCH_MAX_BYTES
-    cache, client = _cache(lambda r: httpx.Response(200, content=body), settings, Clock())
-    (verdict,) = _check(cache, client, "https://a.example/a")
-    assert not verdict.allowed and "disallows" in verdict.reason
-
-
-def test_a_robots_txt_over_the_read_limit_is_still_refused(settings: Settings) -> None:
-    body = b"User-agent: *\nDisallow: /\n" + b"#" * ROBOTS_FETCH_MAX_BYTES
-    cache, client = _cache(lambda r: httpx.Response(200, content=body), settings, Clock())
-    (verdict,) = _check(cache, client, "https://a.example/a")
-    assert verdict.allowed and "ResponseTooLarge" in verdict.reason
+@pytest.mark.parametrize("size", [600_000, 5_000_000])
+@pytest.mark.parametrize("gzipped", [False, True])
+def test_a_long_robots_txt_is_parsed_from_its_first_500_kib(
+    settings: Settings, size: int, gzipped: bool
+) -> None:
+    # a file past the read limit used to be "unusable", so everything was allowed
+    head = b"User-agent: *\nDisallow: /private\n"
+    body = head + b"# padding\n" * ((size - len(head)) // 10) + b"Disallow: /late\n"
+    wire = gzip.compress(body) if gzipped else body
+    headers = {"Content-Encoding": "gzip"} if gzipped else {}
+    cache, client = _cache(lambda r: httpx.Response(200, content=wire, headers=headers), settings, Clock())
+    (private, late) = _check(cache, client, "https://a.example/private/x", "https://a.example/late")
+    assert not private.allowed and "disallows" in private.reason
+    assert late.allowed  # past the parsed 500 KiB: ignored
