@@ -9,16 +9,15 @@ downstream upserts absorb the duplicates.
 implementation for tests, dry runs and replay previews.
 
 A record larger than the broker accepts (Kafka's default `message.max.bytes` is about 1 MiB) would fail the
-whole batch on every poll. `fit_record` cuts the body, then the summary, then the title until the JSON fits
-in `max_record_bytes` and flags the article `truncated`; the orchestrator applies it with
-`settings.max_record_bytes` before publishing, and `KafkaPublisher` applies it again to whatever it is given.
+whole batch on every poll. `fit_record` (`pipeline.records`, shared with the worker's producers) cuts the
+body, then the summary, then the title until the JSON fits in `max_record_bytes` and flags the article
+`truncated`; the orchestrator applies it with `settings.max_record_bytes` before publishing, and
+`KafkaPublisher` applies it again to whatever it is given.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 from collections.abc import Iterable
 from types import TracebackType
 from typing import Any, Final, Protocol, Self, runtime_checkable
@@ -28,6 +27,7 @@ from kafka.errors import KafkaError
 
 from pipeline.errors import PublishError
 from pipeline.models import Article
+from pipeline.records import DEFAULT_MAX_RECORD_BYTES, fit_record
 from pipeline.topics import ARTICLES_RAW
 
 __all__ = [
@@ -42,36 +42,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 DEFAULT_DELIVERY_TIMEOUT_S: Final = 30.0
-# below Kafka's 1 MiB default, leaving room for the key, headers and batch overhead
-DEFAULT_MAX_RECORD_BYTES: Final = 900 * 1024
 _KAFKA_DEFAULT_REQUEST_BYTES: Final = 1024 * 1024
-_FIT_ORDER: Final = ("body", "summary", "title")
-
-
-def fit_record(article: Article, max_bytes: int = DEFAULT_MAX_RECORD_BYTES) -> Article:
-    """`article` if its JSON fits in `max_bytes`; else a copy with body/summary/title cut to fit, flagged."""
-    size = len(article.to_json())
-    if size <= max_bytes:
-        return article
-    original = size
-    fitted = article.model_copy(update={"truncated": True})
-    for name in _FIT_ORDER:
-        while size > max_bytes:
-            text = str(getattr(fitted, name))
-            encoded = text.encode("utf-8")
-            if not encoded:
-                break
-            # escapes make the JSON of a text longer than its UTF-8: cut in proportion, then measure again
-            in_json = len(json.dumps(text, ensure_ascii=False).encode("utf-8")) - 2
-            keep = max(0, len(encoded) - math.ceil((size - max_bytes) * len(encoded) / in_json))
-            cut = encoded[:keep].decode("utf-8", errors="ignore").rstrip()
-            fitted = fitted.model_copy(update={name: cut})
-            size = len(fitted.to_json())
-    logger.warning(
-        "record over the size limit truncated",
-        extra={"article_id": article.id, "bytes": original, "fitted": size, "limit": max_bytes},
-    )
-    return fitted
 
 
 def crc32c_accelerated() -> bool:

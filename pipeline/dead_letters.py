@@ -55,6 +55,8 @@ def replay_target(letter: DeadLetter) -> tuple[str, Article] | tuple[None, str]:
     topic = _TARGETS.get(letter.stage)
     if topic is None:
         return None, f"stage {letter.stage!r} has no replay target"
+    if letter.payload_truncated:
+        return None, "payload was cut to fit the record size limit: the original is lost (see the log)"
     try:
         return topic, Article.model_validate_json(letter.payload)
     except (ValidationError, ValueError) as exc:

@@ -42,6 +42,7 @@ COUNTERS: dict[str, str] = {
     "articles_checked": "enriched articles matched against the watches",
     "alerts_fired": "new alerts recorded",
     "dead_letters": "messages parked on articles.dlq",
+    "dead_letters_lost": "failed messages whose dead letter the broker refused too (logged only)",
 }
 HISTOGRAMS: dict[str, str] = {
     "indexed_latency_seconds": "time from fetch to searchable",

@@ -7,6 +7,8 @@ Every message on a Kafka topic is one of these models as UTF-8 JSON (never ASCII
 from __future__ import annotations
 
 import hashlib
+import json
+import math
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -351,20 +353,48 @@ class DeadLetter(_Message):
     error_type: str
     key: str | None = None
     payload: str = Field(description="the original message, decoded as UTF-8 with replacement")
+    payload_truncated: bool = Field(
+        default=False, description="the payload was cut so the letter fits in a record: it cannot be replayed"
+    )
     failed_at: AwareDatetime = Field(default_factory=utcnow)
 
     @classmethod
     def from_failure(
-        cls, *, stage: str, exc: BaseException, key: bytes | str | None, payload: Any
+        cls,
+        *,
+        stage: str,
+        exc: BaseException,
+        key: bytes | str | None,
+        payload: Any,
+        max_bytes: int | None = None,
     ) -> DeadLetter:
-        """Build a dead letter from whatever the stage received."""
+        """Build a dead letter from whatever the stage received, its JSON within `max_bytes` if given
+        (a payload that failed for its size would otherwise fail again as a letter, and be lost)."""
         if isinstance(payload, bytes | bytearray):
             text = bytes(payload).decode("utf-8", errors="replace")
         elif isinstance(payload, BaseModel):
             text = payload.model_dump_json()
         else:
             text = str(payload)
+        text = _SURROGATE.sub("\ufffd", text)
         key_text = key.decode("utf-8", errors="replace") if isinstance(key, bytes) else key
-        return cls(
-            stage=stage, error=str(exc)[:2000], error_type=type(exc).__name__, key=key_text, payload=text
+        if key_text is not None:
+            key_text = _SURROGATE.sub("\ufffd", key_text)[:1000]
+        letter = cls(
+            stage=stage,
+            error=_SURROGATE.sub("\ufffd", str(exc)[:2000]),
+            error_type=type(exc).__name__,
+            key=key_text,
+            payload=text,
         )
+        if max_bytes is None:
+            return letter
+        size = len(letter.to_json())
+        while size > max_bytes and letter.payload:
+            # JSON escapes (a NUL is 6 bytes) make the letter longer than the text: cut in proportion
+            text = letter.payload
+            in_json = len(json.dumps(text, ensure_ascii=False).encode("utf-8"))
+            keep = max(0, len(text) - math.ceil((size - max_bytes) * len(text) / in_json) - 1)
+            letter = letter.model_copy(update={"payload": text[:keep], "payload_truncated": True})
+            size = len(letter.to_json())
+        return letter

@@ -39,11 +39,13 @@ class Counters:
     alerted: int = 0
     checked: int = 0  # enriched articles the alert agent has matched against the watches
     dead_lettered: int = 0
+    dead_letters_lost: int = 0  # letters the broker refused too: logged, not parked
 
     def line(self) -> str:
+        lost = f" dlq_lost={self.dead_letters_lost}" if self.dead_letters_lost else ""
         return (
             f"enriched={self.enriched} indexed={self.indexed} checked={self.checked} alerts={self.alerted} "
-            f"dlq={self.dead_lettered}"
+            f"dlq={self.dead_lettered}{lost}"
         )
 
 
@@ -114,6 +116,7 @@ class Runtime:
             ("articles_checked", c.checked),
             ("alerts_fired", c.alerted),
             ("dead_letters", c.dead_lettered),
+            ("dead_letters_lost", c.dead_letters_lost),
         ):
             m.set(name, value)
         try:

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from pipeline.agents.dlq import dead_letter
 from pipeline.agents.streams import batches
 from pipeline.models import Article
+from pipeline.records import fit_record
 from pipeline.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -36,10 +37,12 @@ async def _enrich_batch(batch: list[tuple[bytes | None, Any]], topics: Topics, r
     """Enrich a stream batch in one call (the NER decoder is batched); if the batch fails, retry
     the articles one by one so only the article that raised goes to the DLQ."""
     decoded: list[Article] = []
+    payloads: list[Any] = []
     for raw_key, payload in batch:
         key = raw_key.decode("utf-8", errors="replace") if raw_key else None
         try:
             decoded.append(Article.model_validate_json(payload))
+            payloads.append(payload)
         except (ValidationError, ValueError, UnicodeDecodeError) as exc:
             await dead_letter(topics.dlq, runtime, stage="decode", exc=exc, key=key, payload=payload)
     try:
@@ -47,17 +50,16 @@ async def _enrich_batch(batch: list[tuple[bytes | None, Any]], topics: Topics, r
         enriched = await asyncio.to_thread(_enrich_and_group, runtime, decoded)
     except Exception:
         log.warning("batch enrichment failed; enriching %d articles one by one", len(decoded))
-        for article in decoded:
-            await _enrich_one(article.id.encode(), article.to_json(), topics, runtime)
+        for article, payload in zip(decoded, payloads, strict=True):
+            await _enrich_one(article.id.encode(), payload, topics, runtime)
         return
-    for article in enriched:
+    for article, payload in zip(enriched, payloads, strict=True):
         try:
             await _publish(article, topics, runtime)
         except Exception as exc:
             log.exception("publishing enriched article %s failed", article.id)
-            await dead_letter(
-                topics.dlq, runtime, stage="enrich", exc=exc, key=article.id, payload=article.to_json()
-            )
+            # the raw message, not the enriched one: it replays through enrichment and is smaller
+            await dead_letter(topics.dlq, runtime, stage="enrich", exc=exc, key=article.id, payload=payload)
 
 
 def _enrich_and_group(runtime: Runtime, articles: list[Article]) -> list[Article]:
@@ -79,7 +81,9 @@ def _with_stories(runtime: Runtime, enriched: list[Article]) -> list[Article]:
 
 
 async def _publish(enriched: Article, topics: Topics, runtime: Runtime) -> None:
-    await topics.enriched.send(key=enriched.id.encode(), value=enriched.to_json())
+    # enrichment adds entities, topics and keywords: a raw record that fit may not fit any more
+    fitted = fit_record(enriched, runtime.settings.max_record_bytes)
+    await topics.enriched.send(key=fitted.id.encode(), value=fitted.to_json())
     runtime.counters.enriched += 1
 
 

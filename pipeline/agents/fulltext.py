@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from pipeline.agents.dlq import dead_letter
 from pipeline.models import Article
+from pipeline.records import fit_record
 from pipeline.runtime import Runtime
 from pipeline.settings import Settings
 from pipeline.topics import ARTICLES_FULLTEXT
@@ -85,8 +86,6 @@ async def fulltext_one(
     The article with its page text is cut to `max_record_bytes` (the settings' default when None) and
     flagged `truncated`, as the feed connector does: a long page made a record the producer refused.
     """
-    from connectors.produce import fit_record  # local: see the module docstring
-
     limit = max_record_bytes or Settings.model_fields["max_record_bytes"].default
     key = raw_key.decode("utf-8", errors="replace") if raw_key else None
     try:

@@ -36,3 +36,19 @@ def test_a_payload_that_is_still_broken_stays() -> None:
     assert replay_target(newer)[0] is None  # this build still cannot read it
     unknown = DeadLetter.from_failure(stage="mystery", exc=ValueError("x"), key="k", payload=ARTICLE)
     assert replay_target(unknown) == (None, "stage 'mystery' has no replay target")
+
+
+def test_a_letter_is_cut_to_the_record_limit_and_then_never_replayed() -> None:
+    big = ARTICLE.model_copy(update={"body": "نص\u0000" * 50_000})  # a NUL is 6 bytes of JSON
+    whole = DeadLetter.from_failure(stage="enrich", exc=ValueError("x"), key=big.id, payload=big)
+    assert len(whole.to_json()) > 300_000 and replay_target(whole) == ("articles.raw", big)
+    letter = DeadLetter.from_failure(
+        stage="enrich", exc=ValueError("x"), key=big.id, payload=big, max_bytes=65_536
+    )
+    assert 60_000 < len(letter.to_json()) <= 65_536 and letter.payload_truncated
+    assert whole.payload.startswith(letter.payload) and letter.key == big.id
+    target, why = replay_target(letter)
+    assert target is None and "cut to fit" in str(why)
+    odd = DeadLetter.from_failure(stage="decode", exc=ValueError("\ud800"), key="k\udfff", payload="\ud800x")
+    assert (odd.key, odd.error, odd.payload) == ("k\ufffd", "\ufffd", "\ufffdx")
+    assert DeadLetter.model_validate_json(odd.to_json()) == odd

@@ -132,6 +132,73 @@ async def test_poison_messages_go_to_the_dlq_and_the_stream_goes_on(
     assert len(topics.enriched.sent) == 1  # the next article still went through
 
 
+class LimitedTopic(FakeTopic):
+    """A topic whose broker refuses values over `limit` bytes, as Kafka does past message.max.bytes."""
+
+    def __init__(self, limit: int, broken: bool = False) -> None:
+        super().__init__()
+        self.limit, self.broken = limit, broken
+
+    async def send(self, *, key: bytes | None, value: bytes) -> None:
+        if self.broken or len(value) > self.limit:
+            raise RuntimeError(f"MessageSizeTooLarge: {len(value)} bytes")
+        await super().send(key=key, value=value)
+
+
+def _limited(limit: int, *, dlq_broken: bool = False) -> Topics:
+    return Topics(
+        raw=LimitedTopic(limit),
+        enriched=LimitedTopic(limit),
+        dlq=LimitedTopic(limit, broken=dlq_broken),
+        alerts=LimitedTopic(limit),
+    )
+
+
+async def test_an_enriched_article_past_the_record_limit_is_cut_to_fit(runtime: Runtime) -> None:
+    # its raw record fits, but thousands of entity mentions make the enriched one several times larger
+    limit = 64 * 1024
+    runtime.settings = runtime.settings.model_copy(update={"max_record_bytes": limit})
+    topics = _limited(limit)
+    big = _article(2).model_copy(update={"body": "التقى بوتين نظيره. " * 1_500})
+    assert len(big.to_json()) < limit
+    batch = [(a.id.encode(), a.to_json()) for a in (_article(1), big, _article(3))]
+    await _enrich_batch(batch, topics, runtime)
+    sent = [Article.model_validate_json(v) for _, v in topics.enriched.sent]
+    assert [a.id for a in sent] == [_article(1).id, big.id, _article(3).id] and not topics.dlq.sent
+    fitted = sent[1]
+    assert fitted.truncated and len(fitted.to_json()) <= limit and len(fitted.entities) > 100
+    assert all(m.end <= len(fitted.text_of(m.field)) for m in fitted.entities)
+    assert all(fitted.text_of(m.field)[m.start : m.end] == m.surface for m in fitted.entities)
+
+
+async def test_a_huge_poison_message_is_parked_cut_and_the_batch_goes_on(runtime: Runtime) -> None:
+    # 200 kB of NULs: as JSON text each is 6 bytes, so the letter was 6x the record limit and failed
+    limit = 64 * 1024
+    runtime.settings = runtime.settings.model_copy(update={"max_record_bytes": limit})
+    topics = _limited(limit)
+    batch = [(b"bad", b"\0" * 200_000), *((a.id.encode(), a.to_json()) for a in (_article(1), _article(2)))]
+    await _enrich_batch(batch, topics, runtime)
+    [letter] = _dead_letters(topics)
+    assert (letter.key, letter.stage, letter.payload_truncated) == ("bad", "decode", True)
+    assert len(topics.dlq.sent[0][1]) <= limit and letter.payload == "\0" * len(letter.payload)
+    assert len(topics.enriched.sent) == 2 and runtime.counters.dead_lettered == 1
+    await runtime.backend.setup()
+    await _index_batch(batch, topics, runtime)
+    assert runtime.counters.indexed == 2 and len(topics.dlq.sent) == 2
+    await runtime.backend.close()
+
+
+async def test_a_dead_letter_the_broker_refuses_is_counted_lost_and_the_batch_goes_on(
+    runtime: Runtime,
+) -> None:
+    topics = _limited(10**9, dlq_broken=True)
+    batch = [(b"bad", b"not json"), (_article(1).id.encode(), _article(1).to_json())]
+    await _enrich_batch(batch, topics, runtime)
+    assert len(topics.enriched.sent) == 1
+    assert (runtime.counters.dead_lettered, runtime.counters.dead_letters_lost) == (0, 1)
+    assert "dlq_lost=1" in runtime.counters.line()
+
+
 async def test_batch_with_poison_and_a_crashing_article_keeps_the_rest(
     runtime: Runtime, topics: Topics
 ) -> None:
