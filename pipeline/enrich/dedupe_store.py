@@ -9,14 +9,18 @@ records it. Two stores implement the contract:
   share it (each assignment is one ``BEGIN IMMEDIATE`` transaction).
 
 Both keep at most `max_articles` articles and forget those older than `window` (by `seen` time, the
-article's `fetched` time unless given), evicting in insertion order, oldest first.
+article's `fetched` time unless given), evicting in insertion order, oldest first. The window ends at the
+newest `seen` so far, which lets a backfill of old articles group them, but a `seen` later than the
+worker's own clock (a connector with a wrong clock, a hand-made message) counts as now: one article
+dated next month would otherwise have aged every recent story out at once.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -40,6 +44,8 @@ __all__ = ["MemoryStore", "SqliteStore", "StoredArticle", "StoryIndex", "StorySt
 
 DEFAULT_MAX_ARTICLES = 200_000
 DEFAULT_WINDOW = timedelta(days=7)
+# how far past the worker's clock a `seen` time is believed (connector and worker clocks differ a little)
+_CLOCK_SKEW_S = 300.0
 # candidates verified per article at most: a story syndicated 500 times needs only its recent copies
 _MAX_CANDIDATES = 64
 
@@ -383,6 +389,7 @@ class StoryIndex:
         *,
         max_articles: int = DEFAULT_MAX_ARTICLES,
         window: timedelta = DEFAULT_WINDOW,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         if max_articles < 1:
             raise ValueError("max_articles must be positive")
@@ -390,6 +397,7 @@ class StoryIndex:
         self.params = params or DedupeParams()
         self.max_articles = max_articles
         self.window = window
+        self._clock = clock
         self._lock = threading.Lock()
         self._newest = float("-inf")
 
@@ -440,6 +448,7 @@ class StoryIndex:
             return [self._assign(*item) for item in prepared]
 
     def _assign(self, article_id: str, fp: Fingerprint, keys: list[int], seen: float) -> DedupeResult:
+        seen = min(seen, self._clock() + _CLOCK_SKEW_S)
         known = self.store.get(article_id)
         if known is not None:
             return known.result

@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,13 +25,13 @@ def make_index(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Index
     """Factory for an index on either store; SQLite evicts row by row so bounds are exact."""
     opened: list[StoryIndex] = []
 
-    def factory(**limits: int | timedelta) -> StoryIndex:
+    def factory(**limits: Any) -> StoryIndex:
         params = DedupeParams()
         if request.param == "memory":
             store: MemoryStore | SqliteStore = MemoryStore()
         else:
             store = SqliteStore(tmp_path / f"stories-{len(opened)}.db", params.scheme, evict_batch=1)
-        index = StoryIndex(store, params, **limits)  # type: ignore[arg-type]
+        index = StoryIndex(store, params, **limits)
         opened.append(index)
         return index
 
@@ -143,6 +144,26 @@ def test_index_forgets_articles_older_than_the_window(make_index: IndexFactory) 
     index.assign(unrelated, seen=T0 + timedelta(days=9))
     assert len(index) == 2  # the seed (day 0) went, its copy (day 3) stays
     assert index.assign(copy_of(original, 2, body="(أ ف ب) " + SEED_BODY)).story_id == original.id
+
+
+def test_a_future_dated_article_does_not_age_out_the_recent_stories(make_index: IndexFactory) -> None:
+    # the window ends at the newest `seen`; one message fetched "next month" (a connector's wrong clock)
+    # made every story of the last hours older than 7 days: all forgotten, their copies new stories
+    now = T0 + timedelta(hours=2)
+    index = make_index(window=timedelta(days=7), clock=now.timestamp)
+    recent = [a.model_copy(update={"fetched": T0}) for a in feed_articles()[:20]]
+    for a in recent:
+        index.assign(a)
+    stray = Article(id="f" * 32, source="x", title="خبر", summary="نص آخر تماما عن الطقس غدا", fetched=T0)
+    index.assign(stray, seen=T0 + timedelta(days=30))
+    assert len(index) == 21
+    for n, a in enumerate(recent, start=100):
+        assert index.assign(copy_of(a, n)).story_id == a.id
+    # a backfill of older articles still groups: the window follows the stream, not the wall clock
+    old = make_index(window=timedelta(days=7), clock=now.timestamp)
+    first = seed().model_copy(update={"fetched": T0 - timedelta(days=60)})
+    old.assign(first)
+    assert old.assign(copy_of(first, 1, body="(رويترز) - " + SEED_BODY)).story_id == first.id
 
 
 def test_sqlite_index_survives_a_restart(tmp_path: Path) -> None:
