@@ -43,8 +43,9 @@ class PageCache:
         self.ttl_s = ttl_s
         self._clock = clock
         self._lock = threading.Lock()
-        self._db = sqlite_files.connect(path, isolation_level=None)
-        self._db.executescript(_SCHEMA)
+        with sqlite_files.named(path, "page cache"):
+            self._db = sqlite_files.connect(path, isolation_level=None, what="page cache")
+            self._db.executescript(_SCHEMA)
         self.hits = 0
         self.misses = 0
 
@@ -88,7 +89,8 @@ class PageCache:
                 )
                 self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:  # SQLite has rolled back already after a full disk
+                    self._db.execute("ROLLBACK")
                 raise
 
     def __len__(self) -> int:

@@ -58,8 +58,9 @@ class DeliveryLog:
     """Delivery outcomes by alert; safe to share between threads and with a CLI process (WAL)."""
 
     def __init__(self, path: Path | str) -> None:
-        self._db = sqlite_files.connect(path)
-        self._db.executescript(_SCHEMA)
+        with sqlite_files.named(path, "delivery log"):
+            self._db = sqlite_files.connect(path, what="delivery log")
+            self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
 
     def record(

@@ -47,9 +47,10 @@ class AlertStore:
     """Alerts by id; safe to share between the worker's threads and a CLI process (WAL)."""
 
     def __init__(self, path: Path | str) -> None:
-        self._db = sqlite_files.connect(path)
-        self._db.executescript(_SCHEMA)
-        self._add_claim_columns()
+        with sqlite_files.named(path, "alert store"):
+            self._db = sqlite_files.connect(path, what="alert store")
+            self._db.executescript(_SCHEMA)
+            self._add_claim_columns()
         self._lock = threading.Lock()
 
     def _add_claim_columns(self) -> None:
@@ -63,7 +64,8 @@ class AlertStore:
                     self._db.execute(f"ALTER TABLE outbox ADD COLUMN {column}")
             self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            if self._db.in_transaction:  # SQLite has rolled back already after a full disk
+                self._db.execute("ROLLBACK")
             raise
 
     def add(self, alert: Alert, channels: Sequence[str] = ()) -> bool:

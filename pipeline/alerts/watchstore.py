@@ -41,8 +41,9 @@ class WatchStore:
     """Watch id → watch JSON or tombstone; safe to share between threads and processes (WAL)."""
 
     def __init__(self, path: Path | str) -> None:
-        self._db = sqlite_files.connect(path)
-        self._db.executescript(_SCHEMA)
+        with sqlite_files.named(path, "watch store"):
+            self._db = sqlite_files.connect(path, what="watch store")
+            self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
         self._writes = 0
 

@@ -255,15 +255,21 @@ class SqliteStore:
         self.path = Path(path)
         self.evict_batch = evict_batch
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite_files.connect(self.path, isolation_level=None)
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache
-        with self.transaction():
-            for statement in _SCHEMA:
-                self._db.execute(statement)
-            row = self._db.execute("SELECT value FROM meta WHERE key = 'scheme'").fetchone()
-            if row is None:
-                self._db.execute("INSERT INTO meta (key, value) VALUES ('scheme', ?)", (scheme,))
+        what = "story index (a cache of recent articles)"
+        with sqlite_files.named(self.path, what):
+            self._db = sqlite_files.connect(self.path, isolation_level=None, what=what)
+            try:
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                self._db.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache
+                with self.transaction():
+                    for statement in _SCHEMA:
+                        self._db.execute(statement)
+                    row = self._db.execute("SELECT value FROM meta WHERE key = 'scheme'").fetchone()
+                    if row is None:
+                        self._db.execute("INSERT INTO meta (key, value) VALUES ('scheme', ?)", (scheme,))
+            except BaseException:
+                self._db.close()
+                raise
         if row is not None and row[0] != scheme:
             self._db.close()
             raise ConfigError(
@@ -282,7 +288,8 @@ class SqliteStore:
         try:
             yield
         except BaseException:
-            self._db.execute("ROLLBACK")
+            if self._db.in_transaction:  # SQLite has rolled back already after a full disk
+                self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
 

@@ -14,6 +14,7 @@ from pipeline import sqlite_files
 from pipeline.alerts.deliveries import DeliveryLog
 from pipeline.alerts.store import AlertStore
 from pipeline.alerts.watchstore import WatchStore
+from pipeline.errors import ConfigError
 
 PROCESSES = 4
 ROUNDS = 12
@@ -73,3 +74,43 @@ def test_creates_the_folder(tmp_path: Path) -> None:
     db = sqlite_files.connect(tmp_path / "a" / "b" / "x.sqlite3")
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert (tmp_path / "a" / "b" / "x.sqlite3").is_file()
+
+
+def _stores() -> dict[str, Any]:
+    from connectors.fulltext.cache import PageCache
+    from pipeline.enrich.dedupe_store import StoryIndex
+
+    return {
+        "alert store": AlertStore,
+        "delivery log": DeliveryLog,
+        "watch store": WatchStore,
+        "story index": StoryIndex.open,
+        "page cache": lambda path: PageCache(path, max_entries=10, ttl_s=60.0),
+    }
+
+
+@pytest.mark.parametrize("store", list(_stores()))
+@pytest.mark.parametrize(
+    "content", [b"this is not a database\n" * 100, b"SQLite format 3\x00" + b"\xff" * 2000]
+)
+def test_a_damaged_file_is_a_config_error_naming_it(store: str, content: bytes, tmp_path: Path) -> None:
+    # sqlite3.DatabaseError "file is not a database" named no file and escaped the CLI as a traceback
+    path = tmp_path / "data" / "damaged.sqlite3"
+    path.parent.mkdir()
+    path.write_bytes(content)
+    with pytest.raises(ConfigError, match="damaged or not a SQLite database") as caught:
+        _stores()[store](path)
+    assert str(path) in str(caught.value) and store.split()[0] in str(caught.value)
+
+
+def test_a_lock_is_not_reported_as_damage(tmp_path: Path) -> None:
+    path = tmp_path / "busy.sqlite3"
+    sqlite_files.connect(path).close()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            WatchStore(path)._db.execute("SELECT count(*) FROM watches").fetchone()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()

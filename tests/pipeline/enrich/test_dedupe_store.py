@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -211,3 +212,18 @@ def test_concurrent_copies_land_in_one_story(make_index: IndexFactory) -> None:
     for t in threads:
         t.join()
     assert stories == [original.id] * 40 and len(index) == 41
+
+
+def test_a_full_disk_is_reported_as_such(tmp_path: Path) -> None:
+    # SQLite rolls back by itself when the disk is full; a second ROLLBACK raised "cannot rollback -
+    # no transaction is active", which replaced the real reason in every dead letter
+    index = StoryIndex.open(tmp_path / "stories.db")
+    index.assign_many([a.model_copy(update={"fetched": T0}) for a in feed_articles()[:5]])
+    db = index.store._db  # type: ignore[attr-defined]
+    db.execute(f"PRAGMA max_page_count = {db.execute('PRAGMA page_count').fetchone()[0]}")
+    with pytest.raises(sqlite3.OperationalError, match="full"):
+        index.assign_many([a.model_copy(update={"fetched": T0}) for a in feed_articles()[5:]])
+    db.execute("PRAGMA max_page_count = 1073741823")  # space again: the index goes on
+    later = feed_articles()[5].model_copy(update={"fetched": T0})
+    assert index.assign(later).story_id == later.id
+    index.close()
