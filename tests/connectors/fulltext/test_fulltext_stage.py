@@ -281,7 +281,9 @@ class FakeTopics:
 
 
 class FakeRuntime:
-    counters = Counters()
+    def __init__(self, settings: Settings) -> None:
+        self.counters = Counters()
+        self.settings = settings
 
 
 class Exploding:
@@ -294,7 +296,7 @@ def test_agent_forwards_to_raw_and_dead_letters_bad_messages(
 ) -> None:
     site.routes["/a/1"] = Route(body=html(page()))
     source = article(site.url("/a/1"))
-    topics, runtime = FakeTopics(), FakeRuntime()
+    topics, runtime = FakeTopics(), FakeRuntime(make_settings())
 
     async def go() -> None:
         fetcher = FullTextFetcher(make_settings())
