@@ -63,6 +63,13 @@ _EMPTY = 1 << 32  # above any 32-bit bin value
 # the same word pattern as pipeline.text.tokenize (tests check that `terms` equals Analyzer().terms)
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
 _CACHE_LIMIT = 200_000
+# a whitespace-free token longer than this (words joined by "،", a hostile body) is analysed word by
+# word and not cached: a cache entry holds every word of its token, so 200,000 entries of long tokens
+# had no memory bound
+_LONG_TOKEN = 64
+# words fingerprinted per field at most, as enrichment reads at most MAX_ENRICHED_WORDS: the rest of
+# a huge text only costs time
+MAX_FINGERPRINT_WORDS = 50_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +172,8 @@ def _analyse(token: str) -> _Analysed:
     """
     hit = _TOKENS.get(token)
     if hit is None:
+        if len(token) > _LONG_TOKEN:
+            return _analyse_long(token)
         found = tuple(_WORD.findall(normalise(token)))
         stems = tuple(stem_of(w)[1] for w in found)
         per_stem = [_position_hashes(st) for st in stems]
@@ -173,6 +182,43 @@ def _analyse(token: str) -> _Analysed:
             _TOKENS.clear()
         _TOKENS[token] = hit
     return hit
+
+
+def _analyse_long(token: str, limit: int | None = None) -> _Analysed:
+    """`_analyse` of a long token, uncached, its repeated words analysed once; at most `limit` words."""
+    found = _WORD.findall(normalise(token))
+    if limit is not None:
+        del found[limit:]
+    memo: dict[str, tuple[str, tuple[int, ...]]] = {}
+    per_word = []
+    for word in found:
+        got = memo.get(word)
+        if got is None:
+            stem = stem_of(word)[1]
+            got = memo[word] = (stem, _position_hashes(stem))
+        per_word.append(got)
+    stems = tuple(stem for stem, _ in per_word)
+    columns = zip(*(h for _, h in per_word), strict=True) if per_word else ((),) * _MAX_SHINGLE
+    return (tuple(found), stems, *columns)
+
+
+def _analysed(text: str) -> list[_Analysed]:
+    """The analyses of the tokens of `text` holding its first `MAX_FINGERPRINT_WORDS` words (about)."""
+    get = _TOKENS.get  # the hit path stays in C; `_analyse` only on a miss
+    out: list[_Analysed] = []
+    count = 0
+    for token in text.split():
+        hit = get(token)
+        if hit is None:
+            if len(token) > _LONG_TOKEN:
+                hit = _analyse_long(token, MAX_FINGERPRINT_WORDS - count)
+            else:
+                hit = _analyse(token)
+        out.append(hit)
+        count += len(hit[0])
+        if count >= MAX_FINGERPRINT_WORDS:
+            break
+    return out
 
 
 def words(text: str) -> list[str]:
@@ -322,9 +368,8 @@ def _text(article: Article) -> str:
 
 def fingerprint_text(title: str, text: str, params: DedupeParams) -> Fingerprint:
     """Fingerprint of a title and its text (summary + body)."""
-    get = _TOKENS.get  # the hit path stays in C; `_analyse` only on a miss
-    title_tokens = [get(t) or _analyse(t) for t in title.split()]
-    text_tokens = [get(t) or _analyse(t) for t in text.split()]
+    title_tokens = _analysed(title)
+    text_tokens = _analysed(text)
     title_words = list(chain.from_iterable(map(_WORDS, title_tokens)))
     text_words = list(chain.from_iterable(map(_WORDS, text_tokens)))
     enough = len(title_words) + len(text_words) >= params.min_exact_words

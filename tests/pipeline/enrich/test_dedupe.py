@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from connectors.parse import parse_feed
+from pipeline.enrich import dedupe
 from pipeline.enrich.dedupe import (
+    MAX_FINGERPRINT_WORDS,
     DedupeParams,
     content_key,
     fingerprint,
@@ -60,6 +62,26 @@ def test_terms_and_words_are_the_shared_analyzer_s() -> None:
     for text in texts:
         assert terms(text) == analyzer.terms(text)
         assert words(text) == [t.norm for t in tokenize(text)]
+
+
+def test_long_unspaced_tokens_are_analysed_alike_but_not_cached() -> None:
+    # words joined by "،" with no space: one cache entry held every word of its token (11 MB each)
+    joined = "،".join(SEED.split()[:400]) + "ﷺ" * 10
+    text = f"قبل {joined} بعد"
+    dedupe._TOKENS.clear()
+    assert terms(text) == Analyzer().terms(text)
+    assert words(text) == [t.norm for t in tokenize(text)]
+    assert joined not in dedupe._TOKENS and all(len(t) <= 64 for t in dedupe._TOKENS)
+
+
+@pytest.mark.parametrize("glue", [" ", "،"])
+def test_only_the_first_words_of_a_huge_text_are_fingerprinted(glue: str) -> None:
+    vocabulary = [f"كلمة{n}" for n in range(997)]
+    many = [vocabulary[(n * 31) % 997] for n in range(MAX_FINGERPRINT_WORDS + 5_000)]
+    head = " ".join(many[:MAX_FINGERPRINT_WORDS])
+    capped = fingerprint_text("عنوان", glue.join(many), PARAMS)
+    assert capped == fingerprint_text("عنوان", head, PARAMS)
+    assert capped != fingerprint_text("عنوان", " ".join(many[: MAX_FINGERPRINT_WORDS - 1]), PARAMS)
 
 
 def test_content_key_ignores_marks_punctuation_and_spacing() -> None:
