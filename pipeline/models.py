@@ -153,6 +153,17 @@ class Article(_Message):
             return _SURROGATE.sub("\ufffd", value)
         return value
 
+    @field_validator("url")
+    @classmethod
+    def _web_link(cls, value: str | None) -> str | None:
+        """Only an http(s) link is kept: the UI and alerts make it a link, and a `javascript:` or
+        `data:` one (a replayed file, another producer) would run there. The feed parser keeps only
+        http(s) links already."""
+        if value is None:
+            return None
+        scheme, colon, _ = value.strip().partition(":")
+        return value if colon and scheme.lower() in ("http", "https") else None
+
     def text_of(self, field: TextField) -> str:
         """The original text of one field."""
         value: str = getattr(self, field)
@@ -227,6 +238,9 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(seconds=seconds)
 
 
+MAX_SURGE_LOOKBACK_DAYS = 35
+
+
 class Surge(BaseModel):
     """Fire when a subject's mentions in the current window exceed its recent baseline.
 
@@ -240,7 +254,7 @@ class Surge(BaseModel):
 
     window: str = Field(default="1h", description="window size: 15m, 1h, 1d …")
     baseline_windows: int = Field(default=6, ge=1, le=1000)
-    factor: float = Field(default=3.0, ge=1.0)
+    factor: float = Field(default=3.0, ge=1.0, le=1000.0)
     min_count: int = Field(default=5, ge=1)
 
     @field_validator("window")
@@ -249,6 +263,18 @@ class Surge(BaseModel):
         if parse_duration(value) < timedelta(minutes=1):
             raise ValueError("window must be at least 1m")
         return value.strip()
+
+    @model_validator(mode="after")
+    def _bounded_memory(self) -> Surge:
+        """Each counted mention is remembered for window × (baseline_windows + 2), to count it once:
+        a longer look-back is memory that grows with every article for that long."""
+        days = self.window_s * (self.baseline_windows + 2) / 86_400
+        if days > MAX_SURGE_LOOKBACK_DAYS:
+            raise ValueError(
+                f"window × (baseline_windows + 2) is {days:g} days; at most {MAX_SURGE_LOOKBACK_DAYS} "
+                "(e.g. 1d with 30 baseline windows, or 1h with 800)"
+            )
+        return self
 
     @property
     def window_s(self) -> float:
@@ -267,7 +293,7 @@ class Watch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="letters, digits, _ . -; not only dots")
     name: str = ""
     owner: str = ""
     entities: list[str] = Field(default_factory=list, description="shorthand for any_of.entities")
@@ -287,6 +313,14 @@ class Watch(BaseModel):
         "name", "owner", "entities", "topics", "words", "sources", "languages", "channels"
     )(_valid_text)
 
+    @field_validator("id")
+    @classmethod
+    def _not_a_path_step(cls, value: str) -> str:
+        """`.` and `..` would be normalised away in the watch's URLs (/watches/..)."""
+        if not value.strip("."):
+            raise ValueError("a watch id cannot be only dots")
+        return value
+
     @model_validator(mode="after")
     def _fold_shorthand(self) -> Watch:
         """Merge the shorthand lists into `any_of`, so matching has one place to look."""
@@ -305,6 +339,8 @@ class Watch(BaseModel):
             raise ValueError("none_of alone would match every article: add any_of or all_of")
         if self.surge is not None and (self.any_of.words or not self.all_of.is_empty()):
             raise ValueError("a surge watch counts entities and topics: use any_of.entities/topics only")
+        if self.surge is not None and (not self.none_of.is_empty() or self.min_mentions != 1):
+            raise ValueError("a surge watch counts mentions over time: none_of and min_mentions do not apply")
         return self
 
     def has_condition(self) -> bool:

@@ -2,12 +2,23 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
 from pipeline.ids import article_id, canonical_url
-from pipeline.models import Alert, Article, DeadLetter, EntityMention, Evidence, TopicScore, dumps
+from pipeline.models import (
+    Alert,
+    Article,
+    DeadLetter,
+    EntityMention,
+    Evidence,
+    Surge,
+    TopicScore,
+    Watch,
+    dumps,
+)
 
 
 def _article() -> Article:
@@ -124,3 +135,48 @@ def test_a_lone_surrogate_in_an_article_becomes_a_replacement_character() -> Non
     article = Article(id="surrogate-01", source="t", title="خبر\ud800", body="بوتين\udfff روسيا")
     assert article.title == "خبر\ufffd" and article.body == "بوتين\ufffd روسيا"  # one for one: offsets hold
     assert Article.model_validate_json(dumps(article)) == article
+
+
+@pytest.mark.parametrize(
+    ("url", "kept"),
+    [
+        ("https://example.com/a", True),
+        ("HTTP://example.com/a", True),
+        ("javascript:fetch('/watches/iran',{method:'DELETE'})", False),
+        (" data:text/html,<script>x</script>", False),
+        ("vbscript:x", False),
+        ("/relative/path", False),
+    ],
+)
+def test_only_web_links_are_kept_as_article_urls(url: str, kept: bool) -> None:
+    article = Article(id="a" * 32, source="s", url=url)
+    assert article.url == (url if kept else None)
+    assert Article.model_validate_json(article.to_json()).url == article.url
+
+
+@pytest.mark.parametrize("watch_id", [".", "..", "..."])
+def test_a_watch_id_of_dots_only_is_refused(watch_id: str) -> None:
+    with pytest.raises(ValidationError, match="only dots"):
+        Watch(id=watch_id, entities=["Q7747"])
+    assert Watch(id="v1.2", entities=["Q7747"]).id == "v1.2"
+
+
+@pytest.mark.parametrize(
+    ("surge", "error"),
+    [
+        ({"factor": float("inf")}, "less than or equal to 1000"),
+        ({"factor": 1e400}, "less than or equal to 1000"),
+        ({"window": "36500d", "baseline_windows": 1000}, "at most 35"),
+        ({"window": "7d", "baseline_windows": 52}, "at most 35"),
+    ],
+)
+def test_a_surge_is_finite_and_its_look_back_bounded(surge: dict[str, Any], error: str) -> None:
+    with pytest.raises(ValidationError, match=error):
+        Surge(**surge)
+    assert Surge(window="1d", baseline_windows=30).window_s == 86_400  # 32 days: allowed
+
+
+def test_a_surge_watch_refuses_conditions_it_would_ignore() -> None:
+    for extra in ({"none_of": {"entities": ["Q423"]}}, {"min_mentions": 3}):
+        with pytest.raises(ValidationError, match="none_of and min_mentions do not apply"):
+            Watch(id="s", entities=["Q7747"], surge=Surge(), **extra)
