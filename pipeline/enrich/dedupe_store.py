@@ -36,6 +36,7 @@ from pipeline.enrich.dedupe import (
     band_keys,
     fingerprint,
     match_score,
+    similarity,
 )
 from pipeline.errors import ConfigError
 from pipeline.models import Article
@@ -489,16 +490,38 @@ class StoryIndex:
                     story_id=same.story_id, duplicate_of=same.article_id, similarity=1.0, exact=True
                 )
         best: tuple[float, StoredArticle] | None = None
+        founders: dict[str, bool] = {}
         for other in self.store.candidates(keys):
             score = match_score(fp, other.fingerprint, self.params)
-            if score is not None and (best is None or score > best[0]):
-                best = (score, other)
+            if score is None or (best is not None and score <= best[0]):
+                continue
+            if other.story_id != other.article_id:
+                resembles = founders.get(other.story_id)
+                if resembles is None:
+                    resembles = founders[other.story_id] = self._resembles_founder(fp, other.story_id)
+                if not resembles:
+                    continue
+            best = (score, other)
         if best is None:
             return DedupeResult(story_id=article_id, duplicate_of=None, similarity=0.0, exact=False)
         score, other = best
         return DedupeResult(
             story_id=other.story_id, duplicate_of=other.article_id, similarity=score, exact=False
         )
+
+    def _resembles_founder(self, fp: Fingerprint, story_id: str) -> bool:
+        """Whether an article matching a later member of a story also resembles the story's first
+        article (Jaccard at least `containment_floor`), or that one is no longer kept.
+
+        Single-link grouping let a digest that carries two unrelated stories hand the first story's
+        id to copies of the second (quake → digest of quake and vote → vote joined "quake"), and made
+        the outcome depend on arrival order. Chains of edited copies of one story still resemble
+        their first article.
+        """
+        founder = self.store.get(story_id)
+        if founder is None or founder.signature is None or fp.signature is None:
+            return True
+        return similarity(fp.signature, founder.signature) >= self.params.containment_floor
 
     def __len__(self) -> int:
         with self._lock:

@@ -167,6 +167,38 @@ def test_a_future_dated_article_does_not_age_out_the_recent_stories(make_index: 
     assert old.assign(copy_of(first, 1, body="(رويترز) - " + SEED_BODY)).story_id == first.id
 
 
+QUAKE = (
+    "ضرب زلزال بقوة ست درجات على مقياس ريختر مناطق واسعة في جنوب تركيا فجر اليوم وأعلنت هيئة الكوارث "
+    "التركية أن فرق الإنقاذ انتشرت في ولايات هاتاي وأضنة وغازي عنتاب للبحث عن ناجين تحت الأنقاض وأكد "
+    "وزير الداخلية أن الحصيلة الأولية تشير إلى سقوط عشرات الجرحى وانهيار عدد من المباني القديمة"
+)
+VOTE = (
+    "أعلنت اللجنة العليا للانتخابات في تونس النتائج الأولية للانتخابات التشريعية التي جرت أمس وسط نسبة "
+    "مشاركة ضعيفة لم تتجاوز ثلاثين في المئة وقال رئيس اللجنة إن الطعون ستقبل خلال ثلاثة أيام قبل إعلان "
+    "النتائج النهائية فيما دعت أحزاب المعارضة إلى مقاطعة الجولة الثانية واعتبرت العملية غير شرعية"
+)
+
+
+@pytest.mark.parametrize("order", ["quake,digest,vote", "vote,quake,digest", "quake,vote,digest"])
+def test_a_digest_of_two_stories_does_not_chain_them(make_index: IndexFactory, order: str) -> None:
+    # single-link: the digest matched "quake" (containment), then "vote" matched the digest and
+    # took quake's story id, so a watch on the election folded into the earthquake story
+    both = f"{QUAKE}\n{VOTE}"
+    articles = {
+        "quake": Article(id="a" * 32, source="s1", title="زلزال يضرب جنوب تركيا", body=QUAKE, fetched=T0),
+        "digest": Article(id="b" * 32, source="s2", title="موجز الأخبار", body=both, fetched=T0),
+        "vote": Article(id="c" * 32, source="s3", title="نتائج الانتخابات التونسية", body=VOTE, fetched=T0),
+    }
+    index = make_index()
+    story = {name: index.assign(articles[name]).story_id for name in order.split(",")}
+    assert story["quake"] != story["vote"] and story["digest"] in (story["quake"], story["vote"])
+    # a chain of edited copies of one story still groups
+    first = seed()
+    second = copy_of(first, 1, body=drop_sentence(SEED_BODY))
+    third = copy_of(first, 2, body=drop_sentence(drop_sentence(SEED_BODY), 0))
+    assert {index.assign(a).story_id for a in (first, second, third)} == {first.id}
+
+
 def test_sqlite_index_survives_a_restart(tmp_path: Path) -> None:
     path = tmp_path / "data" / "stories.db"
     original = seed()
