@@ -36,6 +36,8 @@ Entry mapping choices:
   becomes of a Hijri date (year 14xx); Arabic-Indic digits are read as digits (feedparser's date
   patterns match any Unicode digit), Arabic month names are not guessed;
 * duplicate ids inside one document keep the first entry;
+* a footer or header that most summaries (or bodies) of the document share, 8 words or more, is removed
+  (`boilerplate.strip_shared_ends`): it made unrelated items of a site near duplicates;
 * title capped at `MAX_TITLE_CHARS`, summary at `MAX_SUMMARY_CHARS`, body at `MAX_BODY_CHARS`; a capped
   article is flagged `truncated`.
 """
@@ -53,7 +55,7 @@ from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
-from connectors.boilerplate import strip_feed_boilerplate
+from connectors.boilerplate import strip_feed_boilerplate, strip_shared_ends
 from connectors.encoding import Decoded, decode, utf8_document
 from connectors.sanitize import MAX_HTML_CHARS, clean_text, html_to_text
 from pipeline.errors import FeedParseError
@@ -359,6 +361,7 @@ def parse_feed(
             continue
         seen.add(ident)
         articles.append(article)
+    articles = _without_shared_ends(articles, warnings)
     if skipped:
         warnings.append(f"{skipped} entries without link or id skipped")
     if invalid:
@@ -376,6 +379,20 @@ def parse_feed(
         skipped=skipped + len(invalid),
         dropped=dropped,
     )
+
+
+def _without_shared_ends(articles: list[Article], warnings: list[str]) -> list[Article]:
+    """The articles with the footer/header that most of this document's summaries (bodies) share
+    removed (`boilerplate.strip_shared_ends`)."""
+    for name in ("summary", "body"):
+        texts, changed, words = strip_shared_ends([getattr(a, name) for a in articles])
+        if changed:
+            articles = [
+                a if getattr(a, name) == text else a.model_copy(update={name: text})
+                for a, text in zip(articles, texts, strict=True)
+            ]
+            warnings.append(f"a {name} footer or header of {words} words shared by {changed} entries removed")
+    return articles
 
 
 def _article(
