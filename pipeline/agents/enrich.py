@@ -81,9 +81,11 @@ def _with_stories(runtime: Runtime, enriched: list[Article]) -> list[Article]:
 
 
 async def _publish(enriched: Article, topics: Topics, runtime: Runtime) -> None:
-    # enrichment adds entities, topics and keywords: a raw record that fit may not fit any more
-    fitted = fit_record(enriched, runtime.settings.max_record_bytes)
-    await topics.enriched.send(key=fitted.id.encode(), value=fitted.to_json())
+    value = enriched.to_json()
+    if len(value) > runtime.settings.max_record_bytes:
+        # enrichment adds entities, topics and keywords: a raw record that fit may not fit any more
+        value = fit_record(enriched, runtime.settings.max_record_bytes).to_json()
+    await topics.enriched.send(key=enriched.id.encode(), value=value)
     runtime.counters.enriched += 1
 
 
