@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from connectors import parse as parse_module
-from connectors.parse import MAX_BODY_CHARS, MAX_TITLE_CHARS, parse_feed, strip_doctype
+from connectors.parse import MAX_BODY_CHARS, MAX_ELEMENTS, MAX_TITLE_CHARS, parse_feed, strip_doctype
 from connectors.sanitize import MAX_HTML_CHARS
 from pipeline.errors import FeedParseError
 from pipeline.ids import article_id
@@ -330,6 +330,26 @@ def test_relative_links_stay_unresolved_without_an_http_base() -> None:
         ("absolute", "https://other.example/3"),
         ("guid only", None),
     ]
+
+
+def test_an_element_flood_cuts_the_document_or_refuses_it() -> None:
+    # feedparser spends ~50 µs per element: one entry of 300,000 <category> tags took 18 s
+    def entry(n: int, tags: int) -> str:
+        return (
+            f"<item><title>{n}</title><link>https://e.com/{n}</link>{'<category>c</category>' * tags}</item>"
+        )
+
+    with pytest.raises(FeedParseError, match="more than 50000 XML elements"):
+        parse_feed(_rss(entry(0, MAX_ELEMENTS)), source="s")
+    parsed = parse_feed(_rss("".join(entry(n, 500) for n in range(200))), source="s")
+    kept = MAX_ELEMENTS // 503  # each entry: item, title, link and 500 categories
+    assert [a.title for a in parsed.articles] == [str(n) for n in range(kept)]
+    assert parsed.dropped == 200 - kept
+    assert f"{200 - kept} entries past {MAX_ELEMENTS} XML elements dropped" in parsed.warnings
+    # markup inside CDATA is text, not elements: a long HTML description costs nothing here
+    html = "<p>" + "<b>x</b>" * MAX_ELEMENTS + "</p>"
+    item = f"<item><title>t</title><link>https://e.com/1</link><description><![CDATA[{html}]]></description></item>"
+    assert len(parse_feed(_rss(item), source="s").articles) == 1
 
 
 def test_entry_ends_in_cdata_and_comments_are_not_counted() -> None:
