@@ -12,6 +12,10 @@ A feed answering 410 once, or 404 `settings.fetch_gone_after_404s` times in a ro
 logged once and no longer polled, even with `force`, until its entry in `feeds.yaml` changes.
 
 Articles are fitted to `settings.max_record_bytes` (`produce.fit_record`) before they are published.
+
+A state file that cannot be written (disk full, read-only volume) is logged as an error and the next
+poll time is kept in memory by `run_forever`, so the feed is not fetched and re-published every second.
+A stored next poll time later than any schedule could set (the clock was stepped back) counts as due.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -54,6 +58,7 @@ __all__ = [
     "PollReport",
     "backoff_delay",
     "config_hash",
+    "credible_next_poll",
     "next_poll_time",
     "poll_feed",
     "poll_once",
@@ -65,6 +70,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_CONCURRENCY: Final = 10
 MAX_BACKOFF_S: Final = 6 * 3600.0
 MAX_AGE_CAP_S: Final = 6 * 3600.0
+MAX_RETRY_AFTER_S: Final = 24 * 3600.0
 
 OutcomeStatus = Literal["new", "unchanged", "not_modified", "failed", "skipped", "gone"]
 # "network" errors are the ones that say "we are offline", not "this feed is broken"; "refused" is the
@@ -103,6 +109,8 @@ class PollOutcome:
     max_age: int | None = None
     # ids of every article in the document, new or not: all are (re)marked seen after publishing
     present_ids: list[str] = field(default_factory=list)
+    # when the feed is due again, as recorded in its state (also when the state could not be saved)
+    next_poll_at: datetime | None = None
 
     @property
     def new(self) -> int:
@@ -186,8 +194,18 @@ def config_hash(feed: FeedConfig) -> str:
 
 def backoff_delay(failures: int, interval_s: float, retry_after: float | None = None) -> float:
     """Seconds before retrying: interval doubled per consecutive failure, capped, never below Retry-After."""
-    exponential = min(interval_s * 2.0 ** max(0, failures - 1), MAX_BACKOFF_S)
-    return max(exponential, min(retry_after or 0.0, 24 * 3600.0))
+    doublings = min(max(0, failures - 1), 64)  # 2.0 ** 1024 overflows; the cap is reached long before
+    exponential = min(interval_s * 2.0**doublings, MAX_BACKOFF_S)
+    return max(exponential, min(retry_after or 0.0, MAX_RETRY_AFTER_S))
+
+
+def credible_next_poll(next_poll_at: datetime | None, now: datetime, interval_s: float) -> datetime | None:
+    """`next_poll_at`, or None (due now) when it lies further ahead than any schedule sets: after the
+    clock was stepped back, a time stored before would otherwise freeze the feed until it comes."""
+    horizon = max(interval_s, MAX_BACKOFF_S, MAX_AGE_CAP_S, MAX_RETRY_AFTER_S)
+    if next_poll_at is not None and next_poll_at > now + timedelta(seconds=horizon):
+        return None
+    return next_poll_at
 
 
 def next_poll_time(now: datetime, interval_s: float, max_age: int | None) -> datetime:
@@ -334,9 +352,14 @@ async def _poll_and_publish(
             )
         logger.info("configuration of a gone feed changed: polling it again", extra={"feed_id": feed.id})
         state.revive()
-    if not force and state.consecutive_failures and state.next_poll_at and state.next_poll_at > now:
+    waiting = credible_next_poll(state.next_poll_at, now, _interval(feed, settings))
+    if not force and state.consecutive_failures and waiting and waiting > now:
         return PollOutcome(
-            feed.id, "skipped", error=state.last_error, error_kind=_stored_kind(state.last_error_kind)
+            feed.id,
+            "skipped",
+            error=state.last_error,
+            error_kind=_stored_kind(state.last_error_kind),
+            next_poll_at=waiting,
         )
     if feed.allow_insecure_tls:
         logger.warning("TLS verification disabled for this feed", extra={"feed_id": feed.id})
@@ -358,7 +381,15 @@ async def _poll_and_publish(
             outcome.error_kind = "publish"
             outcome.published = 0
     _record(outcome, state, feed, settings, utcnow())
-    state.save()
+    outcome.next_poll_at = state.next_poll_at
+    try:
+        state.save()
+    except OSError as exc:
+        logger.error(
+            "cannot save feed state: its next poll time is kept in memory only, and after a restart "
+            "its articles are published again",
+            extra={"feed_id": feed.id, "path": str(state.path), "error": str(exc)},
+        )
     return outcome
 
 
@@ -426,8 +457,17 @@ def _record_metrics(report: PollReport, settings: Settings) -> None:
         logger.warning("cannot write connector metrics", extra={"error": str(exc)})
 
 
-def _due(feeds: Sequence[FeedConfig], settings: Settings, now: datetime) -> tuple[list[FeedConfig], float]:
-    """Feeds whose next poll time has come, and seconds until the next one is due."""
+def _due(
+    feeds: Sequence[FeedConfig],
+    settings: Settings,
+    now: datetime,
+    planned: Mapping[str, datetime] | None = None,
+) -> tuple[list[FeedConfig], float]:
+    """Feeds whose next poll time has come, and seconds until the next one is due.
+
+    `planned` holds the next poll times of this process's last polls, which count when later than the
+    stored ones (a state that could not be saved still says the feed is due).
+    """
     due: list[FeedConfig] = []
     wait = settings.poll_interval_s
     for feed in feeds:
@@ -436,10 +476,18 @@ def _due(feeds: Sequence[FeedConfig], settings: Settings, now: datetime) -> tupl
         state = FeedState.for_feed(settings, feed.id)
         if state.is_gone(config_hash(feed)):
             continue
-        if state.next_poll_at is None or state.next_poll_at <= now:
+        stored = credible_next_poll(state.next_poll_at, now, _interval(feed, settings))
+        if stored is None and state.next_poll_at is not None:
+            logger.warning(
+                "stored next poll time is implausibly far ahead (clock stepped back?): polling now",
+                extra={"feed_id": feed.id, "next_poll_at": state.next_poll_at.isoformat()},
+            )
+        remembered = (planned or {}).get(feed.id)
+        at = max(t for t in (stored, remembered, now) if t is not None)
+        if at <= now:
             due.append(feed)
         else:
-            wait = min(wait, (state.next_poll_at - now).total_seconds())
+            wait = min(wait, (at - now).total_seconds())
     return due, max(1.0, wait)
 
 
@@ -463,9 +511,10 @@ async def run_forever(
     context: AbstractAsyncContextManager[httpx.AsyncClient] = (
         make_client(settings) if client is None else nullcontext(client)
     )
+    planned: dict[str, datetime] = {}
     async with context as active:
         while not stop.is_set():
-            due, wait = _due(feeds, settings, utcnow())
+            due, wait = _due(feeds, settings, utcnow(), planned)
             if due:
                 report = await poll_once(
                     due,
@@ -479,6 +528,10 @@ async def run_forever(
                     "poll round done",
                     extra={"feeds": len(due), "new": report.new, "published": report.published},
                 )
-                # a state that could not be saved leaves its feed due; never spin on it
+                for outcome in report.outcomes:  # remembered, in case the state could not be saved
+                    feed = next(f for f in due if f.id == outcome.feed_id)
+                    planned[outcome.feed_id] = outcome.next_poll_at or utcnow() + timedelta(
+                        seconds=_interval(feed, settings)
+                    )
                 wait = 1.0
             await _sleep(stop, wait)

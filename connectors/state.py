@@ -9,6 +9,10 @@ A corrupt file is set aside as `<name>.corrupt` and polling starts afresh rather
 
 A feed is `gone` after a 410, or after `fetch_gone_after_404s` 404s in a row; it stays gone, unpolled, for
 as long as its configuration is the one it had then (`gone_config`, a hash of the `FeedConfig`).
+
+Seen ids and validators describe what the *broker* holds: `forget_published` drops them when that
+broker is a new one (`rasd run`'s memory-only embedded broker), so nothing is skipped as "seen" that the
+new broker never received.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from typing import Any, Final
 
 from pipeline.settings import Settings
 
-__all__ = ["STATE_VERSION", "FeedState"]
+__all__ = ["STATE_VERSION", "FeedState", "forget_published"]
 
 STATE_VERSION: Final = 1
 DEFAULT_MAX_SEEN: Final = 5000
@@ -217,6 +221,14 @@ class FeedState:
         """True while the feed is gone and its configuration is unchanged since it was marked."""
         return self.gone and self.gone_config == config_hash
 
+    def forget_published(self) -> None:
+        """Forget the seen ids and the validators (a 304 or the same body would hide every article);
+        keep the back-off and `gone`, which describe the feed, not the broker."""
+        self._seen.clear()
+        self.etag = None
+        self.last_modified = None
+        self.body_hash = None
+
     def revive(self) -> None:
         """Forget that the feed was gone (its configuration changed): poll it afresh."""
         self.gone = False
@@ -224,3 +236,19 @@ class FeedState:
         self.consecutive_failures = 0
         self.consecutive_not_found = 0
         self.next_poll_at = None
+
+
+def forget_published(state_dir: Path) -> int:
+    """`FeedState.forget_published` for every state file in `state_dir`; returns how many changed.
+
+    For a fresh broker that holds none of the articles published before: they are published again
+    (harmless, downstream writes are upserts and alert ids are deduplicated) instead of lost.
+    """
+    changed = 0
+    for path in sorted(state_dir.glob("*.json")) if state_dir.is_dir() else []:
+        state = FeedState.load(path)
+        if state.seen_ids or state.etag or state.last_modified or state.body_hash:
+            state.forget_published()
+            state.save()
+            changed += 1
+    return changed

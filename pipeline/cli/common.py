@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
+import tempfile
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
 from pipeline.errors import ConfigError
 from pipeline.settings import Settings
 
-__all__ = ["broker_file", "configure_logging", "fail", "load_settings", "resolve_bootstrap"]
+__all__ = [
+    "broker_file",
+    "configure_logging",
+    "fail",
+    "load_settings",
+    "resolve_bootstrap",
+    "write_broker_file",
+]
 
 
 def load_settings() -> Settings:
@@ -63,15 +73,37 @@ def broker_file(settings: Settings) -> Path:
     return settings.data_dir / "broker.json"
 
 
+def write_broker_file(path: Path, record: dict[str, Any]) -> None:
+    """Write `broker.json` atomically: other commands read it while `rasd run` starts."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(record, fh)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _recorded_bootstrap(path: Path) -> str:
+    """The bootstrap in a `broker.json`; ConfigError naming the file when it is damaged."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise ConfigError(f"{path} is damaged ({exc}): delete it, or restart `rasd run`") from exc
+    bootstrap = record.get("bootstrap") if isinstance(record, dict) else None
+    if not isinstance(bootstrap, str) or not bootstrap:
+        raise ConfigError(f"{path} names no broker: delete it, or restart `rasd run`")
+    return bootstrap
+
+
 def resolve_bootstrap(settings: Settings) -> str:
     """RASD_KAFKA_BOOTSTRAP, else the embedded broker of a running `rasd run`, else a clear error."""
     if settings.kafka_bootstrap:
         return settings.kafka_bootstrap
     path = broker_file(settings)
     if path.is_file():
-        bootstrap = json.loads(path.read_text(encoding="utf-8")).get("bootstrap")
-        if isinstance(bootstrap, str) and bootstrap:
-            return bootstrap
+        return _recorded_bootstrap(path)
     raise ConfigError(
         "no Kafka broker: set RASD_KAFKA_BOOTSTRAP, or start `rasd run` (embedded broker) first"
     )

@@ -4,26 +4,33 @@ Without `RASD_KAFKA_BOOTSTRAP` it starts the bundled Tansu broker on a free loop
 worker runs as a child process (`rasd worker`), the connector in this process; without `--once` the
 HTTP API and web UI (`rasd api`) run as another child process. When no feed can
 be reached (no network), the bundled sample feeds are replayed instead, so the demo works offline.
+
+The embedded broker keeps everything in memory, so a fresh one holds none of the articles or dead
+letters of an earlier run: the connector's seen ids and validators and the saved DLQ replay position
+are dropped when it starts (re-publishing is harmless: downstream writes are upserts). SIGTERM and
+SIGHUP stop it like Ctrl-C, so the worker, the API and the broker never outlive it.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterable
-from contextlib import ExitStack
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from types import FrameType
 
 from pipeline.alerts.store import AlertStore
 from pipeline.broker import EmbeddedBroker, ensure_topics, stop_process, unconsumed
-from pipeline.cli.common import broker_file
-from pipeline.config import load_feeds
+from pipeline.cli.common import broker_file, write_broker_file
+from pipeline.config import FeedConfig, load_feeds
 from pipeline.enrich.registry import load_registry
 from pipeline.errors import BrokerError
 from pipeline.models import Article
@@ -161,18 +168,54 @@ def _wait_alerts_done(
     log.warning("stopped waiting for the alert agent: some alerts may not be counted yet")
 
 
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    """Unwind like Ctrl-C; later signals are ignored so the cleanup that follows can finish."""
+    for sig in _STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+@contextmanager
+def _stop_on_signals() -> Iterator[None]:
+    """SIGTERM/SIGHUP raise KeyboardInterrupt while inside: the children run in their own sessions,
+    so only unwinding the ExitStack stops them. The previous handlers are restored after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, _interrupt) for sig in _STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _forget_old_broker(settings: Settings) -> None:
+    """A fresh embedded broker holds nothing published before: forget what says otherwise."""
+    from connectors.state import forget_published
+
+    changed = forget_published(settings.state_dir)
+    if changed:
+        log.info("fresh embedded broker: %d feed(s) will publish their current articles again", changed)
+    (settings.data_dir / "dlq-replayed.json").unlink(missing_ok=True)
+
+
 def run_main(settings: Settings, args: argparse.Namespace) -> int:
     from connectors import KafkaPublisher
     from connectors.fulltext.route import FullTextRouter
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    with ExitStack() as stack:
+    with _stop_on_signals(), ExitStack() as stack:
         bootstrap = settings.kafka_bootstrap
         if not bootstrap:
             broker = stack.enter_context(EmbeddedBroker(log_path=settings.data_dir / "tansu.log"))
             bootstrap = broker.bootstrap
+            _forget_old_broker(settings)
             path = broker_file(settings)
-            path.write_text(json.dumps({"bootstrap": bootstrap, "pid": os.getpid()}), encoding="utf-8")
+            write_broker_file(path, {"bootstrap": bootstrap, "pid": os.getpid()})
             stack.callback(path.unlink, missing_ok=True)
         created = ensure_topics(bootstrap, plan=topic_plan(settings))
         if created:
@@ -187,6 +230,7 @@ def run_main(settings: Settings, args: argparse.Namespace) -> int:
         # live feeds: short items go by articles.fulltext to be completed with their page's text;
         # the bundled samples go straight to articles.raw (offline, there is no page to fetch)
         feeds = [f for f in load_feeds(settings.feeds_file) if f.enabled]
+        polled = [] if args.no_feeds else feeds
         publisher = _Tracking(FullTextRouter.kafka(bootstrap, feeds=feeds, settings=settings))
         stack.callback(publisher.close)
         samples = _Tracking(KafkaPublisher(bootstrap, max_record_bytes=settings.max_record_bytes))
@@ -207,20 +251,22 @@ def run_main(settings: Settings, args: argparse.Namespace) -> int:
                 _wait_alerts_done(settings, bootstrap, deadline, worker)
             _summary(settings, analyzer, len(publisher.ids), left)
             return 0 if left == 0 else 1
-        return _forever(settings, publisher, worker)
+        return _forever(settings, publisher, worker, polled)
     return 0
 
 
-def _forever(settings: Settings, publisher: _Tracking, worker: subprocess.Popen[bytes]) -> int:
-    """Poll the configured feeds on their interval until Ctrl-C."""
+def _forever(
+    settings: Settings, publisher: _Tracking, worker: subprocess.Popen[bytes], feeds: list[FeedConfig]
+) -> int:
+    """Poll `feeds` (none with `--no-feeds`) on their interval until Ctrl-C or SIGTERM."""
     from connectors import poll_once
 
-    feeds = [f for f in load_feeds(settings.feeds_file) if f.enabled]
     print(f"running: {len(feeds)} feeds every {settings.poll_interval_s:.0f}s; Ctrl-C to stop", flush=True)
     try:
         while worker.poll() is None:
             time.sleep(settings.poll_interval_s)
-            asyncio.run(poll_once(feeds, settings=settings, publisher=publisher))
+            if feeds:
+                asyncio.run(poll_once(feeds, settings=settings, publisher=publisher))
     except KeyboardInterrupt:
         print("stopping…", flush=True)
         return 0

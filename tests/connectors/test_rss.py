@@ -303,3 +303,68 @@ def test_relative_item_links_resolve_against_the_final_url(settings: Settings) -
         ("https://new.example/news/1.html", "https://old.example/rss.xml"),
         ("https://new.example/feeds/2.html", "https://old.example/rss.xml"),
     ]
+
+
+def test_backoff_never_overflows_however_many_failures() -> None:
+    """2.0 ** 1024 raised OverflowError at the 1,025th failure, and the feed was then polled every second."""
+    assert backoff_delay(1025, 300.0) == backoff_delay(10**9, 300.0) == 6 * 3600.0
+
+
+def test_a_next_poll_time_from_before_the_clock_was_set_back_does_not_freeze_a_feed(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    from connectors.rss import _due, credible_next_poll
+
+    now = utcnow()
+    assert credible_next_poll(now + timedelta(hours=23), now, 300.0) == now + timedelta(hours=23)
+    assert credible_next_poll(now + timedelta(days=365), now, 300.0) is None
+    feed = _feed("aj.example")
+    state = FeedState.for_feed(settings, feed.id)
+    state.record_failure(
+        now=now, error="NetworkError: down", kind="network", next_poll_at=now + timedelta(days=365)
+    )
+    state.save()
+    assert _due([feed], settings, now)[0] == [feed] and "implausibly far ahead" in caplog.text
+    web = FakeWeb({"aj.example": ALJAZEERA})
+    assert _poll([feed], web, settings, MemoryPublisher()).outcomes[0].status == "new"  # not "skipped"
+
+
+def test_a_state_that_cannot_be_saved_does_not_make_the_feed_due_again(
+    settings_factory: Callable[..., Settings],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import connectors.rss as rss
+
+    settings = settings_factory(poll_interval_s=3600)
+    web = FakeWeb({"aj.example": ALJAZEERA})
+    publisher = MemoryPublisher()
+
+    def full_disk(self: FeedState) -> None:
+        raise OSError(28, "No space left on device")
+
+    turns: list[float] = []
+
+    async def sleep(stop: asyncio.Event, seconds: float) -> None:  # the loop's turns, without waiting
+        turns.append(seconds)
+        if len(turns) == 5:
+            stop.set()
+
+    monkeypatch.setattr(FeedState, "save", full_disk)
+    monkeypatch.setattr(rss, "_sleep", sleep)
+
+    async def go() -> None:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(web)) as client:
+            await run_forever(
+                [_feed("aj.example")],
+                settings,
+                publisher,
+                asyncio.Event(),
+                client=client,
+                resolver=public_resolver,
+            )
+
+    asyncio.run(go())
+    assert len(web.requests) == 1 and len(publisher.articles) == 10
+    assert all(t > 3000 for t in turns[1:])  # waits for the interval, not a second
+    assert "cannot save feed state" in caplog.text

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.state import FeedState
+from connectors.state import FeedState, forget_published
 from pipeline.settings import Settings
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -108,3 +108,24 @@ def test_not_found_streak_and_gone_round_trip(tmp_path: Path) -> None:
     assert not again.gone and again.consecutive_failures == 0 and again.gone_config is None
     again.record_success(now=NOW, status=200, next_poll_at=NOW)
     assert again.consecutive_not_found == 0
+
+
+def test_a_fresh_broker_forgets_what_was_published_but_not_the_back_off(tmp_path: Path) -> None:
+    """What the old (memory-only) broker received is not on the new one: publish it again."""
+    published = FeedState.load(tmp_path / "a.json")
+    published.mark_seen(["x", "y"])
+    published.record_success(
+        now=NOW, status=200, next_poll_at=NOW, etag="e", last_modified="lm", body_hash="h"
+    )
+    published.save()
+    failing = FeedState.load(tmp_path / "b.json")
+    failing.record_failure(now=NOW, error="NetworkError: down", kind="network", next_poll_at=NOW, status=None)
+    failing.mark_gone("cfg")
+    failing.save()
+    before = (tmp_path / "b.json").read_bytes()
+    assert forget_published(tmp_path) == 1
+    again = FeedState.load(tmp_path / "a.json")
+    assert again.seen_ids == [] and (again.etag, again.last_modified, again.body_hash) == (None, None, None)
+    assert again.last_status == 200 and again.next_poll_at == NOW
+    assert (tmp_path / "b.json").read_bytes() == before  # nothing to forget: untouched, still gone
+    assert forget_published(tmp_path / "absent") == 0

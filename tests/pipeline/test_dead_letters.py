@@ -52,3 +52,30 @@ def test_a_letter_is_cut_to_the_record_limit_and_then_never_replayed() -> None:
     odd = DeadLetter.from_failure(stage="decode", exc=ValueError("\ud800"), key="k\udfff", payload="\ud800x")
     assert (odd.key, odd.error, odd.payload) == ("k\ufffd", "\ufffd", "\ufffdx")
     assert DeadLetter.model_validate_json(odd.to_json()) == odd
+
+
+def _agent_stages() -> set[str]:
+    """Every literal `stage=` passed to `dead_letter(...)` in the agents' source."""
+    import ast
+    from pathlib import Path
+
+    import pipeline.agents
+
+    stages: set[str] = set()
+    for path in Path(pipeline.agents.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "dead_letter":
+                (stage,) = [k.value for k in node.keywords if k.arg == "stage"]
+                assert isinstance(stage, ast.Constant), f"{path.name}: stage must be a literal"
+                stages.add(stage.value)
+    return stages
+
+
+def test_every_stage_an_agent_dead_letters_has_a_replay_target() -> None:
+    stages = _agent_stages()
+    assert {"decode", "enrich", "fulltext", "index", "alert", "surge"} <= stages
+    for stage in sorted(stages):
+        letter = DeadLetter.from_failure(stage=stage, exc=RuntimeError("x"), key=ARTICLE.id, payload=ARTICLE)
+        assert replay_target(letter)[0] is not None, stage
+    fulltext = DeadLetter.from_failure(stage="fulltext", exc=ValueError("x"), key="k", payload=ARTICLE)
+    assert replay_target(fulltext) == ("articles.fulltext", ARTICLE)
