@@ -7,12 +7,17 @@ tables (relative to the message timestamp), reads the current window and the one
 lets the pure rules in `pipeline/alerts/surge.py` decide whether a surge starts.
 
 Tables are planned once, from the surge watches known when the worker starts: one count table per
-distinct window size (1h when there are none), each keeping size × (largest baseline_windows + 2)
-of history. A surge watch added at run time whose window has no table, or whose baseline is longer
-than the history kept, is logged once as needing a worker restart and skipped until then.
+distinct window size (1h when there are none), each keeping size × (baseline_windows + 2) of history
+for the largest baseline among the watches of that size. A surge watch added at run time whose window
+has no table, or whose baseline is longer than its table keeps, is logged once as needing a worker
+restart and skipped until then.
 
 A third table remembers which (subject, article) pairs were counted, per window, so a redelivered
-or re-sent article is not counted twice.
+or re-sent article is not counted twice; it keeps them as long as the longest count table.
+
+Each watch is checked on its own: one whose check fails is logged and the others still run. A window
+that starts surging only once late articles arrive does not fire when the next window already fired
+for the same surge (one surge, one alert).
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from pipeline.alerts.surge import (
     route,
     scope_of,
     surge_alert,
+    surge_alert_id,
     surge_watches,
     window_start,
 )
@@ -67,19 +73,24 @@ class SurgeTables:
 
     counts: dict[float, Any]  # window size (s) → windowed table of article counts
     seen: Any  # windowed table of counted (subject, article) pairs
-    history_windows: int  # baseline_windows the tables can serve (windows kept = this + 2)
+    history_windows: dict[float, int]  # window size (s) → baseline_windows its table can serve
     skipped: set[tuple[str, str, int]] = field(default_factory=set)
+    failing: set[str] = field(default_factory=set)  # watches whose check failed (traceback logged once)
 
     @classmethod
     def declare(cls, app: faust.App, watches: list[CompiledWatch]) -> SurgeTables:
         """One tumbling table per surge window size (1h when none), and the seen-pairs table.
 
-        Planned from every surge watch `watches` holds, paused or not.
+        Planned from every surge watch `watches` holds, paused or not. Each table keeps the largest
+        baseline of the watches of its own size (+ 2 windows), and the seen pairs are kept as long
+        as the longest of those: so nothing is kept longer than window × (baseline_windows + 2) of
+        some watch, which the model bounds (a 7d watch beside a 1h one with 800 baseline windows
+        must not make the 7d table keep 800 weeks).
         """
-        specs = [cw.watch.surge for cw in watches if cw.watch.surge is not None]
-        sizes = sorted({s.window_s for s in specs}) or [DEFAULT_WINDOW_S]
-        history = max((s.baseline_windows for s in specs), default=Surge().baseline_windows)
-        keep = history + 2
+        history: dict[float, int] = {}
+        for spec in (cw.watch.surge for cw in watches if cw.watch.surge is not None):
+            history[spec.window_s] = max(history.get(spec.window_s, 0), spec.baseline_windows)
+        history = history or {DEFAULT_WINDOW_S: Surge().baseline_windows}
 
         def table(name: str, size: float, expires: float) -> Any:
             return (
@@ -88,9 +99,16 @@ class SurgeTables:
                 .relative_to_stream()
             )
 
-        counts = {size: table(f"surge-counts-{size:.0f}s", size, size * keep) for size in sizes}
-        seen = table("surge-seen", min(sizes), max(sizes) * keep)
-        log.info("surge tables: windows %s s, %d windows kept", [f"{s:.0f}" for s in sizes], keep)
+        sizes = sorted(history)
+        counts = {
+            size: table(f"surge-counts-{size:.0f}s", size, size * (history[size] + 2)) for size in sizes
+        }
+        seen = table("surge-seen", sizes[0], max(size * (history[size] + 2) for size in sizes))
+        log.info(
+            "surge tables: windows %s s, %s windows kept",
+            [f"{s:.0f}" for s in sizes],
+            [history[size] + 2 for size in sizes],
+        )
         return cls(counts, seen, history)
 
     def table_for(self, watch: CompiledWatch) -> Any | None:
@@ -98,19 +116,19 @@ class SurgeTables:
         spec = watch.watch.surge
         assert spec is not None
         table = self.counts.get(spec.window_s)
-        if table is not None and spec.baseline_windows <= self.history_windows:
+        if table is not None and spec.baseline_windows <= self.history_windows[spec.window_s]:
             return table
         marker = (watch.watch.id, spec.window, spec.baseline_windows)
         if marker not in self.skipped:
             self.skipped.add(marker)
             log.warning(
                 "surge watch %s (window %s, %d baseline windows) needs a worker restart: this worker "
-                "counts windows of %s s with %d baseline windows; skipped until then",
+                "counts windows of %s s with %s baseline windows; skipped until then",
                 watch.watch.id,
                 spec.window,
                 spec.baseline_windows,
                 "/".join(f"{s:.0f}" for s in self.counts),
-                self.history_windows,
+                "/".join(str(n) for n in self.history_windows.values()),
             )
         return None
 
@@ -192,31 +210,51 @@ def _count(mention: SurgeMention, event: Any, tables: SurgeTables) -> bool:
 async def _check(
     mention: SurgeMention, event: Any, tables: SurgeTables, topics: Topics, runtime: Runtime
 ) -> None:
-    ts: float = event.message.timestamp
-    now = time.time()
+    """Check every surge watch that counts the mention's subject, each on its own: one that fails
+    (a bug, a store error) is logged and the others are still checked."""
     for cw in surge_watches(runtime.watches):
-        scope = scope_of(cw.watch)
-        spec = cw.watch.surge
-        if spec is None or scope not in mention.scopes or not counts_subject(cw, mention.subject):
-            continue
-        table = tables.table_for(cw)
-        start = window_start(ts, spec.window_s)
-        if table is None or not is_recent(start, spec.window_s, now):
-            continue
-        windows = table[_key(scope, mention.subject)]
-        counts = [windows.current(event)]
-        counts.extend(windows.delta(spec.window_s * i, event) for i in range(1, spec.baseline_windows + 2))
-        result = evaluate(counts, spec)
-        if result is None:
-            continue
-        alert = surge_alert(cw.watch, mention.subject, start, result, mention)
-        if runtime.alert_store.has(alert.id):
-            continue  # this surge already fired; the alert keeps the article that crossed
-        if await emit_alert(alert, cw.watch, topics, runtime) == "new":
-            log.info(
-                "surge watch=%s subject=%s count=%d baseline=%.1f",
-                cw.watch.id,
-                mention.subject,
-                result.count,
-                result.baseline,
-            )
+        try:
+            await _check_watch(cw, mention, event, tables, topics, runtime)
+        except Exception:
+            if cw.watch.id not in tables.failing:  # the traceback once per watch, not per mention
+                tables.failing.add(cw.watch.id)
+                log.exception("surge check of watch %s failed; the other watches go on", cw.watch.id)
+            else:
+                log.warning("surge check of watch %s failed again for %s", cw.watch.id, mention.subject)
+
+
+async def _check_watch(
+    cw: CompiledWatch,
+    mention: SurgeMention,
+    event: Any,
+    tables: SurgeTables,
+    topics: Topics,
+    runtime: Runtime,
+) -> None:
+    scope = scope_of(cw.watch)
+    spec = cw.watch.surge
+    if spec is None or scope not in mention.scopes or not counts_subject(cw, mention.subject):
+        return
+    table = tables.table_for(cw)
+    start = window_start(event.message.timestamp, spec.window_s)
+    if table is None or not is_recent(start, spec.window_s, time.time()):
+        return
+    windows = table[_key(scope, mention.subject)]
+    counts = [windows.current(event)]
+    counts.extend(windows.delta(spec.window_s * i, event) for i in range(1, spec.baseline_windows + 2))
+    result = evaluate(counts, spec)
+    if result is None:
+        return
+    alert = surge_alert(cw.watch, mention.subject, start, result, mention)
+    if runtime.alert_store.has(alert.id):
+        return  # this surge already fired; the alert keeps the article that crossed
+    if runtime.alert_store.has(surge_alert_id(cw.watch.id, mention.subject, start + spec.window_s)):
+        return  # late articles: the surge was already reported for the next window, where it went on
+    if await emit_alert(alert, cw.watch, topics, runtime) == "new":
+        log.info(
+            "surge watch=%s subject=%s count=%d baseline=%.1f",
+            cw.watch.id,
+            mention.subject,
+            result.count,
+            result.baseline,
+        )

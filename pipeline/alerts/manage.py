@@ -15,7 +15,8 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from pipeline.alerts.rules import CompiledWatch, compile_watch
-from pipeline.alerts.watchstore import WATCHES_FILE, Origin, WatchStore, effective_watches
+from pipeline.alerts.watchstore import WATCHES_FILE, Origin, StoredWatch, WatchStore, effective_watches
+from pipeline.alerts.watchstore import WatchState as StoredState
 from pipeline.config import load_watches
 from pipeline.enrich.registry import EntityRegistry, load_registry
 from pipeline.enrich.topics import load_topics
@@ -159,43 +160,76 @@ class WatchManager:
 
     def in_force(self) -> list[WatchEntry]:
         """Config watches (as overridden) first, then run-time additions by id."""
-        pairs = effective_watches(self.config_watches(), self.store.overrides())
-        return [WatchEntry(w, origin) for w, origin in pairs]
+        return self._read()[0]
+
+    def _read(self) -> tuple[list[WatchEntry], dict[str, StoredWatch], list[Watch]]:
+        """The watches in force, and the store rows and config watches they were made of."""
+        config, rows = self.config_watches(), self.store.overrides()
+        return [WatchEntry(w, origin) for w, origin in effective_watches(config, rows)], rows, config
 
     def find(self, watch_id: str) -> WatchEntry:
         """The watch in force with this id; `ConfigError` when there is none."""
-        for entry in self.in_force():
-            if entry.watch.id == watch_id:
-                return entry
-        raise ConfigError(f"unknown watch {watch_id!r} (see `rasd watch list`)")
+        return _find(self.in_force(), watch_id)
 
     def compile(self, watch: Watch) -> CompiledWatch:
         """Compile against the catalogue; `ConfigError` naming the field when it cannot work."""
         return self.catalogue.compile(watch)
 
+    def _write(
+        self, watch_id: str, change: StoredWatch | None, rows: dict[str, StoredWatch], config: list[Watch]
+    ) -> None:
+        """Store a change only if the row is still as read (`WatchConflict` otherwise); prune rows
+        over config watches the file no longer has."""
+        row = rows.get(watch_id)
+        expect = row.revision if row is not None else None
+        self.store.write(watch_id, change, expect=expect, config_ids={w.id for w in config})
+
     def add(self, watch: Watch, *, replace: bool = False) -> Literal["added", "replaced"]:
-        """Compile, then store a watch; an existing id needs `replace` (a config watch is overridden)."""
-        existing = {e.watch.id: e.origin for e in self.in_force()}
+        """Compile, then store a watch; an existing id needs `replace` (a config watch is overridden).
+
+        `WatchConflict` when someone else changed or added this id while it compiled.
+        """
+        entries, rows, config = self._read()
+        existing = {e.watch.id: e.origin for e in entries}
         if watch.id in existing and not replace:
             raise ConfigError(
                 f"watch {watch.id!r} already exists ({existing[watch.id]}): use --replace to replace it"
             )
         self.compile(watch)  # nothing is stored unless the worker could compile it
-        self.store.put(watch)
+        state: StoredState = "paused" if watch.paused else "active"
+        of_config = existing.get(watch.id) == "config"
+        self._write(watch.id, StoredWatch(watch, state, of_config), rows, config)
         return "replaced" if watch.id in existing else "added"
 
     def set_paused(self, watch_id: str, *, paused: bool) -> bool:
-        """Pause or resume a watch; False when it already was in that state."""
-        watch = self.find(watch_id).watch
-        if watch.paused == paused:
+        """Pause or resume a watch; False when it already was in that state.
+
+        A config watch gets a bare state flag (dropped again when it returns to the file's state), so
+        later edits of the config file still apply; a replaced or run-time watch is stored whole.
+        """
+        entries, rows, config = self._read()
+        entry = _find(entries, watch_id)
+        if entry.watch.paused == paused:
             return False
-        (self.store.pause if paused else self.store.resume)(watch_id, watch)
+        state: StoredState = "paused" if paused else "active"
+        changed = entry.watch.model_copy(update={"paused": paused})
+        change: StoredWatch | None
+        if entry.origin == "runtime":
+            change = StoredWatch(changed, state)
+        elif changed == (base := next(w for w in config if w.id == watch_id)):
+            change = None  # back to the config file's own definition and state: no override left
+        elif changed == base.model_copy(update={"paused": paused}):
+            change = StoredWatch(None, state, of_config=True)  # the file's definition, this state
+        else:
+            change = StoredWatch(changed, state, of_config=True)  # a replacement (`add --replace`)
+        self._write(watch_id, change, rows, config)
         return True
 
     def remove(self, watch_id: str) -> None:
-        """Remove a watch in force; a config watch stays removed (tombstone)."""
-        self.find(watch_id)
-        self.store.remove(watch_id)
+        """Remove a watch in force; a config watch stays removed (tombstone) while the file has it."""
+        entries, rows, config = self._read()
+        entry = _find(entries, watch_id)
+        self._write(watch_id, StoredWatch(None, "removed", entry.origin == "config"), rows, config)
 
     def describe(self, entry: WatchEntry) -> dict[str, Any]:
         """The JSON row `rasd watch list --json` and `GET /watches` give for one watch."""
@@ -215,3 +249,10 @@ class WatchManager:
             ],
             "watch": w.model_dump(mode="json"),
         }
+
+
+def _find(entries: list[WatchEntry], watch_id: str) -> WatchEntry:
+    for entry in entries:
+        if entry.watch.id == watch_id:
+            return entry
+    raise ConfigError(f"unknown watch {watch_id!r} (see `rasd watch list`)")

@@ -6,7 +6,8 @@ its count is at least `min_count` and at least `factor` × the mean of the `base
 before it. A watch fires for the window that starts a surge: the current window surges and the
 previous one, judged against its own baseline, did not. The alert id is derived from the watch, the
 subject and the window start, so redeliveries and later articles of the same window give the same
-id, and a surge that spans several windows fires once.
+id, and a surge that spans several windows fires once. Articles arriving late can make a window
+surge after the next one fired; the agent then skips it (`surge_alert_id` of the next window exists).
 
 The counting itself (Faust windowed tables) lives in `pipeline/agents/surge.py`.
 """
@@ -39,6 +40,7 @@ __all__ = [
     "subject_value",
     "subjects_of",
     "surge_alert",
+    "surge_alert_id",
     "surge_watches",
     "window_start",
 ]
@@ -232,6 +234,11 @@ def _window_iso(start: float) -> str:
     return datetime.fromtimestamp(start, UTC).isoformat()
 
 
+def surge_alert_id(watch_id: str, subject: str, start: float) -> str:
+    """The id of the surge alert of this watch and subject for the window at `start`."""
+    return Alert.make_id(watch_id, f"surge:{subject}:{_window_iso(start)}")
+
+
 def surge_alert(watch: Watch, subject: str, start: float, result: SurgeCheck, mention: SurgeMention) -> Alert:
     """The alert for a surge that starts in the window at `start`, shown with the crossing article.
 
@@ -241,7 +248,7 @@ def surge_alert(watch: Watch, subject: str, start: float, result: SurgeCheck, me
     spec = watch.surge or Surge()
     noun = "article" if result.count == 1 else "articles"
     return Alert(
-        id=Alert.make_id(watch.id, f"surge:{subject}:{_window_iso(start)}"),
+        id=surge_alert_id(watch.id, subject, start),
         watch_id=watch.id,
         watch_name=watch.name or watch.id,
         owner=watch.owner,

@@ -2,30 +2,51 @@
 
 `rasd watch add/pause/resume/rm` write here; a running worker polls `version()` every batch and
 recompiles its watches when it moves, so changes reach it without a restart. A row holds a whole
-watch (an addition, or an override of a config watch, e.g. paused) or a tombstone (`None`) that
-keeps a config watch removed. `effective_watches` merges the two sources.
+watch (a run-time addition, or a replacement of a config watch), a state flag over a config watch
+(paused, say: the config file's definition stays in force, so later edits of the file still apply),
+or a tombstone that keeps a watch removed. A row written over a config watch is marked as such and
+lives only as long as that config watch: when the file drops it, the row is ignored (and pruned at
+the next change), never promoted to a run-time watch. `effective_watches` merges the two sources.
+
+Every change is one `BEGIN IMMEDIATE` transaction that first checks the row is still as the caller
+read it (`expect`), so of two users changing one watch at once the second gets `WatchConflict`
+instead of silently overwriting the first.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from pydantic import ValidationError
 
 from pipeline import sqlite_files
+from pipeline.errors import ConfigError
 from pipeline.models import Watch, dumps, utcnow
 
-__all__ = ["WATCHES_FILE", "Origin", "WatchState", "WatchStore", "effective_watches"]
+__all__ = [
+    "WATCHES_FILE",
+    "Origin",
+    "Revision",
+    "StoredWatch",
+    "WatchConflict",
+    "WatchState",
+    "WatchStore",
+    "effective_watches",
+    "override_of",
+]
 
 log = logging.getLogger("rasd.watches")
 
 WATCHES_FILE = "watches.sqlite3"  # under the data dir
 Origin = Literal["config", "runtime"]
 WatchState = Literal["active", "paused", "removed"]
+# a row exactly as read (state, body, of_config, updated); None when there was no row
+Revision = tuple[str, str | None, int, str] | None
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS watches (
@@ -35,58 +56,126 @@ CREATE TABLE IF NOT EXISTS watches (
     updated TEXT NOT NULL
 );
 """
+# added after the first release: 1 when the row was written over a watch of the config file
+_OF_CONFIG = "of_config INTEGER NOT NULL DEFAULT 0"
+
+
+class WatchConflict(ConfigError):
+    """The watch changed between reading and writing it (another user, at the same moment)."""
+
+
+@dataclass(frozen=True)
+class StoredWatch:
+    """One row. `watch` is a whole watch; None is a tombstone (state "removed") or, over a config
+    watch, a bare state flag ("paused"/"active") that keeps the config file's definition."""
+
+    watch: Watch | None
+    state: WatchState
+    of_config: bool = False
+    revision: Revision = None
 
 
 class WatchStore:
-    """Watch id → watch JSON or tombstone; safe to share between threads and processes (WAL)."""
+    """Watch id → stored change; safe to share between threads and processes (WAL)."""
 
     def __init__(self, path: Path | str) -> None:
         with sqlite_files.named(path, "watch store"):
             self._db = sqlite_files.connect(path, what="watch store")
             self._db.executescript(_SCHEMA)
+            self._add_of_config_column()
         self._lock = threading.Lock()
         self._writes = 0
 
-    def _upsert(self, watch_id: str, state: WatchState, body: str | None) -> None:
+    def _add_of_config_column(self) -> None:
+        """Bring a store from before `of_config` up to date (its rows count as run-time ones);
+        under a write lock, as another process opening the file at once would add it too."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            if "of_config" not in {row[1] for row in self._db.execute("PRAGMA table_info(watches)")}:
+                self._db.execute(f"ALTER TABLE watches ADD COLUMN {_OF_CONFIG}")
+            self._db.execute("COMMIT")
+        except BaseException:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
+
+    def write(
+        self,
+        watch_id: str,
+        change: StoredWatch | None,
+        *,
+        expect: Revision | Literal["any"] = "any",
+        config_ids: Collection[str] | None = None,
+    ) -> None:
+        """Store `change` for `watch_id` (None deletes the row) in one transaction.
+
+        `expect` is the row as the caller read it (`StoredWatch.revision`, None for no row): when the
+        row differs now, nothing is written and `WatchConflict` says so. With `config_ids` (the ids
+        of the config file now), rows written over config watches the file no longer has are pruned.
+        """
+        if change is not None and change.watch is not None and change.watch.id != watch_id:
+            raise ValueError(f"watch {watch_id!r}: the watch given is watch {change.watch.id!r}")
         with self._lock:
-            with self._db:
-                self._db.execute(
-                    """INSERT INTO watches(id, state, body, updated) VALUES (?, ?, ?, ?)
-                       ON CONFLICT (id) DO UPDATE SET state = excluded.state, body = excluded.body,
-                           updated = excluded.updated""",
-                    (watch_id, state, body, utcnow().isoformat()),
-                )
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                now = self._db.execute(
+                    "SELECT state, body, of_config, updated FROM watches WHERE id = ?", (watch_id,)
+                ).fetchone()
+                if expect != "any" and (tuple(now) if now else None) != expect:
+                    raise WatchConflict(
+                        f"watch {watch_id!r} was changed by someone else meanwhile; nothing stored: "
+                        "check `rasd watch list` and try again"
+                    )
+                if change is None:
+                    self._db.execute("DELETE FROM watches WHERE id = ?", (watch_id,))
+                else:
+                    body = dumps(change.watch).decode() if change.watch is not None else None
+                    self._db.execute(
+                        """INSERT INTO watches(id, state, body, of_config, updated) VALUES (?, ?, ?, ?, ?)
+                           ON CONFLICT (id) DO UPDATE SET state = excluded.state, body = excluded.body,
+                               of_config = excluded.of_config, updated = excluded.updated""",
+                        (watch_id, change.state, body, int(change.of_config), utcnow().isoformat()),
+                    )
+                if config_ids is not None:
+                    self._prune(config_ids)
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
             self._writes += 1
 
-    def put(self, watch: Watch) -> None:
-        """Store a watch (new, or replacing/overriding one with the same id, tombstone included)."""
-        self._upsert(watch.id, "paused" if watch.paused else "active", dumps(watch).decode())
+    def _prune(self, config_ids: Collection[str]) -> None:
+        stale = [
+            watch_id
+            for (watch_id,) in self._db.execute("SELECT id FROM watches WHERE of_config = 1")
+            if watch_id not in config_ids
+        ]
+        self._db.executemany("DELETE FROM watches WHERE id = ?", [(w,) for w in stale])
 
-    def pause(self, watch_id: str, base: Watch) -> None:
-        """Store `base` (the effective watch) paused; for a config watch this is an override."""
-        self.put(_same_id(watch_id, base).model_copy(update={"paused": True}))
+    def put(self, watch: Watch, *, of_config: bool = False) -> None:
+        """Store a whole watch (new, or replacing one with the same id, tombstone included)."""
+        self.write(watch.id, StoredWatch(watch, "paused" if watch.paused else "active", of_config))
 
-    def resume(self, watch_id: str, base: Watch) -> None:
-        """Store `base` (the effective watch) active again."""
-        self.put(_same_id(watch_id, base).model_copy(update={"paused": False}))
-
-    def remove(self, watch_id: str) -> None:
+    def remove(self, watch_id: str, *, of_config: bool = False) -> None:
         """Leave a tombstone, so a watch of the config file stays removed too."""
-        self._upsert(watch_id, "removed", None)
+        self.write(watch_id, StoredWatch(None, "removed", of_config))
 
-    def overrides(self) -> dict[str, Watch | None]:
-        """Every stored change: the watch, or None for a removed one. Unreadable rows are skipped."""
+    def overrides(self) -> dict[str, StoredWatch]:
+        """Every stored row by watch id. Rows this build cannot read are skipped."""
         with self._lock:
-            rows = self._db.execute("SELECT id, body FROM watches ORDER BY id").fetchall()
-        out: dict[str, Watch | None] = {}
-        for watch_id, body in rows:
-            if body is None:
-                out[watch_id] = None
-                continue
+            rows = self._db.execute(
+                "SELECT id, state, body, of_config, updated FROM watches ORDER BY id"
+            ).fetchall()
+        out: dict[str, StoredWatch] = {}
+        for watch_id, state, body, of_config, updated in rows:
+            revision: Revision = (state, body, of_config, updated)
             try:
-                out[watch_id] = Watch.model_validate_json(body)
+                watch = None if body is None else Watch.model_validate_json(body)
             except ValidationError as exc:  # written by another build: skip it, keep the rest working
                 log.warning("stored watch %s cannot be read, ignored: %s", watch_id, exc)
+                continue
+            out[watch_id] = StoredWatch(watch, state, bool(of_config), revision)
         return out
 
     def version(self) -> int:
@@ -103,26 +192,30 @@ class WatchStore:
         self._db.close()
 
 
-def _same_id(watch_id: str, base: Watch) -> Watch:
-    if base.id != watch_id:
-        raise ValueError(f"watch {watch_id!r}: the base given is watch {base.id!r}")
-    return base
+def override_of(config_watch: Watch, row: StoredWatch | None) -> Watch | None:
+    """The config watch as a stored row leaves it in force: None when removed."""
+    if row is None:
+        return config_watch
+    if row.state == "removed":
+        return None
+    if row.watch is None:  # a state flag: the file's definition, paused or not
+        return config_watch.model_copy(update={"paused": row.state == "paused"})
+    return row.watch
 
 
 def effective_watches(
-    config_watches: Sequence[Watch], overrides: Mapping[str, Watch | None]
+    config_watches: Sequence[Watch], overrides: Mapping[str, StoredWatch]
 ) -> list[tuple[Watch, Origin]]:
     """The watches in force: config order first (overridden or removed as stored), then run-time
-    additions sorted by id."""
+    additions sorted by id. Rows written over a config watch the file no longer has are ignored."""
     out: list[tuple[Watch, Origin]] = []
     config_ids = set()
     for watch in config_watches:
         config_ids.add(watch.id)
-        if watch.id not in overrides:
-            out.append((watch, "config"))
-        elif (override := overrides[watch.id]) is not None:
-            out.append((override, "config"))
+        if (in_force := override_of(watch, overrides.get(watch.id))) is not None:
+            out.append((in_force, "config"))
     for watch_id in sorted(set(overrides) - config_ids):
-        if (added := overrides[watch_id]) is not None:
-            out.append((added, "runtime"))
+        row = overrides[watch_id]
+        if row.watch is not None and not row.of_config:
+            out.append((row.watch, "runtime"))
     return out

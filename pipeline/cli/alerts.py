@@ -16,8 +16,19 @@ __all__ = ["add_parser", "run_alerts"]
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("alerts", help="list recent alerts, newest first")
     p.add_argument("--watch", help="only this watch id")
-    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--limit", type=_at_least_one, default=20, help="how many alerts (≥ 1; default 20)")
     p.add_argument("--json", action="store_true", help="one JSON alert per line")
+
+
+def _at_least_one(value: str) -> int:
+    """A count of at least 1: SQLite reads a negative LIMIT as no limit at all."""
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number ≥ 1, not {value!r}")
+    return n
 
 
 def _delivery_status(settings: Settings, alert_ids: list[str]) -> dict[str, str]:

@@ -45,9 +45,16 @@ def read_articles(data: bytes, name: str) -> list[Article]:
     return [Article(id=article_id(None, guid=name, source="cli"), source="cli", title=title, body=body)]
 
 
+def _stdin_bytes() -> bytes:
+    """Standard input; a closed one (`rasd enrich - <&-`, a service without stdin) is the user's error."""
+    if sys.stdin is None:
+        raise ConfigError("-: standard input is closed; give a file, or pipe the text in")
+    return sys.stdin.buffer.read()
+
+
 def run_enrich(settings: Settings, args: argparse.Namespace) -> int:
     try:
-        data = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+        data = _stdin_bytes() if args.file == "-" else Path(args.file).read_bytes()
     except OSError as exc:
         raise ConfigError(f"{args.file}: {exc.strerror}") from exc
     enricher = load_enricher(settings)

@@ -28,6 +28,15 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run_eval(settings: Settings, args: argparse.Namespace) -> int:
+    """Score one kind of extraction; a file that is not UTF-8 is one line naming it, not a traceback."""
+    try:
+        return _run_eval(settings, args)
+    except UnicodeDecodeError as exc:
+        where = args.file if args.what == "ner" else args.dir
+        raise ConfigError(f"{where}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+
+
+def _run_eval(settings: Settings, args: argparse.Namespace) -> int:
     if args.what == "extract":
         return _eval_extract(args.dir)
     if args.what == "ner":

@@ -10,6 +10,8 @@ from collections import Counter
 from datetime import UTC, datetime, time
 from urllib.parse import unquote
 
+from pydantic import ValidationError
+
 from pipeline.enrich.registry import load_registry
 from pipeline.errors import ConfigError, InvalidQuery
 from pipeline.search import connected
@@ -89,6 +91,17 @@ def format_result(result: SearchResult, tty: bool = False) -> str:
     return "\n".join(lines)
 
 
+def _describe(exc: ValidationError) -> str:
+    """One line naming each bad option (`--page: Input should be greater than or equal to 1`)."""
+    problems = []
+    for e in exc.errors():
+        msg = str(e["msg"]).removeprefix("Value error, ")
+        loc = ".".join(str(p) for p in e["loc"])
+        flag = loc if loc in ("", "text") else f"--{loc}"  # the query text is no option
+        problems.append(f"{flag}: {msg}" if flag else msg)
+    return "; ".join(problems)
+
+
 def run_search(settings: Settings, args: argparse.Namespace) -> int:
     registry = load_registry(settings.entities_dir)
     entity_ids = []
@@ -110,8 +123,8 @@ def run_search(settings: Settings, args: argparse.Namespace) -> int:
             page=args.page,
             size=args.size,
         )
-    except ValueError as exc:
-        raise InvalidQuery(str(exc)) from exc
+    except ValidationError as exc:
+        raise InvalidQuery(_describe(exc)) from exc
 
     async def go() -> SearchResult:
         async with connected(settings, registry.analyzer) as backend:

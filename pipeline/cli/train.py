@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from pipeline.errors import ConfigError
 from pipeline.settings import Settings
 
 __all__ = ["add_parser", "run_train"]
@@ -23,10 +24,38 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     topics.add_argument("ant_dir", nargs="?", type=Path, default=DEFAULT_SHARED / "data" / "topics" / "ant")
     topics.add_argument("--out", type=Path, help="default: <config>/models/topics-ant.npz")
     topics.add_argument("--seed", type=int, default=0)
-    topics.add_argument("--holdout", type=float, default=0.2, help="share held out for scoring (0: ship)")
     topics.add_argument(
-        "--cv", type=int, default=0, metavar="K", help="also K-fold cross-validate on the training part"
+        "--holdout", type=_share, default=0.2, help="share held out for scoring, in [0, 1) (0: ship)"
     )
+    topics.add_argument(
+        "--cv",
+        type=_folds,
+        default=0,
+        metavar="K",
+        help="also K-fold cross-validate on the training part (K ≥ 2)",
+    )
+
+
+def _share(value: str) -> float:
+    """A held-out share in [0, 1): refused by argparse, with the usage line, not deep in training."""
+    try:
+        share = float(value)
+    except ValueError:
+        share = -1.0
+    if not 0.0 <= share < 1.0:
+        raise argparse.ArgumentTypeError(f"must be a number in [0, 1), not {value!r}")
+    return share
+
+
+def _folds(value: str) -> int:
+    """0 (no cross-validation) or at least 2 folds."""
+    try:
+        folds = int(value)
+    except ValueError:
+        folds = -1
+    if folds != 0 and folds < 2:
+        raise argparse.ArgumentTypeError(f"must be 0 or at least 2, not {value!r}")
+    return folds
 
 
 def run_train(settings: Settings, args: argparse.Namespace) -> int:
@@ -47,12 +76,17 @@ def run_train(settings: Settings, args: argparse.Namespace) -> int:
     else:
         from pipeline.enrich.classifier_train import train_sections
 
-        topics_report = train_sections(
-            args.ant_dir,
-            args.out or models / "topics-ant.npz",
-            seed=args.seed,
-            holdout=args.holdout,
-            cv_folds=args.cv,
-        )
+        if not args.ant_dir.is_dir():
+            raise ConfigError(f"{args.ant_dir}: no such directory (the ANT corpus)")
+        try:
+            topics_report = train_sections(
+                args.ant_dir,
+                args.out or models / "topics-ant.npz",
+                seed=args.seed,
+                holdout=args.holdout,
+                cv_folds=args.cv,
+            )
+        except ValueError as exc:  # too few documents or sections: the corpus, not a bug
+            raise ConfigError(str(exc)) from exc
         print(topics_report.format())
     return 0

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import TypeVar
@@ -16,9 +18,11 @@ from pipeline.agents import alert as alert_agent
 from pipeline.agents.alert import _alert_one, _deliver_pending
 from pipeline.agents.enrich import _enrich_batch, _enrich_one
 from pipeline.agents.index import _index_batch, _warn_if_stale
-from pipeline.agents.surge import _fan_out_one
+from pipeline.agents.surge import SurgeTables, _count_one, _fan_out_one
+from pipeline.alerts import surge as surge_rules
 from pipeline.alerts.delivery import Deliverer
 from pipeline.alerts.rules import compile_watch
+from pipeline.alerts.surge import SurgeCheck, SurgeMention, window_start
 from pipeline.app import Topics
 from pipeline.ids import article_id
 from pipeline.models import Alert, Article, DeadLetter, Surge, Watch
@@ -382,3 +386,133 @@ async def test_surge_fan_out_decodes_only_when_a_surge_watch_counts(runtime: Run
     [(key, _)] = topics.surge_mentions.sent
     assert key is not None and b"Q7747" in key
     assert [(d.stage, d.key) for d in _dead_letters(topics)] == [("surge-decode", "k1")]
+
+
+# -- surge counting and checking, on fake Faust tables ------------------------------------------------
+
+
+class FakeWindows:
+    """One key of a fake tumbling table: `current`/`delta` read by the event's time, `+=` counts."""
+
+    def __init__(self, table: FakeWindowTable, key: str) -> None:
+        self.table, self.key = table, key
+
+    def _at(self, ts: float) -> int:
+        return self.table.data.get((self.key, window_start(ts, self.table.size)), 0)
+
+    def current(self, event: SimpleNamespace) -> int:
+        return self._at(event.message.timestamp)
+
+    def delta(self, seconds: float, event: SimpleNamespace) -> int:
+        return self._at(event.message.timestamp - seconds)
+
+    def __iadd__(self, n: int) -> FakeWindows:
+        slot = (self.key, window_start(self.table.now, self.table.size))
+        self.table.data[slot] = self.table.data.get(slot, 0) + n
+        return self
+
+
+class FakeWindowTable:
+    """A Faust tumbling table, relative to the stream: writes go to the current event's window."""
+
+    def __init__(self, size: float) -> None:
+        self.size, self.now = size, 0.0
+        self.data: dict[tuple[str, float], int] = {}
+
+    def __getitem__(self, key: str) -> FakeWindows:
+        return FakeWindows(self, key)
+
+    def __setitem__(self, key: str, value: FakeWindows) -> None:
+        pass  # Faust ignores the window set written back after `+=`
+
+
+def _surge_setup(runtime: Runtime, *watches: Watch) -> SurgeTables:
+    registry, known = runtime.enricher.registry, runtime.enricher.topics.topics
+    runtime.watches = [compile_watch(w, registry, known) for w in watches]
+    specs = [w.surge for w in watches if w.surge is not None]
+    sizes = {s.window_s for s in specs}
+    history = {size: max(s.baseline_windows for s in specs if s.window_s == size) for size in sizes}
+    return SurgeTables({size: FakeWindowTable(size) for size in sizes}, FakeWindowTable(min(sizes)), history)
+
+
+async def _deliver_mention(
+    tables: SurgeTables, topics: Topics, runtime: Runtime, article: str, at: datetime
+) -> None:
+    mention = SurgeMention(subject="entity:Q7747", label="بوتين", at=at, article_id=article, source="s")
+    for table in [*tables.counts.values(), tables.seen]:
+        table.now = at.timestamp()
+    event = SimpleNamespace(
+        key=mention.subject.encode(),
+        value=mention.to_json(),
+        message=SimpleNamespace(timestamp=at.timestamp()),
+    )
+    await _count_one(event, tables, topics, runtime)
+
+
+def _this_hour() -> datetime:
+    return datetime.fromtimestamp(window_start(time.time(), 3600.0), UTC)
+
+
+async def test_one_failing_surge_watch_does_not_stop_the_others(
+    runtime: Runtime, topics: Topics, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = Watch(id="a-broken", entities=["بوتين"], surge=Surge(min_count=4, baseline_windows=2))
+    healthy = Watch(id="b-ok", entities=["بوتين"], surge=Surge(min_count=5, baseline_windows=2))
+    tables = _surge_setup(runtime, broken, healthy)
+    real_evaluate = surge_rules.evaluate
+
+    def evaluate(counts: list[int], spec: Surge) -> SurgeCheck | None:
+        if spec.min_count == 4:  # the broken watch's check fails, every time
+            raise ArithmeticError("boom")
+        return real_evaluate(counts, spec)
+
+    monkeypatch.setattr("pipeline.agents.surge.evaluate", evaluate)
+    hour = _this_hour()
+    for n in range(5):
+        await _deliver_mention(tables, topics, runtime, f"a{n}", hour + timedelta(seconds=n))
+    assert [a.watch_id for a in runtime.alert_store.recent(10)] == ["b-ok"]
+    assert not topics.dlq.sent  # counted fine: nothing to replay
+
+
+async def test_late_articles_of_the_previous_window_do_not_fire_a_surge_twice(
+    runtime: Runtime, topics: Topics
+) -> None:
+    watch = Watch(
+        id="putin-surge", entities=["بوتين"], surge=Surge(baseline_windows=2, factor=3, min_count=5)
+    )
+    tables = _surge_setup(runtime, watch)
+    hour = _this_hour()
+    for n in range(5):  # the surge, seen in the current hour
+        await _deliver_mention(tables, topics, runtime, f"now{n}", hour + timedelta(seconds=n))
+    for n in range(5):  # then a slow feed's articles of the previous hour: the same surge, begun earlier
+        await _deliver_mention(tables, topics, runtime, f"late{n}", hour - timedelta(minutes=40 - n))
+    assert [a.evidence[0].count for a in runtime.alert_store.recent(10)] == [5]
+
+
+def test_each_surge_table_keeps_only_what_its_own_watches_need(runtime: Runtime) -> None:
+    declared: dict[str, tuple[float, float]] = {}
+
+    class FakeTable:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def tumbling(self, size: timedelta, expires: timedelta) -> FakeTable:
+            declared[self.name] = (size.total_seconds(), expires.total_seconds())
+            return self
+
+        def relative_to_stream(self) -> FakeTable:
+            return self
+
+    app = SimpleNamespace(Table=lambda name, **kw: FakeTable(name))
+    registry, known = runtime.enricher.registry, runtime.enricher.topics.topics
+    weekly = Watch(id="weekly", entities=["بوتين"], surge=Surge(window="7d", baseline_windows=2))
+    hourly = Watch(id="hourly", entities=["بوتين"], surge=Surge(window="1h", baseline_windows=800))
+    tables = SurgeTables.declare(app, [compile_watch(w, registry, known) for w in (weekly, hourly)])  # type: ignore[arg-type]
+    day, hour = 86400.0, 3600.0
+    assert declared == {
+        "surge-counts-3600s": (hour, 802 * hour),
+        "surge-counts-604800s": (7 * day, 28 * day),  # not 802 weeks
+        "surge-seen": (hour, 802 * hour),
+    }
+    longer = Watch(id="weekly3", entities=["بوتين"], surge=Surge(window="7d", baseline_windows=3))
+    assert tables.table_for(compile_watch(longer, registry, known)) is None  # needs a restart

@@ -10,8 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.alerts.watchstore import WATCHES_FILE, WatchStore, effective_watches
+from pipeline.alerts.manage import Catalogue, WatchManager
+from pipeline.alerts.rules import CompiledWatch
+from pipeline.alerts.watchstore import WATCHES_FILE, StoredWatch, WatchConflict, WatchStore, effective_watches
 from pipeline.enrich.enricher import Enricher, load_enricher
+from pipeline.enrich.registry import Entity, EntityRegistry
 from pipeline.models import Watch
 from pipeline.runtime import Runtime
 from pipeline.settings import Settings
@@ -41,30 +44,24 @@ def test_round_trip_keeps_the_watch_and_arabic(tmp_path: Path, store: WatchStore
         min_mentions=2,
     )
     store.put(watch)
-    assert store.overrides() == {"hormuz": watch}
+    assert store.overrides()["hormuz"].watch == watch
     reopened = WatchStore(tmp_path / WATCHES_FILE)
-    assert reopened.overrides()["hormuz"] == watch
+    assert reopened.overrides()["hormuz"].watch == watch
     reopened.close()
     with sqlite3.connect(tmp_path / WATCHES_FILE) as raw:
         state, body, updated = raw.execute("SELECT state, body, updated FROM watches").fetchone()
     assert state == "active" and "مضيق هرمز" in body and updated  # stored as UTF-8, not \\u escapes
 
 
-def test_pause_and_resume_store_the_effective_watch(store: WatchStore) -> None:
-    store.pause("putin", PUTIN)
-    paused = store.overrides()["putin"]
-    assert paused is not None and paused.paused and paused.any_of == PUTIN.any_of
-    store.resume("putin", paused)
-    resumed = store.overrides()["putin"]
-    assert resumed is not None and not resumed.paused
+def test_a_stored_watch_must_carry_the_id_it_is_stored_under(store: WatchStore) -> None:
     with pytest.raises(ValueError, match="truce"):
-        store.pause("putin", TRUCE)
+        store.write("putin", StoredWatch(TRUCE, "active"))
 
 
 def test_effective_watches_layer_changes_over_the_config(store: WatchStore) -> None:
     store.put(Watch(id="zeta", words=["قزوين"]))
     store.put(Watch(id="alpha", topics=["space"]))
-    store.pause("putin", PUTIN)
+    store.write("putin", StoredWatch(None, "paused", of_config=True))
     store.remove("truce")
     got = effective_watches(CONFIG, store.overrides())
     assert [(w.id, origin, w.paused) for w, origin in got] == [
@@ -76,7 +73,7 @@ def test_effective_watches_layer_changes_over_the_config(store: WatchStore) -> N
 
 def test_a_tombstone_hides_a_config_watch_until_it_is_put_again(store: WatchStore) -> None:
     store.remove("truce")
-    assert store.overrides() == {"truce": None}
+    assert store.overrides()["truce"].state == "removed"
     assert [w.id for w, _ in effective_watches(CONFIG, store.overrides())] == ["putin"]
     store.put(TRUCE)
     assert [w.id for w, _ in effective_watches(CONFIG, store.overrides())] == ["putin", "truce"]
@@ -104,8 +101,116 @@ def test_version_moves_on_this_connection_and_on_another(tmp_path: Path) -> None
 def test_an_unreadable_row_is_skipped_not_fatal(tmp_path: Path, store: WatchStore) -> None:
     store.put(TRUCE)
     with sqlite3.connect(tmp_path / WATCHES_FILE) as raw:
-        raw.execute("INSERT INTO watches VALUES ('odd', 'active', '{\"id\": \"odd\"}', 'now')")
-    assert store.overrides() == {"truce": TRUCE}
+        raw.execute(
+            "INSERT INTO watches(id, state, body, updated)"
+            " VALUES ('odd', 'active', '{\"id\": \"odd\"}', 'now')"
+        )
+    assert {k: v.watch for k, v in store.overrides().items()} == {"truce": TRUCE}
+
+
+def test_a_store_from_before_of_config_is_brought_up_to_date(tmp_path: Path) -> None:
+    path = tmp_path / WATCHES_FILE
+    with sqlite3.connect(path) as raw:
+        raw.execute(
+            "CREATE TABLE watches"
+            " (id TEXT PRIMARY KEY, state TEXT NOT NULL, body TEXT, updated TEXT NOT NULL)"
+        )
+        raw.execute("INSERT INTO watches VALUES ('truce', 'active', ?, 'then')", (TRUCE.model_dump_json(),))
+    store = WatchStore(path)
+    try:
+        row = store.overrides()["truce"]
+        assert (row.watch, row.of_config) == (TRUCE, False)  # as before: a run-time watch
+    finally:
+        store.close()
+
+
+# -- WatchManager: pause flags, config edits, concurrent changes ------------------------------------
+
+KIM = EntityRegistry.build(
+    [
+        Entity(id="Q7747", type="PER", name_ar="فلاديمير بوتين", name_en="Vladimir Putin"),
+        Entity(id="Q423", type="LOC", name_ar="كوريا الشمالية", name_en="North Korea"),
+    ]
+)
+
+
+def _manager(tmp_path: Path, watchlists: str) -> WatchManager:
+    config = tmp_path / "config"
+    config.mkdir(exist_ok=True)
+    (config / "watchlists.yaml").write_text(watchlists, encoding="utf-8")
+    settings = Settings(config_dir=config, data_dir=tmp_path / "data")
+    return WatchManager(settings, catalogue=Catalogue(KIM, frozenset({"space"})))
+
+
+def _in_force(manager: WatchManager) -> list[tuple[str, str, bool, list[str]]]:
+    return [(e.watch.id, e.origin, e.watch.paused, e.watch.any_of.entities) for e in manager.in_force()]
+
+
+def test_a_paused_then_resumed_config_watch_follows_later_edits_of_the_file(tmp_path: Path) -> None:
+    with _manager(tmp_path, "watches:\n  - id: putin\n    entities: [Q7747]\n") as manager:
+        assert manager.set_paused("putin", paused=True)
+        assert manager.store.overrides()["putin"].watch is None  # a flag, not a copy of the watch
+        # edited while paused: the new definition applies, still paused
+        manager.settings.watchlists_file.write_text("watches:\n  - id: putin\n    entities: [Q423]\n")
+        assert _in_force(manager) == [("putin", "config", True, ["Q423"])]
+        assert manager.set_paused("putin", paused=False)
+        assert manager.store.overrides() == {}  # resuming drops the override
+        manager.settings.watchlists_file.write_text("watches:\n  - id: putin\n    entities: [Q7747]\n")
+        assert _in_force(manager) == [("putin", "config", False, ["Q7747"])]
+
+
+def test_rows_over_a_config_watch_go_with_it_when_the_file_drops_it(tmp_path: Path) -> None:
+    watchlists = "watches:\n  - id: putin\n    entities: [Q7747]\n  - id: kim\n    entities: [Q423]\n"
+    with _manager(tmp_path, watchlists) as manager:
+        assert manager.add(Watch(id="kim", entities=["Q7747"]), replace=True) == "replaced"
+        assert manager.set_paused("kim", paused=True)
+        assert manager.set_paused("putin", paused=True)
+        manager.settings.watchlists_file.write_text("watches: []\n")
+        assert _in_force(manager) == []  # neither comes back as a run-time watch
+        manager.add(Watch(id="space", topics=["space"]))  # any change prunes the stale rows
+        assert set(manager.store.overrides()) == {"space"}
+        manager.settings.watchlists_file.write_text(watchlists)  # back in the file: as written there
+        assert _in_force(manager)[:2] == [
+            ("putin", "config", False, ["Q7747"]),
+            ("kim", "config", False, ["Q423"]),
+        ]
+
+
+def test_two_adds_of_one_id_at_once_store_one_and_refuse_the_other(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice, bob = _manager(tmp_path, "watches: []\n"), _manager(tmp_path, "watches: []\n")
+    compile_for_alice = alice.compile
+
+    def slow_compile(watch: Watch) -> CompiledWatch:  # bob adds the same id while alice compiles
+        bob.add(Watch(id="hormuz", owner="bob", entities=["Q423"]))
+        return compile_for_alice(watch)
+
+    monkeypatch.setattr(alice, "compile", slow_compile)
+    with pytest.raises(WatchConflict, match="hormuz"):
+        alice.add(Watch(id="hormuz", owner="alice", words=["مضيق هرمز"]))
+    assert [e.watch.owner for e in alice.in_force()] == ["bob"]
+    alice.close()
+    bob.close()
+
+
+def test_a_replace_racing_a_pause_is_refused_not_lost(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice, bob = _manager(tmp_path, "watches: []\n"), _manager(tmp_path, "watches: []\n")
+    alice.add(Watch(id="hormuz", entities=["Q423"]))
+    compile_for_alice = alice.compile
+
+    def slow_compile(watch: Watch) -> CompiledWatch:
+        assert bob.set_paused("hormuz", paused=True)
+        return compile_for_alice(watch)
+
+    monkeypatch.setattr(alice, "compile", slow_compile)
+    with pytest.raises(WatchConflict):
+        alice.add(Watch(id="hormuz", entities=["Q7747"]), replace=True)
+    assert _in_force(alice) == [("hormuz", "runtime", True, ["Q423"])]
+    alice.close()
+    bob.close()
 
 
 # -- Runtime ---------------------------------------------------------------------------------
@@ -161,7 +266,7 @@ def test_refresh_picks_up_changes_from_another_store(runtime: Runtime) -> None:
         assert runtime.watches[-1].entity_ids == {"Q56226"}
         assert runtime.refresh_watches() is False
 
-        cli.pause("putin", runtime.config_watches[0])
+        cli.write("putin", StoredWatch(None, "paused", of_config=True))
         assert runtime.refresh_watches() is True
         assert _ids(runtime)[0] == ("putin", True)
 

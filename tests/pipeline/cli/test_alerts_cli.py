@@ -65,3 +65,19 @@ def test_lists_newest_first_with_evidence_sources_and_delivery(
     assert main(["alerts", "--watch", "putin", "--json"]) == 0
     [line] = capsys.readouterr().out.splitlines()
     assert json.loads(line)["also"][0]["source"] == "skynewsarabia" and "بوتين" in line  # UTF-8, not \\u
+
+
+@pytest.mark.parametrize("limit", ["-1", "0", "x"])
+def test_a_limit_below_one_is_refused_not_read_as_all_or_none(
+    data_dir: Path, limit: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = AlertStore(data_dir / "alerts.sqlite3")
+    for n in range(3):
+        assert store.record(_alert(n, "putin", n)) == "new"
+    store.close()
+    with pytest.raises(SystemExit) as exit_:
+        main(["alerts", "--json", "--limit", limit])
+    out, err = capsys.readouterr()
+    assert exit_.value.code == 2 and "--limit" in err and "≥ 1" in err and out == ""
+    assert main(["alerts", "--json", "--limit", "2"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 2

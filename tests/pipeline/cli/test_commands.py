@@ -93,3 +93,62 @@ def test_search_dates_until_includes_its_day_and_an_offset_is_kept() -> None:
     assert args.until == datetime(2026, 3, 24, 23, 59, 59, 999999, tzinfo=UTC)
     noon = parser.parse_args(["search", "--until", "2026-03-24T12:00"]).until
     assert noon == datetime(2026, 3, 24, 12, tzinfo=UTC)
+
+
+def _one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
+    out, err = capsys.readouterr()
+    assert out == "" and len(err.splitlines()) == 1 and "Traceback" not in err, err
+    return err
+
+
+def test_enrich_with_stdin_closed_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sys
+
+    monkeypatch.setattr(sys, "stdin", None)  # as Python leaves it for `rasd enrich - <&-`
+    assert main(["enrich", "-"]) == 1
+    assert "standard input is closed" in _one_line_error(capsys)
+
+
+def test_eval_of_a_file_that_is_not_utf8_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    conll = tmp_path / "latin1.conll"
+    conll.write_bytes(b"\xff\xfe\xfa word O\n")
+    assert main(["eval", "ner", str(conll), "--scheme", "wojood"]) == 1
+    assert f"{conll}: not UTF-8 text" in _one_line_error(capsys)
+
+
+def test_train_topics_on_a_missing_or_unusable_corpus_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = str(tmp_path / "m.npz")
+    assert main(["train", "topics", str(tmp_path / "missing"), "--out", out]) == 1
+    assert "missing: no such directory" in _one_line_error(capsys)
+    (tmp_path / "empty").mkdir()
+    assert main(["train", "topics", str(tmp_path / "empty"), "--out", out]) == 1
+    assert "at least two sections" in _one_line_error(capsys)
+
+
+@pytest.mark.parametrize(("flag", "value"), [("--holdout", "2"), ("--holdout", "-0.1"), ("--cv", "1")])
+def test_train_topics_refuses_bad_numbers_up_front(
+    tmp_path: Path, flag: str, value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "topics", str(tmp_path), "--out", str(tmp_path / "m.npz"), flag, value])
+    assert exit_.value.code == 2 and f"argument {flag}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--page", "0"], "Error: --page: Input should be greater than or equal to 1"),
+        (["--size", "1000"], "Error: --size: Input should be less than or equal to 100"),
+    ],
+)
+def test_search_options_out_of_range_are_one_line(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["search", "x", *args]) == 1
+    assert _one_line_error(capsys).strip() == message

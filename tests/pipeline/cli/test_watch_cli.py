@@ -60,7 +60,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 def stored(data_dir: Path) -> dict[str, Any]:
     store = WatchStore(data_dir / WATCHES_FILE)
     try:
-        return dict(store.overrides())
+        return {watch_id: row.watch for watch_id, row in store.overrides().items()}
     finally:
         store.close()
 
@@ -82,7 +82,7 @@ def test_add_list_pause_resume_rm(data_dir: Path, capsys: pytest.CaptureFixture[
     )
     assert code == 0 and "added watch hormuz" in out
 
-    assert run(capsys, "pause", "putin")[0] == 0  # a config watch: stored as an override
+    assert run(capsys, "pause", "putin")[0] == 0  # a config watch: a pause flag over it
     assert run(capsys, "rm", "truce")[0] == 0  # a config watch: tombstoned
     rows = listed(capsys)
     assert list(rows) == ["putin", "hormuz"]
@@ -109,7 +109,7 @@ def test_add_list_pause_resume_rm(data_dir: Path, capsys: pytest.CaptureFixture[
     assert lines[1].split()[:4] == ["putin", "active", "config", "demo"]
     assert lines[1].endswith("any_of: Q7747 (فلاديمير بوتين)")
     assert len(lines) == 2
-    assert set(stored(data_dir)) == {"putin", "truce", "hormuz"}  # overrides and tombstones
+    assert set(stored(data_dir)) == {"truce", "hormuz"}  # tombstones; resuming putin left no row
     assert stored(data_dir)["truce"] is None
 
 
