@@ -16,7 +16,8 @@ Hostile documents:
   `</item>`/`</entry>` tags (feedparser costs about a millisecond per entry, and the rest of a huge
   document is older news anyway); the number dropped is reported; tags inside CDATA sections and
   comments do not count; it is also cut after the last entry that ends within `MAX_ELEMENTS` XML
-  elements (one entry of 300,000 `<category>` tags took 18 s), and refused when the first one does not;
+  elements (one entry of 300,000 `<category>` tags took 18 s), and refused when the first one does not,
+  or when an element has more than `MAX_ATTRIBUTES` attributes (10,000 took 9 s, quadratic);
 * markup that survives one round of HTML-to-text (double-escaped `&amp;lt;script&amp;gt;`) gets a second;
 * feedparser does not resolve relative URIs inside content (content becomes plain text, and that pass
   took 24 s on an entry of 7 MB of links);
@@ -66,6 +67,7 @@ from pipeline.models import Article, utcnow
 from pipeline.text.references import NUMERIC_REFERENCE, reference_code
 
 __all__ = [
+    "MAX_ATTRIBUTES",
     "MAX_BODY_CHARS",
     "MAX_ELEMENTS",
     "MAX_ENTRIES",
@@ -84,6 +86,8 @@ MAX_URL_CHARS: Final = 4_096
 MAX_ENTRIES: Final = 1_000
 # feedparser spends 30-60 µs per XML element: 50,000 are 2-3 s of one core, ten times a 1,000-entry feed
 MAX_ELEMENTS: Final = 50_000
+# the SAX layer looks attributes up by scanning them: 10,000 on one element took 9 s (quadratic)
+MAX_ATTRIBUTES: Final = 100
 FUTURE_TOLERANCE: Final = timedelta(days=1)
 EARLIEST: Final = datetime(1990, 1, 1, tzinfo=UTC)
 _WS = re.compile(r"\s+")
@@ -99,6 +103,8 @@ _DTD_TOKEN = re.compile(r"<!--|[\"'\[\]>]")
 # entry ends, and the sections that hide markup from the XML parser (skipped whole)
 _ENTRY_SCAN = re.compile(r"<!\[CDATA\[|<!--|(?i:</(?:item|entry)\s*>)")
 _START_TAG = re.compile(r"<[A-Za-z_]")
+_LONG_TAG = re.compile(r"<[A-Za-z_][^<>]{400,}")
+_ATTRIBUTE = re.compile(r"""\s[^\s=<>"']+\s*=""")  # a name and "=" (not an "=" inside a URL value)
 _SECTION_END: Final = {"<![CDATA[": "]]>", "<!--": "-->"}
 _HTTP_SCHEMES: Final = frozenset({"http", "https"})
 
@@ -179,15 +185,22 @@ def _valid_char_ref(match: re.Match[str]) -> str:
     return "&#xFFFD;"
 
 
-def _entry_ends(text: str) -> tuple[list[int], list[int]]:
-    """Offsets just past each `</item>`/`</entry>`, not counting those in CDATA sections or comments,
-    and the number of XML start tags before each (markup in CDATA and comments is text, not tags)."""
+def _entry_ends(text: str) -> tuple[list[int], list[int], int]:
+    """Offsets just past each `</item>`/`</entry>`, not counting those in CDATA sections or comments;
+    the number of XML start tags before each (markup in CDATA and comments is text, not tags); and
+    the most attributes any start tag has, counted only for tags over 400 characters (100 need 500)."""
     ends: list[int] = []
     elements: list[int] = []
-    count = 0
+    count = crowded = 0
     pos = 0
-    while token := _ENTRY_SCAN.search(text, pos):
-        count += len(_START_TAG.findall(text, pos, token.start()))
+    while True:
+        token = _ENTRY_SCAN.search(text, pos)
+        stop = len(text) if token is None else token.start()
+        count += len(_START_TAG.findall(text, pos, stop))
+        for tag in _LONG_TAG.finditer(text, pos, stop):
+            crowded = max(crowded, len(_ATTRIBUTE.findall(tag.group())))
+        if token is None:
+            break
         closer = _SECTION_END.get(token.group())
         if closer is None:
             ends.append(token.end())
@@ -198,7 +211,7 @@ def _entry_ends(text: str) -> tuple[list[int], list[int]]:
         if close < 0:
             break  # the rest is inside an unclosed section
         pos = close + len(closer)
-    return ends, elements
+    return ends, elements, crowded
 
 
 def _limit_entries(
@@ -208,9 +221,12 @@ def _limit_entries(
     `max_elements` XML elements, keeping the closing tail; (text, entries dropped, why).
 
     Raises:
-        FeedParseError: the first entry already ends past `max_elements` elements.
+        FeedParseError: the first entry already ends past `max_elements` elements, or an element
+            has more than `MAX_ATTRIBUTES` attributes.
     """
-    ends, elements = _entry_ends(text)
+    ends, elements, crowded = _entry_ends(text)
+    if crowded > MAX_ATTRIBUTES:
+        raise FeedParseError(f"parser: an XML element with {crowded} attributes; refused", url=url)
     keep = min(len(ends), max_entries, bisect.bisect_right(elements, max_elements))
     if keep == len(ends):
         return text, 0, ""

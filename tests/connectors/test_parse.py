@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 
 from connectors import parse as parse_module
-from connectors.parse import MAX_BODY_CHARS, MAX_ELEMENTS, MAX_TITLE_CHARS, parse_feed, strip_doctype
+from connectors.parse import (
+    MAX_ATTRIBUTES,
+    MAX_BODY_CHARS,
+    MAX_ELEMENTS,
+    MAX_TITLE_CHARS,
+    parse_feed,
+    strip_doctype,
+)
 from connectors.sanitize import MAX_HTML_CHARS
 from pipeline.errors import FeedParseError
 from pipeline.ids import article_id
@@ -349,6 +356,22 @@ def test_an_element_flood_cuts_the_document_or_refuses_it() -> None:
     # markup inside CDATA is text, not elements: a long HTML description costs nothing here
     html = "<p>" + "<b>x</b>" * MAX_ELEMENTS + "</p>"
     item = f"<item><title>t</title><link>https://e.com/1</link><description><![CDATA[{html}]]></description></item>"
+    assert len(parse_feed(_rss(item), source="s").articles) == 1
+
+
+def test_an_element_with_too_many_attributes_is_refused() -> None:
+    # the SAX layer finds each attribute by a scan of all of them: 10,000 on one element took 9 s
+    crowded = " ".join(f'a{n}="v"' for n in range(MAX_ATTRIBUTES + 1))
+    item = f"<item {crowded}><title>t</title><link>https://e.com/1</link></item>"
+    with pytest.raises(FeedParseError, match=f"{MAX_ATTRIBUTES + 1} attributes"):
+        parse_feed(_rss(item), source="s")
+    # a long URL full of "=" is one attribute; attributes inside CDATA are text
+    query = "&amp;".join(f"p{n}=1" for n in range(300))
+    many = " ".join(f'a{n}="v"' for n in range(300))
+    item = (
+        f'<item><title>t</title><link>https://e.com/1?{query}</link><enclosure url="https://e.com/a?{query}" '
+        f'type="audio/mpeg"/><description><![CDATA[<p {many}>x</p>]]></description></item>'
+    )
     assert len(parse_feed(_rss(item), source="s").articles) == 1
 
 
