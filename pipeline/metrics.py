@@ -11,6 +11,8 @@ counters do); snapshots of processes gone for longer than `stale_after_s` are le
 from __future__ import annotations
 
 import json
+import logging
+import math
 import os
 import socket
 import time
@@ -25,8 +27,11 @@ __all__ = [
     "MetricsRecorder",
     "MetricsSnapshot",
     "collect",
+    "parse_snapshot",
     "render_prometheus",
 ]
+
+log = logging.getLogger("rasd.metrics")
 
 # seconds from an article's fetch to a pipeline step; news monitoring cares about seconds to minutes
 LATENCY_BUCKETS: tuple[float, ...] = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0)
@@ -147,22 +152,57 @@ class MetricsRecorder:
         os.replace(tmp, self.path)
 
 
+def _count(value: object) -> int:
+    """A non-negative whole number from JSON (bool, float and strings are another writer's bug)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"not a count: {value!r}")
+    return value
+
+
+def _histogram(data: object) -> Histogram:
+    """A histogram this version can sum: the standard buckets, one count each, a finite sum."""
+    if not isinstance(data, dict):
+        raise ValueError("histogram is not an object")
+    hist = Histogram.from_json(data)
+    counts = [_count(c) for c in data["counts"]]
+    if hist.buckets != LATENCY_BUCKETS or len(counts) != len(hist.buckets):
+        raise ValueError("histogram buckets differ from this version's")
+    if not math.isfinite(hist.sum) or hist.sum < 0:
+        raise ValueError(f"histogram sum {hist.sum!r}")
+    return Histogram(hist.buckets, counts, hist.sum, _count(data["count"]))
+
+
+def parse_snapshot(data: object, now: float, stale_after_s: float) -> MetricsSnapshot | None:
+    """One process's snapshot from its JSON (None when stale); ValueError when it is not one this
+    version can add up, so one odd file never breaks the sum of the others."""
+    if not isinstance(data, dict):
+        raise ValueError("snapshot is not an object")
+    written = float(data["written"])
+    if not math.isfinite(written):
+        raise ValueError("bad time stamp")
+    if now - written > stale_after_s:
+        return None
+    counters, histograms = data["counters"], data["histograms"]
+    if not isinstance(counters, dict) or not isinstance(histograms, dict):
+        raise ValueError("counters and histograms must be objects")
+    return MetricsSnapshot(
+        counters={str(k): _count(v) for k, v in counters.items()},
+        histograms={str(k): _histogram(v) for k, v in histograms.items()},
+        roles={str(data["role"]): 1},
+    )
+
+
 def _read(path: Path, now: float, stale_after_s: float) -> MetricsSnapshot | None:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if now - float(data["written"]) > stale_after_s:
-            return None
-        return MetricsSnapshot(
-            counters={str(k): int(v) for k, v in data["counters"].items()},
-            histograms={str(k): Histogram.from_json(v) for k, v in data["histograms"].items()},
-            roles={str(data["role"]): 1},
-        )
-    except (OSError, ValueError, KeyError, TypeError):
-        return None  # a file being replaced or from another version: skip it this time
+        return parse_snapshot(json.loads(path.read_text(encoding="utf-8")), now, stale_after_s)
+    except (OSError, ValueError, KeyError, TypeError, OverflowError) as exc:
+        # a file being replaced, from another version, or damaged: skip it this time
+        log.debug("metrics snapshot %s skipped: %s", path, exc)
+        return None
 
 
 def collect(data_dir: Path, *, stale_after_s: float = 3600.0, now: float | None = None) -> MetricsSnapshot:
-    """The sum of every process's recent snapshot under `<data_dir>/metrics/`."""
+    """The sum of every process's recent, readable snapshot under `<data_dir>/metrics/`."""
     total = MetricsSnapshot(processes=0)
     folder = data_dir / "metrics"
     when = time.time() if now is None else now
@@ -174,7 +214,13 @@ def collect(data_dir: Path, *, stale_after_s: float = 3600.0, now: float | None 
 
 
 def _fmt(value: float) -> str:
-    return repr(float(value)) if value != int(value) else str(int(value))
+    """A sample value in the exposition format (which spells the non-finite ones +Inf, -Inf, NaN)."""
+    value = float(value)
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return repr(value) if value != int(value) else str(int(value))
 
 
 def _labels(pairs: Iterable[tuple[str, str]]) -> str:

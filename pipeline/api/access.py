@@ -7,30 +7,45 @@ by a small middleware (`install_access_control`). A key is accepted from `X-API-
 `Authorization: Bearer …`, or the `rasd_api_key` cookie the web UI's login form (`/ui/login`, in
 `pipeline.web.routes`) sets; comparison is constant-time. `/healthz`, the UI's static files and the
 login page are always reachable.
+
+Browsers are the other threat: a page on another site can send simple POSTs to a loopback server, and
+DNS rebinding makes another site's name resolve to 127.0.0.1. So every unsafe request from another
+origin (`Origin`, `Sec-Fetch-Site`) is refused, and where being on this machine is what grants access,
+only requests whose `Host` names a loopback address are served. Decisions use the path routing uses
+(`scope["path"]`), never `request.url`, which old Starlette rebuilt from the `Host` header.
 """
 
 from __future__ import annotations
 
 import hmac
 import ipaddress
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse, RedirectResponse
+from starlette.datastructures import MutableHeaders
+from starlette.requests import cookie_parser
 
-from pipeline.api.errors import error_body
+from pipeline.api.errors import error_response, route_path
 from pipeline.errors import ConfigError
 from pipeline.settings import Settings
 
 __all__ = [
     "COOKIE",
+    "SECURITY_HEADERS",
     "AccessPolicy",
+    "Refusal",
     "access_policy",
+    "can_change",
+    "cross_site",
+    "host_allowed",
     "install_access_control",
     "is_loopback",
     "key_matches",
+    "presented_key",
+    "refusal",
+    "route_path",
     "safe_next",
     "verdict",
 ]
@@ -38,6 +53,14 @@ __all__ = [
 COOKIE = "rasd_api_key"
 _ALWAYS_OPEN = ("/healthz", "/ui/static/", "/ui/login")
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+# sent with every response: no framing (clickjacking of the UI's buttons), no MIME sniffing
+SECURITY_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
 
 
 def is_loopback(host: str) -> bool:
@@ -59,10 +82,28 @@ class AccessPolicy:
     open_reads: bool
     local: bool
 
+    @property
+    def trusts_locality(self) -> bool:
+        """Being on this machine grants something without a key: then `Host` must name loopback."""
+        return self.local and (self.key is None or self.open_reads)
+
+
+def _check_key(key: str) -> None:
+    """Headers are latin-1 and cookies a narrow charset: only a printable ASCII key can ever match."""
+    if not key or key != key.strip() or not all(" " <= c <= "~" for c in key):
+        raise ConfigError(
+            "RASD_API_KEY must be printable ASCII without leading or trailing spaces (HTTP headers and "
+            "cookies cannot carry anything else); generate one with `python -c 'import secrets; "
+            "print(secrets.token_urlsafe(32))'`"
+        )
+
 
 def access_policy(settings: Settings, host: str) -> AccessPolicy:
-    """The policy for serving on `host`; a ConfigError when that would expose the API unprotected."""
+    """The policy for serving on `host`; a ConfigError when that would expose the API unprotected
+    or when the key could never be presented."""
     key = settings.api_key.get_secret_value() if settings.api_key else None
+    if key is not None:
+        _check_key(key)
     local = is_loopback(host)
     if not local and key is None and not settings.api_open:
         raise ConfigError(
@@ -76,11 +117,7 @@ def verdict(policy: AccessPolicy, method: str, path: str, presented: str | None)
     """200 to let the request through, 401 when it needs a (valid) key, 403 when nothing could do."""
     if path.startswith(_ALWAYS_OPEN) or path == "/ui/login":
         return 200
-    valid = (
-        policy.key is not None
-        and presented is not None
-        and hmac.compare_digest(presented.encode(), policy.key.encode())
-    )
+    valid = presented is not None and key_matches(policy, presented)
     if method.upper() in _SAFE_METHODS:
         return 200 if policy.open_reads or valid else 401
     # changes (watches, web forms)
@@ -89,14 +126,62 @@ def verdict(policy: AccessPolicy, method: str, path: str, presented: str | None)
     return 200 if valid else 401
 
 
-def _presented(request: Request) -> str | None:
-    header = request.headers.get("x-api-key")
+def can_change(policy: AccessPolicy, presented: str | None) -> bool:
+    """Whether a request carrying `presented` may change watches (the UI shows its forms then)."""
+    return verdict(policy, "POST", "/watches", presented) == 200
+
+
+def host_allowed(policy: AccessPolicy, host: str | None) -> bool:
+    """`Host` names a loopback address, where locality is what grants access (DNS rebinding)."""
+    if not policy.trusts_locality or host is None:
+        return True  # no Host: not a browser
+    try:
+        name = urlsplit("//" + host).hostname
+    except ValueError:
+        return False
+    return name is not None and "/" not in host and is_loopback(name)
+
+
+def cross_site(headers: Mapping[str, str]) -> bool:
+    """Whether a browser says the request comes from another origin (`Sec-Fetch-Site`, `Origin`)."""
+    if headers.get("sec-fetch-site", "").lower() in ("cross-site", "same-site"):
+        return True
+    origin = headers.get("origin")
+    if origin is None:
+        return False  # not sent: same-origin GET-like navigation, or not a browser
+    try:
+        netloc = urlsplit(origin).netloc
+    except ValueError:
+        return True
+    return origin == "null" or netloc.lower() != headers.get("host", "").lower()
+
+
+Refusal = tuple[int, str, str]  # status, error code, message
+
+
+def refusal(policy: AccessPolicy, method: str, path: str, headers: Mapping[str, str]) -> Refusal | None:
+    """Why the request may not go through (None: it may); `headers` keys in lower case."""
+    if not host_allowed(policy, headers.get("host")):
+        return 400, "bad_host", "the Host header does not name this server (use localhost or 127.0.0.1)"
+    if method.upper() not in _SAFE_METHODS and cross_site(headers):
+        return 403, "cross_site", "cross-site request refused"
+    status = verdict(policy, method, path, presented_key(headers))
+    if status == 401:
+        return 401, "unauthorized", "an API key is required (X-API-Key or Authorization: Bearer)"
+    if status == 403:
+        return 403, "forbidden", "changes are disabled: the API is open for reading and has no RASD_API_KEY"
+    return None
+
+
+def presented_key(headers: Mapping[str, str]) -> str | None:
+    """The key a request carries: `X-API-Key`, `Authorization: Bearer`, or the login cookie."""
+    header = headers.get("x-api-key")
     if header:
         return header.strip()
-    auth = request.headers.get("authorization", "")
+    auth = headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
         return auth[7:].strip()
-    return request.cookies.get(COOKIE)
+    return cookie_parser(headers.get("cookie", "")).get(COOKIE)
 
 
 def safe_next(url: str) -> str:
@@ -108,8 +193,8 @@ def safe_next(url: str) -> str:
 
 
 def key_matches(policy: AccessPolicy, key: str) -> bool:
-    """Constant-time check of a key typed into the web UI's login form."""
-    return policy.key is not None and hmac.compare_digest(key.encode(), policy.key.encode())
+    """Constant-time check of a presented key (a typed one may hold anything: compare as UTF-8)."""
+    return policy.key is not None and hmac.compare_digest(key.encode("utf-8", "replace"), policy.key.encode())
 
 
 def install_access_control(app: FastAPI, policy: AccessPolicy) -> None:
@@ -118,17 +203,17 @@ def install_access_control(app: FastAPI, policy: AccessPolicy) -> None:
 
     @app.middleware("http")
     async def check_access(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        status = verdict(policy, request.method, request.url.path, _presented(request))
-        if status == 200:
-            return await call_next(request)
-        if request.url.path.startswith("/ui/") and request.method.upper() in _SAFE_METHODS:
-            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-            return RedirectResponse(f"/ui/login?next={quote(target)}", status_code=303)
-        message = (
-            "an API key is required (X-API-Key or Authorization: Bearer)"
-            if status == 401
-            else "changes are disabled: the API is open for reading and has no RASD_API_KEY"
-        )
-        code = "unauthorized" if status == 401 else "forbidden"
-        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        return JSONResponse(error_body(status, code, message), status_code=status, headers=headers)
+        refused = refusal(policy, request.method, route_path(request.scope), request.headers)
+        if refused is None:
+            response = await call_next(request)
+        else:
+            status, code, message = refused
+            headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+            response = error_response(request, status, code, message, headers=headers)
+        _secure(response.headers)
+        return response
+
+
+def _secure(headers: MutableHeaders) -> None:
+    for name, value in SECURITY_HEADERS.items():
+        headers.setdefault(name, value)

@@ -19,7 +19,7 @@ from fastapi.responses import StreamingResponse
 from pipeline.api.services import Services, services
 from pipeline.models import Alert
 
-__all__ = ["alert_feed", "router", "sse_stream"]
+__all__ = ["alert_feed", "router", "sse_data", "sse_stream"]
 
 router = APIRouter(tags=["alerts"])
 
@@ -67,6 +67,13 @@ async def alert_feed(
             yield None
 
 
+def sse_data(text: str) -> str:
+    """`text` as `data:` lines, split only where SSE ends a line (CR, LF, CRLF): `str.splitlines()`
+    also splits on U+2028, U+2029 and U+0085, which JSON leaves raw inside strings."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").removesuffix("\n")
+    return "\n".join(f"data: {line}" for line in text.split("\n"))
+
+
 def sse_stream(
     request: Request, feed: AsyncIterator[Alert | None], render: Callable[[Alert], str], event: str = "alert"
 ) -> StreamingResponse:
@@ -80,8 +87,7 @@ def sse_stream(
             if alert is None:
                 yield ": keep-alive\n\n"
                 continue
-            data = "\n".join(f"data: {line}" for line in render(alert).splitlines() or [""])
-            yield f"id: {alert.id}\nevent: {event}\n{data}\n\n"
+            yield f"id: {alert.id}\nevent: {event}\n{sse_data(render(alert))}\n\n"
 
     return StreamingResponse(
         body(),

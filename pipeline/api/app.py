@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,9 +14,12 @@ from pipeline.api.access import access_policy, install_access_control
 from pipeline.api.errors import install_error_handlers
 from pipeline.api.health import BrokerGauges
 from pipeline.api.services import Services
+from pipeline.errors import SearchUnavailable
 from pipeline.settings import Settings
 
 __all__ = ["create_api"]
+
+log = logging.getLogger("rasd.api")
 
 DESCRIPTION = """Search, entities, alerts and watches of a Rasd deployment.
 
@@ -36,7 +40,10 @@ def create_api(settings: Settings, *, web: bool = True, host: str | None = None)
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         svc = Services.load(settings)
-        await svc.backend.setup()
+        try:
+            await svc.search_backend()
+        except SearchUnavailable as exc:  # serve anyway: /healthz says 503 until it is back
+            log.warning("search backend unavailable at start-up, will retry on use: %s", exc)
         app.state.services = svc
         app.state.broker_gauges = BrokerGauges(settings)
         try:

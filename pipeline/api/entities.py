@@ -30,7 +30,7 @@ async def entity_profile(svc: Services, entity_id: str) -> EntityProfile:
     ent = svc.registry.resolve(entity_id)
     canonical = ent.id if ent is not None else entity_id
     query = SearchQuery(entities=[canonical], sort="newest", size=LATEST, facet_size=TIMELINE_DAYS)
-    result = await svc.backend.search(query)
+    result = await (await svc.search_backend()).search(query)
     if ent is None and result.total == 0:
         raise ApiError(404, f"unknown entity {entity_id!r}", field="id")
     mentions = [m for h in result.hits for m in h.article.entities if m.canonical_id == canonical]

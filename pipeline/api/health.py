@@ -26,7 +26,7 @@ from pipeline.metrics import collect, render_prometheus
 from pipeline.settings import Settings
 from pipeline.topics import ARTICLES_DLQ
 
-__all__ = ["BrokerGauges", "router"]
+__all__ = ["BrokerGauges", "open_client", "router"]
 
 log = logging.getLogger("rasd.api")
 
@@ -47,13 +47,33 @@ def _bootstrap(settings: Settings) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def open_client(cls: type[Any], **config: Any) -> Any:
+    """`cls(**config)` for a kafka-python consumer or admin client, closing the network client it
+    made when the constructor fails: kafka-python starts its I/O thread and socket before it
+    bootstraps and leaves both behind when that times out, once per refresh with the broker down."""
+    made: list[Any] = []
+    factory = cls.DEFAULT_CONFIG["kafka_client"]
+
+    def tracked(**kwargs: Any) -> Any:
+        made.append(factory(**kwargs))
+        return made[-1]
+
+    try:
+        return cls(kafka_client=tracked, **config)
+    except BaseException:
+        for client in made:
+            client.close()
+        raise
+
+
 def _read_gauges(bootstrap: str, group: str, timeout_s: float) -> dict[str, float]:
     """DLQ size (end minus beginning offsets) and the group's lag over every partition it committed."""
     from kafka import KafkaConsumer, TopicPartition
     from kafka.admin import KafkaAdminClient
 
     ms = int(timeout_s * 1000)
-    consumer = KafkaConsumer(
+    consumer = open_client(
+        KafkaConsumer,
         bootstrap_servers=bootstrap,
         enable_auto_commit=False,
         request_timeout_ms=ms + 1000,
@@ -67,8 +87,11 @@ def _read_gauges(bootstrap: str, group: str, timeout_s: float) -> dict[str, floa
             tps = [TopicPartition(ARTICLES_DLQ, p) for p in parts]
             begin, end = consumer.beginning_offsets(tps), end_offsets(consumer, tps, timeout=timeout_s)
             out["dlq_messages"] = float(sum(end[tp] - begin[tp] for tp in tps))
-        admin = KafkaAdminClient(
-            bootstrap_servers=bootstrap, request_timeout_ms=ms + 1000, **connect_timeout(KafkaAdminClient, ms)
+        admin = open_client(
+            KafkaAdminClient,
+            bootstrap_servers=bootstrap,
+            request_timeout_ms=ms + 1000,
+            **connect_timeout(KafkaAdminClient, ms),
         )
         committed = group_offsets(admin, group)
         if committed:
@@ -121,8 +144,9 @@ def broker_gauges(request: Request) -> BrokerGauges:
 @router.get("/healthz", response_model=Health, summary="Liveness and readiness")
 async def healthz(svc: Annotated[Services, Depends(services)]) -> Health:
     """200 when the search backend answers (503 with Retry-After when it cannot)."""
-    articles = await svc.backend.count()
-    stale = await svc.backend.stale_analysis()
+    backend = await svc.search_backend()
+    articles = await backend.count()
+    stale = await backend.stale_analysis()
     alerts = await asyncio.to_thread(svc.alerts.count)
     return Health(
         status="ok",

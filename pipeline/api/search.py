@@ -186,7 +186,7 @@ def _labelled(svc: Services, facets: Facets) -> Facets:
 
 async def run_search(svc: Services, query: SearchQuery) -> SearchResult:
     """Run a query on the backend, with facet labels filled in."""
-    result = await svc.backend.search(query)
+    result = await (await svc.search_backend()).search(query)
     return result.model_copy(update={"facets": _labelled(svc, result.facets)})
 
 

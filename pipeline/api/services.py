@@ -6,6 +6,7 @@ get it through the `services` dependency. Nothing global.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from fastapi import Request
@@ -38,10 +39,12 @@ class Services:
     alerts: AlertStore
     watch_store: WatchStore
     closed: bool = field(default=False, init=False)
+    _set_up: bool = field(default=False, init=False)
+    _setup_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
 
     @classmethod
     def load(cls, settings: Settings) -> Services:
-        """Read config data and open the stores (the backend still needs `setup()`)."""
+        """Read config data and open the stores (the backend is set up by `search_backend`)."""
         topic_defs = load_topics(settings.topics_file)
         catalogue = Catalogue(load_registry(settings.entities_dir), frozenset(t.id for t in topic_defs))
         try:
@@ -62,6 +65,20 @@ class Services:
     @property
     def registry(self) -> EntityRegistry:
         return self.catalogue.registry
+
+    async def search_backend(self) -> SearchBackend:
+        """The backend, set up on first use: the API starts (and `/healthz` answers 503) while the
+        search engine is still down, and is ready as soon as it answers.
+
+        Raises:
+            SearchUnavailable: the backend cannot be set up now (tried again on the next call).
+        """
+        if not self._set_up:
+            async with self._setup_lock:
+                if not self._set_up:
+                    await self.backend.setup()
+                    self._set_up = True
+        return self.backend
 
     def watches(self) -> WatchManager:
         """A manager over the shared store and catalogue (cheap; nothing to close)."""

@@ -114,6 +114,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "login.key": ("مفتاح الواجهة", "API key"),
     "login.submit": ("دخول", "Sign in"),
     "login.wrong": ("المفتاح غير صحيح", "Wrong key"),
+    "changes.login": ("سجّل الدخول لتعديل المراقبات", "Sign in to change watches"),
+    "changes.off": (
+        "التعديل معطّل على هذا الخادم (لم يُضبط مفتاح للواجهة)",
+        "Changes are disabled on this server (no API key is set)",
+    ),
     "error.not_found": ("غير موجود", "Not found"),
     "footer.times": ("الأوقات بالتوقيت العالمي المنسق", "Times are UTC"),
 }

@@ -11,7 +11,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from markupsafe import Markup, escape
 
@@ -20,12 +20,29 @@ from pipeline.models import EntityMention
 from pipeline.search.base import HIGHLIGHT_POST, HIGHLIGHT_PRE
 from pipeline.web.i18n import Lang, fmt_date, fmt_num
 
-__all__ = ["Segment", "entity_url", "highlight", "paragraphs", "timeline_svg"]
+__all__ = ["Segment", "article_url", "entity_url", "highlight", "paragraphs", "timeline_svg", "web_href"]
 
 
 def entity_url(entity_id: str) -> str:
     """The UI page of an entity (ids of unknown names hold Arabic and colons: quoted)."""
     return "/ui/entities/" + quote(entity_id, safe="")
+
+
+def article_url(article_id: str) -> str:
+    """The UI page of an article; ids are free strings (`/`, `?`, `#`, `%` included): quoted."""
+    return "/ui/articles/" + quote(article_id, safe="")
+
+
+def web_href(url: str | None) -> str | None:
+    """`url` when it is an absolute http(s) link, else None: an article's own link must never become
+    a `javascript:` or `data:` href, whatever the producer stored."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
+    return url.strip() if parts.scheme.lower() in ("http", "https") and parts.netloc else None
 
 
 def highlight(fragment: str) -> Markup:

@@ -12,35 +12,42 @@ from collections import Counter
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from pipeline.alerts.manage import validate_watch
-from pipeline.api.access import COOKIE, key_matches, safe_next
+from pipeline.api.access import COOKIE, can_change, key_matches, presented_key, safe_next
 from pipeline.api.alerts import alert_feed, sse_stream
 from pipeline.api.articles import get_article
 from pipeline.api.entities import entity_profile
-from pipeline.api.errors import ApiError
+from pipeline.api.errors import ApiError, route_path
 from pipeline.api.search import SearchParams, build_query, run_search
 from pipeline.api.services import Services, services
 from pipeline.errors import ConfigError, InvalidQuery
 from pipeline.models import Alert, Article
 from pipeline.web import i18n
 from pipeline.web.i18n import Lang
-from pipeline.web.render import entity_url, highlight, paragraphs, timeline_svg
+from pipeline.web.render import article_url, entity_url, highlight, paragraphs, timeline_svg, web_href
 
-__all__ = ["LANG_COOKIE", "router", "templates"]
+__all__ = ["FORM_LIMIT", "LANG_COOKIE", "router", "templates", "ui_error"]
 
 LANG_COOKIE = "rasd_lang"
 PAGE_SIZE = 10
+FORM_LIMIT = 65536  # bytes of a form post; the login form is open to everyone, so never read more
 _FILTERS = ("entity", "topic", "source", "language")
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
-templates.env.globals.update(entity_url=entity_url, highlight=highlight, timeline_svg=timeline_svg)
+templates.env.globals.update(
+    article_url=article_url,
+    entity_url=entity_url,
+    highlight=highlight,
+    timeline_svg=timeline_svg,
+    web_href=web_href,
+)
 templates.env.filters["todate"] = date.fromisoformat
 
 Svc = Annotated[Services, Depends(services)]
@@ -70,6 +77,8 @@ def _page(request: Request, template: str, status: int = 200, **context: Any) ->
             "topic_label": lambda tid: _topic_label(svc, tid, lang),
             "source_label": lambda sid: source_label(svc, sid, lang),
             "toggle_url": request.url.path + "?" + urlencode([*query, ("lang", other)]),
+            "changes": _changes(request),
+            "login_url": _login_url(_here(request)),
             **context,
         },
         status_code=status,
@@ -77,6 +86,37 @@ def _page(request: Request, template: str, status: int = 200, **context: Any) ->
     if request.query_params.get("lang") in i18n.LANGS:
         response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax")
     return response
+
+
+def _changes(request: Request) -> Literal["on", "login", "off"]:
+    """Whether this visitor may change watches ("on"), could after signing in, or never ("off"):
+    the forms are shown only when they can work."""
+    policy = request.app.state.access
+    if can_change(policy, presented_key(request.headers)):
+        return "on"
+    return "off" if policy.key is None else "login"
+
+
+def _here(request: Request) -> str:
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    return route_path(request.scope) + (f"?{query}" if query else "")
+
+
+def _login_url(next_url: str) -> str:
+    return "/ui/login?next=" + quote(safe_next(next_url))
+
+
+def ui_error(request: Request, status: int, message: str) -> Response:
+    """What a /ui/ request that failed or was refused gets: an HTML page, or the login page when a
+    key would let it through (a refused form post goes back to the page it was sent from)."""
+    if status != 401:
+        return _error_page(request, status, message)
+    if request.method.upper() in ("GET", "HEAD"):
+        return RedirectResponse(_login_url(_here(request)), status_code=303)
+    referer = urlsplit(request.headers.get("referer", ""))
+    back = referer.path + (f"?{referer.query}" if referer.query else "")
+    same_site = referer.netloc == request.headers.get("host") and back.startswith("/ui/")
+    return RedirectResponse(_login_url(back if same_site else "/ui/search"), status_code=303)
 
 
 def _topic_label(svc: Services, topic_id: str, lang: Lang) -> str:
@@ -217,7 +257,7 @@ async def search_page(request: Request, svc: Svc) -> HTMLResponse:
 # -- articles and entities ------------------------------------------------------------------------
 
 
-@router.get("/articles/{article_id}", response_class=HTMLResponse)
+@router.get("/articles/{article_id:path}", response_class=HTMLResponse)
 async def article_page(request: Request, article_id: str, svc: Svc) -> HTMLResponse:
     try:
         article = await get_article(svc, article_id)
@@ -268,31 +308,43 @@ async def entity_page(request: Request, entity_id: str, svc: Svc) -> HTMLRespons
     )
 
 
-def _same_origin(request: Request) -> bool:
-    """Forms post only from this site (a browser always sends Origin with a cross-site POST)."""
-    origin = request.headers.get("origin")
-    if origin is None or origin == "null":
-        return origin is None
-    return urlsplit(origin).netloc == request.headers.get("host")
+async def _form(request: Request, limit: int = FORM_LIMIT) -> dict[str, str] | None:
+    """The posted form's fields; None when the body is over `limit` bytes (read no further).
+
+    Cross-site posts never get here: the access middleware refuses them for every unsafe method.
+    """
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return None
+    text = body.decode("utf-8", errors="replace")
+    return {k: v[0] for k, v in parse_qs(text, keep_blank_values=True).items()}
 
 
-async def _form(request: Request) -> dict[str, str]:
-    body = (await request.body())[:65536].decode("utf-8", errors="replace")
-    return {k: v[0] for k, v in parse_qs(body, keep_blank_values=True).items()}
+def _too_large(request: Request) -> HTMLResponse:
+    return _error_page(request, 413, f"the form is larger than {FORM_LIMIT // 1024} KiB")
 
 
 @router.post("/entities/{entity_id:path}/watch")
 async def watch_entity(request: Request, entity_id: str, svc: Svc) -> Response:
-    """The one-click watch: fire on every article that mentions the entity."""
-    if not _same_origin(request):
-        return _error_page(request, 403, "cross-site form post refused")
+    """The one-click watch: fire on every article that mentions the entity.
+
+    Only registry entities can be watched (the watch catalogue knows no `u:…` names): their pages
+    show no button, and a post for one is refused with a hint."""
     ent = svc.registry.resolve(entity_id)
-    name = ent.name_ar if ent else entity_id
-    watch_id = _watching(svc, ent.id if ent else entity_id)
+    if ent is None:
+        message = f"{entity_id!r} is not in the entity registry: watch its name as words instead"
+        return _watches_page(request, svc, status=400, error=message)
+    watch_id = _watching(svc, ent.id)
     if watch_id is None:
-        watch_id = entity_watch_id(ent.id if ent else entity_id)
+        watch_id = entity_watch_id(ent.id)
         try:
-            watch = validate_watch({"id": watch_id, "name": name, "owner": "web", "entities": [entity_id]})
+            data = {"id": watch_id, "name": ent.name_ar, "owner": "web", "entities": [entity_id]}
+            watch = validate_watch(data)
             svc.watches().add(watch, replace=True)
         except ConfigError as exc:
             return _error_page(request, 400, str(exc))
@@ -360,9 +412,9 @@ def watches_page(request: Request, svc: Svc) -> HTMLResponse:
 
 @router.post("/watches")
 async def create_watch(request: Request, svc: Svc) -> Response:
-    if not _same_origin(request):
-        return _error_page(request, 403, "cross-site form post refused")
     form = await _form(request)
+    if form is None:
+        return _too_large(request)
     data: dict[str, Any] = {
         "id": form.get("id", "").strip(),
         "name": form.get("name", "").strip(),
@@ -386,8 +438,6 @@ async def create_watch(request: Request, svc: Svc) -> Response:
 
 @router.post("/watches/{watch_id}/{action}")
 async def change_watch(request: Request, watch_id: str, action: str, svc: Svc) -> Response:
-    if not _same_origin(request):
-        return _error_page(request, 403, "cross-site form post refused")
     manager = svc.watches()
     try:
         if action in ("pause", "resume"):
@@ -410,6 +460,8 @@ def login_form(request: Request, next: str = "/ui/search") -> HTMLResponse:
 async def login(request: Request) -> Response:
     """Check the typed key and keep it in an HttpOnly cookie, so the UI's requests carry it."""
     form = await _form(request)
+    if form is None:
+        return _too_large(request)
     next_url = safe_next(form.get("next", "/ui/search"))
     policy = request.app.state.access
     if not key_matches(policy, form.get("key", "")):

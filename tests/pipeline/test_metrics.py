@@ -10,7 +10,14 @@ from pathlib import Path
 import pytest
 
 from connectors.rss import PollOutcome, PollReport, _record_metrics
-from pipeline.metrics import Histogram, MetricsRecorder, collect, render_prometheus
+from pipeline.metrics import (
+    LATENCY_BUCKETS,
+    Histogram,
+    MetricsRecorder,
+    MetricsSnapshot,
+    collect,
+    render_prometheus,
+)
 from pipeline.settings import Settings
 
 
@@ -69,3 +76,38 @@ def test_connector_rounds_add_to_its_snapshot(tmp_path: Path) -> None:
     [path] = (tmp_path / "metrics").glob("connector-*.json")
     counters = json.loads(path.read_text(encoding="utf-8"))["counters"]
     assert counters == {"feeds_polled": 4, "feeds_failed": 2, "articles_fetched": 8, "articles_published": 4}
+
+
+def _odd(tmp_path: Path, name: str, **changes: object) -> None:
+    body: dict[str, object] = {
+        "role": "worker",
+        "written": time.time(),
+        "counters": {"articles_indexed": 1},
+        "histograms": {
+            "indexed_latency_seconds": {"buckets": [1.0, 5.0], "counts": [1, 1], "sum": 0.5, "count": 1}
+        },
+    }
+    (tmp_path / "metrics" / name).write_text(json.dumps({**body, **changes}), encoding="utf-8")
+
+
+def test_one_odd_snapshot_never_breaks_the_scrape(tmp_path: Path) -> None:
+    """Other buckets (a rolling upgrade), a non-finite sum, counters of the wrong shape: each file is
+    checked on its own and skipped, and the healthy ones are still summed and rendered."""
+    good = MetricsRecorder(tmp_path, "worker")
+    good.set("articles_indexed", 5)
+    good.observe("indexed_latency_seconds", 0.4)
+    good.flush()
+    inf_hist = {"buckets": list(LATENCY_BUCKETS), "counts": [0] * 11, "sum": float("inf"), "count": 1}
+    _odd(tmp_path, "worker-a-1.json")  # other buckets
+    _odd(tmp_path, "worker-b-2.json", histograms={"alert_latency_seconds": inf_hist})
+    _odd(tmp_path, "worker-c-3.json", counters=[])
+    _odd(tmp_path, "worker-d-4.json", counters={"articles_indexed": 1e400})
+    total = collect(tmp_path)
+    assert total.counters == {"articles_indexed": 5} and total.roles == {"worker": 1}
+    text = render_prometheus(total)
+    assert "rasd_articles_indexed_total 5\n" in text and "rasd_indexed_latency_seconds_count 1\n" in text
+
+
+def test_non_finite_gauges_use_the_exposition_spelling() -> None:
+    text = render_prometheus(MetricsSnapshot(), {"consumer_lag": float("inf"), "dlq_messages": float("nan")})
+    assert "rasd_consumer_lag +Inf\n" in text and "rasd_dlq_messages NaN\n" in text

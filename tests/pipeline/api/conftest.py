@@ -12,6 +12,9 @@ from fastapi.testclient import TestClient
 from pipeline.api import create_api
 from tests.pipeline.api.corpus import Corpus, build_corpus
 
+# a loopback server only answers requests whose Host names loopback (DNS rebinding), not "testserver"
+LOCAL = "http://127.0.0.1:8000"
+
 
 @pytest.fixture(scope="session")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
@@ -21,7 +24,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
 @pytest.fixture(scope="module")
 def client(corpus: Corpus) -> Iterator[TestClient]:
     """A client for read-only tests (search, articles, entities), sharing the session's data dir."""
-    with TestClient(create_api(corpus.settings, web=False)) as c:
+    with TestClient(create_api(corpus.settings, web=False), base_url=LOCAL) as c:
         yield c
 
 
@@ -30,5 +33,5 @@ def fresh(corpus: Corpus, tmp_path: Path) -> Iterator[TestClient]:
     """A client over a private copy of the data dir, for tests that change watches or alerts."""
     shutil.copytree(corpus.settings.data_dir, tmp_path / "data")
     settings = corpus.settings.model_copy(update={"data_dir": tmp_path / "data"})
-    with TestClient(create_api(settings, web=False)) as c:
+    with TestClient(create_api(settings, web=False), base_url=LOCAL) as c:
         yield c

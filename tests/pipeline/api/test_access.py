@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from pipeline.api import create_api
-from pipeline.api.access import AccessPolicy, access_policy, is_loopback, safe_next, verdict
+from pipeline.api.access import AccessPolicy, access_policy, host_allowed, is_loopback, safe_next, verdict
 from pipeline.errors import ConfigError
 from pipeline.settings import Settings
 from tests.pipeline.api.corpus import Corpus
@@ -88,3 +88,73 @@ def test_web_login_sets_the_cookie_that_unlocks_forms(corpus: Corpus) -> None:
         assert ok.status_code == 303 and ok.headers["location"] == "/ui/watches"
         assert "httponly" in ok.headers["set-cookie"].lower()
         assert c.get("/ui/watches").status_code == 200  # the cookie now comes with every request
+
+
+def test_access_is_decided_on_the_routed_path_not_the_url(corpus: Corpus) -> None:
+    """Behind a proxy prefix (root_path) `request.url.path` and the routed path differ: the policy must
+    follow routing, or a prefix that looks open (`/ui/static`) unlocks everything behind it."""
+    settings = corpus.settings.model_copy(update={"api_key": SecretStr(KEY)})
+    app = create_api(settings, host="0.0.0.0")
+    with TestClient(app, root_path="/ui/static") as c:
+        assert c.get("/ui/static/watches").status_code == 401
+        assert c.post("/ui/static/watches", json=WATCH).status_code == 401
+    with TestClient(app, root_path="/rasd") as c:
+        assert c.get("/rasd/healthz").status_code == 200  # always open, prefix or not
+
+
+def test_cross_site_changes_are_refused_on_the_api_too(fresh: TestClient) -> None:
+    """A simple POST (no body, no preflight) from another site must not pause a watch on a laptop."""
+    for headers in ({"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"}, {"Origin": "null"}):
+        refused = fresh.post("/watches/iran/pause", headers=headers)
+        assert refused.status_code == 403 and refused.json()["error"]["code"] == "cross_site"
+    assert fresh.get("/watches/iran").json()["state"] == "active"
+    same = fresh.post("/watches/iran/pause", headers={"Origin": "http://127.0.0.1:8000"})
+    assert same.status_code == 200 and fresh.get("/watches/iran").json()["state"] == "paused"
+
+
+def test_a_loopback_server_answers_only_loopback_host_names(fresh: TestClient) -> None:
+    """DNS rebinding: evil.example resolving to 127.0.0.1 makes the browser send its name as Host."""
+    rebound = fresh.get("/watches", headers={"Host": "evil.example:8000"})
+    assert rebound.status_code == 400 and rebound.json()["error"]["code"] == "bad_host"
+    post = fresh.post(
+        "/watches/iran/delete", headers={"Host": "evil.example:8000", "Origin": "http://evil.example:8000"}
+    )
+    assert post.status_code == 400 and fresh.get("/watches/iran").status_code == 200
+    for host in ("localhost:8000", "127.0.0.1", "[::1]:8000"):
+        assert fresh.get("/healthz", headers={"Host": host}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("policy", "host", "allowed"),
+    [(AccessPolicy(None, True, True), "a/healthz?", False),
+     (AccessPolicy(None, True, True), "rasd.lan", False),
+     (AccessPolicy(KEY, False, True), "rasd.lan", True),  # a key guards it: any name may reach it
+     (AccessPolicy(KEY, True, False), "rasd.example.org", True)],
+)  # fmt: skip
+def test_host_names_checked_where_locality_grants_access(
+    policy: AccessPolicy, host: str, allowed: bool
+) -> None:
+    assert host_allowed(policy, host) is allowed
+
+
+@pytest.mark.parametrize("key", ["مفتاح-سري-2026", " padded ", "tab\tkey"])
+def test_keys_no_client_could_present_are_refused_at_start(key: str) -> None:
+    with pytest.raises(ConfigError, match="printable ASCII"):
+        access_policy(Settings(api_key=SecretStr(key)), "0.0.0.0")
+
+
+@pytest.mark.parametrize("key", ["pass word", "a;b,c", 'a"b\\c', "Zm9v+/=="])
+def test_printable_keys_work_through_the_login_cookie(corpus: Corpus, key: str) -> None:
+    settings = corpus.settings.model_copy(update={"api_key": SecretStr(key)})
+    with TestClient(create_api(settings, host="0.0.0.0"), follow_redirects=False) as c:
+        assert c.post("/ui/login", data={"key": key, "next": "/ui/watches"}).status_code == 303
+        assert c.get("/ui/watches").status_code == 200
+
+
+def test_pages_cannot_be_framed_or_sniffed(client: TestClient) -> None:
+    headers = client.get("/healthz").headers
+    assert (
+        headers["x-frame-options"] == "DENY"
+        and "frame-ancestors 'none'" in headers["content-security-policy"]
+    )
+    assert headers["x-content-type-options"] == "nosniff"

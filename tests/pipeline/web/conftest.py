@@ -12,6 +12,9 @@ from fastapi.testclient import TestClient
 from pipeline.api import create_api
 from tests.pipeline.api.corpus import Corpus, build_corpus
 
+# a loopback server only answers requests whose Host names loopback (DNS rebinding), not "testserver"
+LOCAL = "http://127.0.0.1:8000"
+
 
 @pytest.fixture(scope="session")
 def web_corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
@@ -22,5 +25,5 @@ def web_corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
 def ui(web_corpus: Corpus, tmp_path: Path) -> Iterator[TestClient]:
     shutil.copytree(web_corpus.settings.data_dir, tmp_path / "data")
     settings = web_corpus.settings.model_copy(update={"data_dir": tmp_path / "data"})
-    with TestClient(create_api(settings), follow_redirects=False) as c:
+    with TestClient(create_api(settings), base_url=LOCAL, follow_redirects=False) as c:
         yield c
