@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.types import Scope
 
+from pipeline.alerts.watchstore import WatchConflict
 from pipeline.errors import ConfigError, InvalidQuery, SearchError, SearchUnavailable
 
 __all__ = ["ApiError", "UiError", "error_body", "error_response", "install_error_handlers", "route_path"]
@@ -101,6 +102,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ConfigError)
     async def _config_error(request: Request, exc: ConfigError) -> Response:
+        if isinstance(exc, WatchConflict):  # someone else changed it meanwhile: read again, retry
+            return error_response(request, 409, "conflict", " ".join(str(exc).split()))
         return error_response(request, 400, "invalid_request", " ".join(str(exc).split()))
 
     @app.exception_handler(SearchUnavailable)

@@ -11,9 +11,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from pipeline.alerts.manage import WatchManager
+from pipeline.alerts.rules import CompiledWatch
 from pipeline.alerts.store import AlertStore
+from pipeline.alerts.watchstore import StoredWatch
 from pipeline.cli.main import main
-from pipeline.models import Alert, Evidence
+from pipeline.models import Alert, Evidence, Watch
 
 HORMUZ = {
     "id": "hormuz",
@@ -48,6 +50,22 @@ def test_create_list_pause_resume_delete(fresh: TestClient) -> None:
     assert [w["id"] for w in fresh.get("/watches").json()] == ["truce"]
     assert fresh.get("/watches/hormuz").status_code == 404
     assert fresh.delete("/watches/hormuz").status_code == 404
+
+
+def test_a_watch_changed_by_someone_else_meanwhile_is_a_409(
+    fresh: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    compile_watch = WatchManager.compile
+
+    def racing(self: WatchManager, watch: Watch) -> CompiledWatch:
+        # another user stores the same id while this request compiles its watch
+        self.store.write("hormuz", StoredWatch(Watch(id="hormuz", owner="bob", entities=["Q423"]), "active"))
+        return compile_watch(self, watch)
+
+    monkeypatch.setattr(WatchManager, "compile", racing)
+    lost = fresh.post("/watches", json=HORMUZ)
+    assert lost.status_code == 409 and lost.json()["error"]["code"] == "conflict"
+    assert fresh.get("/watches/hormuz").json()["owner"] == "bob"
 
 
 def test_the_cli_sees_what_the_api_stored(fresh: TestClient, capsys: pytest.CaptureFixture[str]) -> None:
