@@ -70,6 +70,8 @@ _LONG_TOKEN = 64
 # words fingerprinted per field at most, as enrichment reads at most MAX_ENRICHED_WORDS: the rest of
 # a huge text only costs time
 MAX_FINGERPRINT_WORDS = 50_000
+# a character normalises to at most 4 words (ﷺ, ﷽): a text this long has fewer than the maximum
+_SHORT_TEXT = MAX_FINGERPRINT_WORDS // 4 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +207,8 @@ def _analyse_long(token: str, limit: int | None = None) -> _Analysed:
 def _analysed(text: str) -> list[_Analysed]:
     """The analyses of the tokens of `text` holding its first `MAX_FINGERPRINT_WORDS` words (about)."""
     get = _TOKENS.get  # the hit path stays in C; `_analyse` only on a miss
+    if len(text) <= _SHORT_TEXT:  # cannot hold MAX_FINGERPRINT_WORDS words: no counting
+        return [get(t) or _analyse(t) for t in text.split()]
     out: list[_Analysed] = []
     count = 0
     for token in text.split():
