@@ -56,6 +56,7 @@ _TARGETS = {
     "decode": topics.ARTICLES_RAW,
     "enrich": topics.ARTICLES_RAW,
     "fulltext": topics.ARTICLES_FULLTEXT,
+    "fulltext-decode": topics.ARTICLES_FULLTEXT,  # back through the page fetch it never had
     "index": topics.ARTICLES_ENRICHED,
     "index-decode": topics.ARTICLES_ENRICHED,
     "alert": topics.ARTICLES_ENRICHED,

@@ -91,7 +91,7 @@ async def fulltext_one(
     try:
         article = Article.model_validate_json(payload)
     except (ValidationError, ValueError, UnicodeDecodeError) as exc:
-        await dead_letter(topics.dlq, runtime, stage="decode", exc=exc, key=key, payload=payload)
+        await dead_letter(topics.dlq, runtime, stage="fulltext-decode", exc=exc, key=key, payload=payload)
         return
     try:
         done = fit_record(await fetcher.process(article), limit)

@@ -17,6 +17,8 @@ ARTICLE = Article(id="a" * 32, source="s", title="عنوان", body="نص")
     [
         ("enrich", "articles.raw"),
         ("decode", "articles.raw"),
+        ("fulltext", "articles.fulltext"),
+        ("fulltext-decode", "articles.fulltext"),
         ("index", "articles.enriched"),
         ("alert", "articles.enriched"),
         ("surge", "articles.enriched"),

@@ -313,7 +313,7 @@ def test_agent_forwards_to_raw_and_dead_letters_bad_messages(
     assert key == source.id.encode() and forwarded.body.startswith(P1)
     assert forwarded.fulltext is not None and forwarded.fulltext.status == "extracted"
     letters = [DeadLetter.model_validate_json(v) for _, v in topics.dlq.sent]
-    assert [(d.stage, d.key) for d in letters] == [("decode", "bad"), ("fulltext", source.id)]
+    assert [(d.stage, d.key) for d in letters] == [("fulltext-decode", "bad"), ("fulltext", source.id)]
     assert "boom" in letters[1].error
 
 
