@@ -169,10 +169,15 @@ class Settings(BaseSettings):
     api_open: bool = Field(
         default=False, description="serve reads without a key on a non-loopback address (changes stay locked)"
     )
+    api_allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="names the API answers to (Host header), e.g. rasd.example.org; empty: any name, "
+        "but only loopback names on a loopback address without a key",
+    )
 
     log_level: LogLevel = "info"
 
-    @field_validator("fetch_allowed_hosts", mode="before")
+    @field_validator("fetch_allowed_hosts", "api_allowed_hosts", mode="before")
     @classmethod
     def _host_list(cls, value: Any) -> Any:
         """A JSON list, or hosts separated by commas (`RASD_FETCH_ALLOWED_HOSTS=a.com,b.com`)."""

@@ -81,6 +81,7 @@ class AccessPolicy:
     key: str | None
     open_reads: bool
     local: bool
+    allowed_hosts: frozenset[str] = frozenset()  # lower case; empty: see `host_allowed`
 
     @property
     def trusts_locality(self) -> bool:
@@ -110,7 +111,12 @@ def access_policy(settings: Settings, host: str) -> AccessPolicy:
             f"the API would listen on {host} without a key: set RASD_API_KEY (or RASD_API_OPEN=true for "
             "read-only access without one; watch changes then stay disabled)"
         )
-    return AccessPolicy(key=key, open_reads=settings.api_open or (local and key is None), local=local)
+    return AccessPolicy(
+        key=key,
+        open_reads=settings.api_open or (local and key is None),
+        local=local,
+        allowed_hosts=frozenset(h.strip().lower() for h in settings.api_allowed_hosts if h.strip()),
+    )
 
 
 def verdict(policy: AccessPolicy, method: str, path: str, presented: str | None) -> int:
@@ -132,14 +138,19 @@ def can_change(policy: AccessPolicy, presented: str | None) -> bool:
 
 
 def host_allowed(policy: AccessPolicy, host: str | None) -> bool:
-    """`Host` names a loopback address, where locality is what grants access (DNS rebinding)."""
-    if not policy.trusts_locality or host is None:
+    """`Host` is one of `allowed_hosts` when those are given (`RASD_API_ALLOWED_HOSTS`: a server
+    reachable by name, open reads, no key, cannot tell a rebound name otherwise); else it names a
+    loopback address where locality is what grants access (DNS rebinding)."""
+    if host is None or not (policy.allowed_hosts or policy.trusts_locality):
         return True  # no Host: not a browser
     try:
         name = urlsplit("//" + host).hostname
     except ValueError:
         return False
-    return name is not None and "/" not in host and is_loopback(name)
+    if name is None or "/" in host:
+        return False
+    # a loopback name is no attacker's: only a browser on this machine pointed at it sends one
+    return is_loopback(name) or name.lower() in policy.allowed_hosts
 
 
 def cross_site(headers: Mapping[str, str]) -> bool:
@@ -162,7 +173,7 @@ Refusal = tuple[int, str, str]  # status, error code, message
 def refusal(policy: AccessPolicy, method: str, path: str, headers: Mapping[str, str]) -> Refusal | None:
     """Why the request may not go through (None: it may); `headers` keys in lower case."""
     if not host_allowed(policy, headers.get("host")):
-        return 400, "bad_host", "the Host header does not name this server (use localhost or 127.0.0.1)"
+        return 400, "bad_host", "the Host header names no address this server answers to (RASD_API_ALLOWED_HOSTS)"
     if method.upper() not in _SAFE_METHODS and cross_site(headers):
         return 403, "cross_site", "cross-site request refused"
     status = verdict(policy, method, path, presented_key(headers))

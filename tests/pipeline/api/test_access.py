@@ -137,6 +137,18 @@ def test_host_names_checked_where_locality_grants_access(
     assert host_allowed(policy, host) is allowed
 
 
+def test_allowed_hosts_name_the_server_wherever_it_listens() -> None:
+    # open reads without a key on a public address: no Host could be told from a rebound one before
+    settings = Settings(api_open=True, api_allowed_hosts="rasd.example.org, News.Example.org")  # type: ignore[arg-type]
+    policy = access_policy(settings, "0.0.0.0")
+    assert policy.allowed_hosts == {"rasd.example.org", "news.example.org"}
+    assert host_allowed(policy, "rasd.example.org:443") and host_allowed(policy, "NEWS.example.org")
+    assert host_allowed(policy, "127.0.0.1:8000")  # a loopback name is no attacker's
+    assert not host_allowed(policy, "evil.example") and not host_allowed(policy, "rasd.example.org.evil")
+    assert not host_allowed(access_policy(Settings(api_allowed_hosts=["rasd.lan"]), "127.0.0.1"), "evil.lan")  # type: ignore[arg-type]
+    assert host_allowed(access_policy(Settings(api_open=True), "0.0.0.0"), "evil.example")  # none given
+
+
 @pytest.mark.parametrize("key", ["مفتاح-سري-2026", " padded ", "tab\tkey"])
 def test_keys_no_client_could_present_are_refused_at_start(key: str) -> None:
     with pytest.raises(ConfigError, match="printable ASCII"):
