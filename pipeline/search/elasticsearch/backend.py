@@ -27,7 +27,7 @@ from pipeline.search.elasticsearch.bulk import (
     run_bulk,
 )
 from pipeline.search.elasticsearch.documents import article_document, article_from_source, search_terms
-from pipeline.search.elasticsearch.errors import RETRYABLE_STATUSES, map_errors
+from pipeline.search.elasticsearch.errors import RETRYABLE_STATUSES, complete, map_errors
 from pipeline.search.elasticsearch.mappings import (
     ANALYSIS_META,
     IlmPolicy,
@@ -39,7 +39,13 @@ from pipeline.search.elasticsearch.mappings import (
     watches_index,
 )
 from pipeline.search.elasticsearch.percolate import percolate, sync_watches
-from pipeline.search.elasticsearch.queries import encode_cursor, parse_facets, scan_body, search_body
+from pipeline.search.elasticsearch.queries import (
+    encode_cursor,
+    parse_facets,
+    preference,
+    scan_body,
+    search_body,
+)
 from pipeline.search.highlight import highlight_fields
 from pipeline.search.query import ParsedQuery, parse_user_query
 from pipeline.text import Analyzer
@@ -291,7 +297,7 @@ class ElasticsearchBackend:
         """How many articles are indexed (as of the last refresh)."""
         with map_errors("counting"):
             response = await self._client.count(index=self.names.alias)
-        return int(response.body["count"])
+        return int(complete(response.body, "counting")["count"])
 
     async def search(self, query: SearchQuery) -> SearchResult:
         """Full text on the Python stems, filters, facets, pages or a cursor; highlights from the text.
@@ -303,8 +309,13 @@ class ElasticsearchBackend:
         parsed = parse_user_query(query.text, self._analyzer)
         body = search_body(query, parsed)
         with map_errors("searching", query=True):
-            response = await self._client.search(index=self.names.alias, body=body)
-        return await asyncio.to_thread(self._result, query, parsed, response.body)
+            response = await self._client.search(
+                index=self.names.alias,
+                body=body,
+                allow_partial_search_results=False,
+                preference=preference(query),
+            )
+        return await asyncio.to_thread(self._result, query, parsed, complete(response.body, "searching"))
 
     def _result(self, query: SearchQuery, parsed: ParsedQuery, body: Mapping[str, Any]) -> SearchResult:
         raw = body["hits"]["hits"]
@@ -425,9 +436,11 @@ class ElasticsearchBackend:
             while True:
                 body = scan_body(pit_id, since, until, batch_size, after, _PIT_KEEP_ALIVE)
                 with map_errors("scanning"):
-                    response = await self._client.search(body=body)
-                pit_id = str(response.body.get("pit_id", pit_id))
-                hits = response.body["hits"]["hits"]
+                    response = await self._client.search(body=body, allow_partial_search_results=False)
+                # a short page ends the scan: one from some shards only would end it early
+                page = complete(response.body, "scanning")
+                pit_id = str(page.get("pit_id", pit_id))
+                hits = page["hits"]["hits"]
                 if hits:
                     yield hits
                 if len(hits) < batch_size:

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from elasticsearch import AsyncElasticsearch, helpers
 
-from pipeline.errors import SearchError
+from pipeline.errors import SearchError, SearchUnavailable
 from pipeline.search.elasticsearch.errors import RETRYABLE_STATUSES, error_reason
 
 __all__ = ["BulkOptions", "BulkOutcome", "Refresh", "backing_indices", "locate", "run_bulk"]
@@ -96,6 +96,19 @@ async def run_bulk(
     return outcome
 
 
+# per-document multi-get errors of a shard that is moving or not yet started, not of the request
+_RETRYABLE_DOC_ERRORS = frozenset(
+    {
+        "no_shard_available_action_exception",
+        "unavailable_shards_exception",
+        "shard_not_found_exception",
+        "es_rejected_execution_exception",
+        "node_not_connected_exception",
+        "node_disconnected_exception",
+    }
+)
+
+
 async def backing_indices(client: AsyncElasticsearch, alias: str) -> list[str]:
     """The indices behind the alias, oldest first (names end in a rollover counter)."""
     response = await client.indices.get_alias(name=alias)
@@ -118,8 +131,11 @@ async def locate(
         for doc in response.body["docs"]:
             if "error" in doc:
                 error = doc["error"]
-                if isinstance(error, Mapping) and error.get("type") == "index_not_found_exception":
+                kind = error.get("type") if isinstance(error, Mapping) else None
+                if kind == "index_not_found_exception":
                     continue  # deleted by ILM since the alias was read
+                if kind in _RETRYABLE_DOC_ERRORS:  # a shard relocating or recovering: try again soon
+                    raise SearchUnavailable(f"reading {doc.get('_id')!r} failed: {error_reason(error)}")
                 raise SearchError(f"reading {doc.get('_id')!r} failed: {error_reason(error)}")
             if doc.get("found"):
                 previous = found.get(doc["_id"])

@@ -16,7 +16,7 @@ from elasticsearch import ApiError, ConnectionError, ConnectionTimeout, SSLError
 
 from pipeline.errors import InvalidQuery, SearchError, SearchUnavailable
 
-__all__ = ["RETRYABLE_STATUSES", "error_reason", "map_errors", "retry_after"]
+__all__ = ["RETRYABLE_STATUSES", "complete", "error_reason", "map_errors", "retry_after"]
 
 RETRYABLE_STATUSES = (429, 502, 503, 504)
 DEFAULT_RETRY_AFTER_S = 1.0
@@ -72,3 +72,24 @@ def map_errors(action: str, *, query: bool = False) -> Iterator[None]:
         ) from exc
     except TransportError as exc:
         raise SearchError(f"elasticsearch transport failed while {action}: {exc}") from exc
+
+
+def complete(body: Mapping[str, Any], action: str) -> Mapping[str, Any]:
+    """`body` of a search or count that every shard answered in time; else `SearchUnavailable`.
+
+    Searches send `allow_partial_search_results=false`, but a shard can still time out, and a 200
+    with `_shards.failed` would be read as the whole answer: totals and facets reported exact, and a
+    scan that ends early (a re-analysis then marking indices current that it never reached).
+    """
+    shards = body.get("_shards") or {}
+    failed = int(shards.get("failed") or 0)
+    if failed or body.get("timed_out"):
+        total = shards.get("total", "?")
+        first = (shards.get("failures") or [{}])[0]
+        why = f": {error_reason(first.get('reason'))}" if first.get("reason") else ""
+        raise SearchUnavailable(
+            f"elasticsearch answered while {action} from {total - failed if isinstance(total, int) else '?'} "
+            f"of {total} shards{' (timed out)' if body.get('timed_out') else ''}{why}",
+            retry_after=DEFAULT_RETRY_AFTER_S,
+        )
+    return body

@@ -27,6 +27,7 @@ from pipeline.errors import SearchError
 from pipeline.models import Article
 from pipeline.search.elasticsearch.bulk import BulkOptions, run_bulk
 from pipeline.search.elasticsearch.documents import TermAnalyzer, article_document
+from pipeline.search.elasticsearch.errors import complete
 from pipeline.search.elasticsearch.mappings import IndexNames
 from pipeline.search.query import Phrase
 
@@ -160,8 +161,12 @@ async def percolate(
         documents = [percolation_document(a, analyzer) for a in batch]
         after: list[Any] | None = None
         while True:
-            response = await client.search(index=names.watches, body=percolate_body(documents, _PAGE, after))
-            hits = response.body["hits"]["hits"]
+            response = await client.search(
+                index=names.watches,
+                body=percolate_body(documents, _PAGE, after),
+                allow_partial_search_results=False,
+            )
+            hits = complete(response.body, "matching watches")["hits"]["hits"]
             for hit in hits:
                 watch_id = str(hit["_source"]["watch_id"])
                 for slot in hit.get("fields", {}).get("_percolator_document_slot", [0]):

@@ -32,6 +32,7 @@ __all__ = [
     "filter_clauses",
     "parse_facets",
     "phrase_clauses",
+    "preference",
     "scan_body",
     "search_body",
     "sort_spec",
@@ -188,6 +189,13 @@ def _fingerprint(query: SearchQuery) -> str:
     """What a cursor is bound to: text, filters and sort (not the page, size or facets)."""
     fields = query.model_dump(mode="json", exclude={"page", "size", "after", "facets", "facet_size"})
     return hashlib.blake2b(json.dumps(fields, sort_keys=True).encode(), digest_size=8).hexdigest()
+
+
+def preference(query: SearchQuery) -> str:
+    """The `preference` every page of one query is sent with: the same shard copies answer each
+    page. Scores differ between a primary and its replica (deleted documents, merged at different
+    times), so pages by relevance from different copies could skip or repeat hits."""
+    return "rasd-" + _fingerprint(query)
 
 
 def encode_cursor(query: SearchQuery, sort_values: Sequence[Any]) -> str:

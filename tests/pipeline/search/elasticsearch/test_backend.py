@@ -453,3 +453,74 @@ async def test_drop_deletes_this_prefix_by_name(analyzer: Analyzer) -> None:
     assert deleted == ["t-articles-000001", "t-articles-000002", "t-watches"]  # no wildcard delete
     assert ("delete_index_template", {"name": "t-articles"}) in client.fake_indices.calls
     assert client.fake_ilm.calls == [("delete_lifecycle", {"name": "t-articles"})]
+
+
+PARTIAL = {"total": 2, "successful": 1, "skipped": 0, "failed": 1}
+PARTIAL_FAILURES = [
+    {"shard": 1, "index": "rasd-articles-000001", "reason": {"type": "node_closed", "reason": "x"}}
+]
+
+
+async def test_a_search_some_shards_missed_is_unavailable_not_a_smaller_answer(
+    analyzer: Analyzer, corpus: list[Article]
+) -> None:
+    # a 200 with _shards.failed was read as the whole answer: totals and facets reported exact
+    hits = [_hit(a, analyzer, None, [1000 - i, a.id]) for i, a in enumerate(corpus[:2])]
+    whole = {"hits": {"total": {"value": 2, "relation": "eq"}, "hits": hits}, "aggregations": {}}
+    partial = whole | {"_shards": PARTIAL | {"failures": PARTIAL_FAILURES}}
+    client = FakeClient(search_responses=[whole, partial, whole | {"timed_out": True}, whole, whole])
+    es = backend(client, analyzer)
+    query = SearchQuery(sort="newest", facets=False)
+    assert (await es.search(query)).total == 2
+    for _ in range(2):
+        with pytest.raises(SearchUnavailable, match=r"1 of 2 shards|timed out"):
+            await es.search(query)
+    assert all(c["allow_partial_search_results"] is False for c in client.search_calls)
+    # every page of one query goes to the same shard copies (scores differ between copies)
+    await es.search(query.model_copy(update={"page": 2}))
+    await es.search(SearchQuery(text="بوتين", facets=False))
+    prefs = [c["preference"] for c in client.search_calls]
+    assert prefs[0] == prefs[3] and prefs[4] != prefs[0]
+
+
+async def test_a_scan_page_some_shards_missed_fails_the_scan_instead_of_ending_it(
+    analyzer: Analyzer, corpus: list[Article]
+) -> None:
+    # a short page ends a scan: a partial one silently ended backtests and re-analysis
+    first = {
+        "pit_id": "pit-2",
+        "hits": {"hits": [_hit(a, analyzer, None, [i, a.id, i]) for i, a in enumerate(corpus[:2])]},
+    }
+    short = {"pit_id": "pit-3", "_shards": PARTIAL, "hits": {"hits": []}}
+    client = FakeClient(search_responses=[first, short])
+    with pytest.raises(SearchUnavailable, match="scanning"):
+        [a async for a in backend(client, analyzer).scan(batch_size=2)]
+    assert ("close_point_in_time", {"id": "pit-2"}) in client.other_calls
+
+
+class RelocatingClient(FakeClient):
+    """Multi-get answers one document with a per-document shard error."""
+
+    def __init__(self, error_type: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.error_type = error_type
+
+    async def mget(self, *, docs: list[dict[str, Any]], source: bool = True, **_: Any) -> Any:  # type: ignore[override]
+        answer = await super().mget(docs=docs, source=source)
+        first = answer.body["docs"][0]
+        answer.body["docs"][0] = {**first, "error": {"type": self.error_type, "reason": "shard moving"}}
+        return answer
+
+
+@pytest.mark.parametrize(
+    ("error_type", "raised"),
+    [("no_shard_available_action_exception", SearchUnavailable), ("illegal_argument_exception", SearchError)],
+)
+async def test_a_shard_moving_during_the_lookup_is_retried_not_dead_lettered(
+    analyzer: Analyzer, corpus: list[Article], error_type: str, raised: type[Exception]
+) -> None:
+    # after a rollover index_many looks ids up first; a relocating shard failed the batch for good
+    client = RelocatingClient(error_type, indices=["rasd-articles-000001", "rasd-articles-000002"])
+    with pytest.raises(raised) as caught:
+        await backend(client, analyzer).index_many(corpus[:2])
+    assert isinstance(caught.value, SearchUnavailable) is (raised is SearchUnavailable)
