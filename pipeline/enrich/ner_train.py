@@ -10,6 +10,7 @@ dev/val splits stay for `rasd eval ner`.
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 import time
 from collections import Counter
@@ -199,8 +200,51 @@ def train_ner(
     started = time.monotonic()
     if not (shared_data_dir / "ner").is_dir() and (shared_data_dir / "newsfane").is_dir():
         shared_data_dir = shared_data_dir.parent  # given `../shared/data/ner` itself
-    if out_path.exists():
-        out_path.unlink()  # crfsuite appends nothing, but a stale model must never survive a failed run
+    # trained beside the model and renamed over it at the end: a failed run (no corpus, a bad list)
+    # leaves the shipped model as it was
+    partial = out_path.with_name(out_path.name + ".partial")
+    try:
+        report = _train_to(
+            partial,
+            out_path,
+            shared_data_dir,
+            registry,
+            resources_dir,
+            seed,
+            c1=c1,
+            c2=c2,
+            max_iterations=max_iterations,
+            merge=merge,
+            sets=sets,
+            evaluate=evaluate,
+            registry_dropout=registry_dropout,
+            started=started,
+        )
+        os.replace(partial, out_path)
+    finally:
+        partial.unlink(missing_ok=True)
+    (out_path.parent / LICENCE_NAME).write_text(licence_text(report), encoding="utf-8")
+    return report
+
+
+def _train_to(
+    partial: Path,
+    out_path: Path,
+    shared_data_dir: Path,
+    registry: EntityRegistry,
+    resources_dir: Path,
+    seed: int,
+    *,
+    c1: float,
+    c2: float,
+    max_iterations: int,
+    merge: bool,
+    sets: Sequence[tuple[str, str]],
+    evaluate: bool,
+    registry_dropout: float,
+    started: float,
+) -> TrainReport:
+    """`train_ner`'s work, with the model written to `partial`; the report names `out_path`."""
     resources = load_resources(resources_dir, registry)
     featurizer = Featurizer(resources, registry)
     data = list(_load(shared_data_dir, sets, ner_analyzer(registry, resources), merge))
@@ -228,8 +272,8 @@ def train_ner(
     }
     trainer.set_params({k: v for k, v in params.items() if k != "registry_dropout"})
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    trainer.train(str(out_path))
-    blob = out_path.read_bytes()
+    trainer.train(str(partial))
+    blob = partial.read_bytes()
     report = TrainReport(
         sentences=len(data),
         tokens=n_tokens,
@@ -244,12 +288,11 @@ def train_ner(
         notes=["NewsFANE clitics re-attached as an extra copy"] if merge else [],
     )
     if evaluate:
-        tagger = NerTagger.load(out_path, registry, resources_dir)
+        tagger = NerTagger.load(partial, registry, resources_dir)
         for rel, scheme in EVAL_SETS:
             path = shared_data_dir / rel
             if path.exists():
                 report.evaluation[rel] = evaluate_ner(path, scheme, tagger.extract).format()
-    (out_path.parent / LICENCE_NAME).write_text(licence_text(report), encoding="utf-8")
     return report
 
 

@@ -131,6 +131,38 @@ def test_train_topics_on_a_missing_or_unusable_corpus_is_one_line(
     assert "at least two sections" in _one_line_error(capsys)
 
 
+def _tiny_ant(root: Path) -> Path:
+    """Two sections of twelve short real-looking documents each, in the ANT format."""
+    words = {"sport": "مباراة فريق هدف ملعب لاعب بطولة", "economy": "سوق أسعار بنك تضخم عملة استثمار"}
+    for label, vocab in words.items():
+        (root / label).mkdir(parents=True)
+        for n in range(12):
+            text = " ".join(vocab.split()[n % 6 :] + vocab.split()[: n % 6]) + f" خبر {n}"
+            head = f"<DOC>\n<DOCNO>{label}-{n}</DOCNO>\n<CAT>{label}</CAT>\n"
+            doc = f"{head}<TITLE>{text}</TITLE>\n<TEXT>\n{text}\n</TEXT>\n</DOC>\n"
+            (root / label / f"{label}-{n}.txt").write_text(doc, encoding="utf-8")
+    return root
+
+
+def test_a_held_out_training_run_leaves_the_shipped_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `rasd train topics --cv 5` (how the README measures) overwrote the shipped model with one
+    # trained on 80 % of the corpus
+    shipped = tmp_path / "config" / "models" / "topics-ant.npz"
+    shipped.parent.mkdir(parents=True)
+    shipped.write_bytes(b"the shipped model")
+    monkeypatch.setenv("RASD_CONFIG_DIR", str(tmp_path / "config"))
+    ant = _tiny_ant(tmp_path / "ant")
+    assert main(["train", "topics", str(ant), "--holdout", "0.25"]) == 0
+    assert "the shipped model is unchanged" in capsys.readouterr().out
+    assert shipped.read_bytes() == b"the shipped model"
+    assert main(["train", "topics", str(ant), "--holdout", "0.25", "--out", str(tmp_path / "kept.npz")]) == 0
+    assert (tmp_path / "kept.npz").stat().st_size > 100 and shipped.read_bytes() == b"the shipped model"
+    assert main(["train", "topics", str(ant), "--holdout", "0"]) == 0
+    assert shipped.read_bytes() != b"the shipped model"
+
+
 @pytest.mark.parametrize(("flag", "value"), [("--holdout", "2"), ("--holdout", "-0.1"), ("--cv", "1")])
 def test_train_topics_refuses_bad_numbers_up_front(
     tmp_path: Path, flag: str, value: str, capsys: pytest.CaptureFixture[str]
