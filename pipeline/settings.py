@@ -58,9 +58,9 @@ class Settings(BaseSettings):
     consumer_group: str = "rasd"
     # short group timeouts: Tansu makes every join wait for the full rebalance timeout (aiokafka sends
     # broker_rebalance_timeout_s in JoinGroup)
-    broker_rebalance_timeout_s: float = 6.0
-    broker_session_timeout_s: float = 6.0
-    broker_heartbeat_interval_s: float = 2.0
+    broker_rebalance_timeout_s: float = Field(default=6.0, gt=0)
+    broker_session_timeout_s: float = Field(default=6.0, gt=0)
+    broker_heartbeat_interval_s: float = Field(default=2.0, gt=0)
     # how long the fetcher may sit idle before the consumer leaves the group. It idles whenever the
     # agents are behind (stream buffers full), and aiokafka never rejoins while idle: at 6 s a burst
     # of 2,000 articles to one loaded worker stalled it for good. Kafka's own default.
@@ -198,6 +198,12 @@ class Settings(BaseSettings):
         for name, value in self:
             if name.endswith("_s") and isinstance(value, float) and value > MAX_DURATION_S:
                 raise ValueError(f"RASD_{name.upper()}: at most {MAX_DURATION_S:.0f} s (a year)")
+        if self.broker_heartbeat_interval_s >= self.broker_session_timeout_s:
+            # a consumer that beats no more often than it times out is evicted between beats
+            raise ValueError(
+                "RASD_BROKER_HEARTBEAT_INTERVAL_S must be below RASD_BROKER_SESSION_TIMEOUT_S "
+                f"({self.broker_heartbeat_interval_s:g} ≥ {self.broker_session_timeout_s:g})"
+            )
         return self
 
     def resolved_samples_dir(self) -> Path:

@@ -120,6 +120,14 @@ def test_cli_reports_bad_settings_without_a_traceback(
         ("RASD_POLL_INTERVAL_S", "1e12", "RASD_POLL_INTERVAL_S: at most"),
         ("RASD_DELIVERY_TIMEOUT_S", "nan", "RASD_DELIVERY_TIMEOUT_S: Input should be a finite number"),
         ("RASD_FETCH_ALLOWED_HOSTS", "[oops", "RASD_FETCH_ALLOWED_HOSTS: Value error, not a JSON list"),
+        # a negative session timeout was accepted: the worker then joined nothing and said nothing
+        (
+            "RASD_BROKER_SESSION_TIMEOUT_S",
+            "-5",
+            "RASD_BROKER_SESSION_TIMEOUT_S: Input should be greater than 0",
+        ),
+        ("RASD_BROKER_HEARTBEAT_INTERVAL_S", "6", "must be below RASD_BROKER_SESSION_TIMEOUT_S (6 ≥ 6)"),
+        ("RASD_DELIVERY_BACKOFF_MAX_S", "-1", "RASD_DELIVERY_BACKOFF_MAX_S: Input should be greater than or"),
     ],
 )
 def test_bad_numbers_and_lists_in_settings_are_named(
@@ -129,6 +137,17 @@ def test_bad_numbers_and_lists_in_settings_are_named(
     assert main(["alerts"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("Error: invalid settings: ") and message in err and "Traceback" not in err
+
+
+def test_every_duration_setting_has_a_lower_bound() -> None:
+    from pipeline.settings import Settings
+
+    unbounded = [
+        name
+        for name, field in Settings.model_fields.items()
+        if name.endswith("_s") and not any(type(m).__name__ in ("Ge", "Gt") for m in field.metadata)
+    ]
+    assert unbounded == []
 
 
 def test_allowed_hosts_are_a_json_list_or_separated_by_commas(monkeypatch: pytest.MonkeyPatch) -> None:
