@@ -173,7 +173,7 @@ Refusal = tuple[int, str, str]  # status, error code, message
 def refusal(policy: AccessPolicy, method: str, path: str, headers: Mapping[str, str]) -> Refusal | None:
     """Why the request may not go through (None: it may); `headers` keys in lower case."""
     if not host_allowed(policy, headers.get("host")):
-        return 400, "bad_host", "the Host header names no name this server answers to (RASD_API_ALLOWED_HOSTS)"
+        return 400, "bad_host", "this server does not answer to the name in the Host header"
     if method.upper() not in _SAFE_METHODS and cross_site(headers):
         return 403, "cross_site", "cross-site request refused"
     status = verdict(policy, method, path, presented_key(headers))
