@@ -29,6 +29,7 @@ BOM NewsFANE carries), which the project normaliser strips everywhere else too.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,6 +157,24 @@ def _bio(raw: Sequence[tuple[str, EntityType] | None]) -> tuple[str, ...]:
     return tuple(out)
 
 
+_BLANKS = " \t\r\n\f\v"
+_ASCII_SPACE = re.compile(r"[ \t\r\n\f\v]+")
+
+
+def _fields(line: str) -> list[str]:
+    """Token then tags. With a tab on the line, the token is everything before the first tab (it may
+    hold a space: "الأمم المتحدة<TAB>B-ORG"); else fields split on ASCII blanks only, so a no-break
+    space stays inside its token."""
+    line = line.strip(_BLANKS)
+    if not line:
+        return []
+    if "\t" in line:
+        token, _, tags = line.partition("\t")
+        token = token.strip(_BLANKS)
+        return [token, *_ASCII_SPACE.split(tags.strip(_BLANKS))] if token else []
+    return _ASCII_SPACE.split(line)
+
+
 def parse_conll(lines: Iterable[str], scheme: str) -> Iterator[Sentence]:
     """Sentences from the lines of a CoNLL-style file (see the module docstring for the format)."""
     if scheme not in _MAPS:
@@ -163,7 +182,7 @@ def parse_conll(lines: Iterable[str], scheme: str) -> Iterator[Sentence]:
     tokens: list[str] = []
     raw: list[tuple[str, EntityType] | None] = []
     for line in lines:
-        fields = line.split()
+        fields = _fields(line)
         if not fields:
             if tokens:
                 yield Sentence(tuple(tokens), _bio(raw))

@@ -29,6 +29,19 @@ def test_newsfane_tab_separated_with_lrm_and_bom(tmp_path: Path) -> None:
     assert sents[1].tags == ("B-PER", "O", "B-LOC", "O")  # Group (peoples) is ignored
 
 
+def test_a_tab_separated_token_may_hold_a_space_and_a_no_break_space_stays_inside() -> None:
+    # "الأمم المتحدة<TAB>B-ORG" was read as the token الأمم: the pipeline then saw another sentence
+    tab = list(
+        parse_conll(["الأمم المتحدة\tB-ORG\r\n", "تدعو\tO\n", "  \t \n", "بوتين\tB-PERS B-ORG\n"], "wojood")
+    )
+    assert [(s.tokens, s.tags) for s in tab] == [
+        (("الأمم المتحدة", "تدعو"), ("B-ORG", "O")),
+        (("بوتين",), ("B-PER",)),
+    ]
+    spaced = list(parse_conll(["عبد\u00a0الله B-PERS\n", "قال O\n"], "wojood"))
+    assert spaced[0].tokens == ("عبد\u00a0الله", "قال") and spaced[0].tags == ("B-PER", "O")
+
+
 def test_wojood_nested_takes_first_mappable_tag() -> None:
     lines = _lines(
         "مجلس B-ORG\nالأمن I-ORG\nضد I-ORG\nالأسد I-ORG B-PERS\n\n"
