@@ -54,9 +54,13 @@ def _run_eval(settings: Settings, args: argparse.Namespace) -> int:
     model = settings.config_dir / "models" / "topics-ant.npz"
     if not model.is_file():
         raise ConfigError(f"{model}: no section classifier; run `rasd train topics --holdout 0`")
-    if not args.dir.is_dir():
-        raise ConfigError(f"{args.dir}: no such directory")
-    print(evaluate_topics(args.dir, args.scheme, SectionClassifier.load(model).predict).format())
+    if not args.dir.exists():
+        raise ConfigError(f"{args.dir}: no such directory or file")
+    report = evaluate_topics(args.dir, args.scheme, SectionClassifier.load(model).predict)
+    if not report.n:
+        skipped = ", ".join(f"{why}: {n}" for why, n in sorted(report.skipped.items())) or "no files"
+        raise ConfigError(f"{args.dir}: no ANT documents (one <DOC> with <CAT> per file) found ({skipped})")
+    print(report.format())
     return 0
 
 

@@ -8,6 +8,7 @@ present, repeats the start of the text and is left out).
 
 from __future__ import annotations
 
+import codecs
 import html
 import re
 from collections.abc import Iterator
@@ -52,8 +53,14 @@ class AntReadResult:
         return sum(self.skipped.values())
 
 
+_MAX_FILE_BYTES = 16 * 1024 * 1024  # an ANT article is a few KB; an archive beside them is no document
+
+
 def _decode(data: bytes) -> str:
-    """UTF-8 (BOM tolerated) when valid, else windows-1256, the usual legacy Arabic code page."""
+    """UTF-16 behind its BOM; UTF-8 (BOM tolerated) when valid, else windows-1256, the usual legacy
+    Arabic code page."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16", errors="replace")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -92,8 +99,13 @@ def _files(root: Path) -> Iterator[Path]:
         yield root
         return
     for path in sorted(root.rglob("*")):
-        if path.is_file() and not path.name.startswith(".") and path.suffix.lower() in {".txt", ".xml", ""}:
+        if path.is_file() and not path.name.startswith("."):
             yield path
+
+
+# names a document may have; anything else (README.md, a notebook) is counted as skipped, never read,
+# since a format description holds <DOC> and <CAT> too
+_DOCUMENT_SUFFIXES = frozenset({"", ".txt", ".xml", ".sgml", ".sgm", ".ant", ".trec", ".doc", ".dat"})
 
 
 def read_ant(root: Path) -> AntReadResult:
@@ -104,7 +116,13 @@ def read_ant(root: Path) -> AntReadResult:
     """
     result = AntReadResult()
     for path in _files(root):
+        if path.suffix.lower() not in _DOCUMENT_SUFFIXES and path != root:
+            result.skip(f"not a document file name ({path.suffix.lower()})")
+            continue
         try:
+            if path.stat().st_size > _MAX_FILE_BYTES:
+                result.skip("too large for one document")
+                continue
             data = path.read_bytes()
         except OSError:
             result.skip("unreadable")

@@ -99,3 +99,33 @@ def test_evaluate_topics_on_constructed_folder(tmp_path: Path) -> None:
     assert report.macro_f1 == pytest.approx((2 / 3 + 0.0) / 2)
     with pytest.raises(ValueError, match="scheme"):
         evaluate_topics(tmp_path, "other", lambda title, body: "sport")  # type: ignore[arg-type]
+
+
+def test_documents_are_found_by_content_in_any_file_name_and_utf16(tmp_path: Path) -> None:
+    # .sgml/.ant/.trec files were passed over (not even counted skipped), and UTF-16 ones read as junk;
+    # a README describing the format holds <DOC> and <CAT> too: skipped by its name, and counted
+    for n, name in enumerate(["a.sgml", "b.ant", "c.trec", "d"]):
+        _write(tmp_path / name, DOC.format(cat="sport", title=f"خبر {n}", text="فاز الفريق"))
+    _write(tmp_path / "e.txt", DOC.format(cat="economy", title="بنك", text="ارتفعت الأسعار"), "utf-16")
+    _write(tmp_path / "notes.txt", "not a document")
+    _write(tmp_path / "README.md", "The format: " + DOC.format(cat="sport", title="مثال", text="مثال"))
+    read = read_ant(tmp_path)
+    assert sorted(d.label for d in read.documents) == ["economy", "sport", "sport", "sport", "sport"]
+    assert read.skipped == {"no <DOC>": 1, "not a document file name (.md)": 1}
+    single = read_ant(tmp_path / "e.txt")
+    assert [d.title for d in single.documents] == ["بنك"]
+
+
+def test_the_command_takes_a_file_and_refuses_a_folder_without_documents(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pipeline.cli.main import main
+
+    _write(tmp_path / "docs" / "a.sgml", DOC.format(cat="sport", title="فوز الترجي", text="سجل اللاعب هدفين"))
+    assert main(["eval", "topics", str(tmp_path / "docs" / "a.sgml"), "--scheme", "ant"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith("macro-F1 ")
+    (tmp_path / "empty").mkdir()
+    _write(tmp_path / "empty" / "README", "no documents here")
+    assert main(["eval", "topics", str(tmp_path / "empty"), "--scheme", "ant"]) == 1
+    err = capsys.readouterr().err
+    assert "no ANT documents" in err and "no <DOC>: 1" in err and len(err.strip().splitlines()) == 1
