@@ -28,7 +28,7 @@ def read_articles(data: bytes, name: str) -> list[Article]:
         from connectors import parse_feed
 
         return parse_feed(data, source="cli").articles
-    text = data.decode("utf-8", errors="replace")
+    text = _text(data, name)
     if b"<doc>" in head:
         from pipeline.eval.ant import parse_ant
 
@@ -43,6 +43,18 @@ def read_articles(data: bytes, name: str) -> list[Article]:
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     title, body = (lines[0], "\n".join(lines[1:])) if lines else ("", "")
     return [Article(id=article_id(None, guid=name, source="cli"), source="cli", title=title, body=body)]
+
+
+def _text(data: bytes, name: str) -> str:
+    """The text of a plain or ANT document: UTF-8, UTF-16 behind a BOM or windows-1256, as the feed
+    connector reads them; bytes that are no text (NULs, mostly undecodable) are the user's error."""
+    from connectors.encoding import decode
+
+    decoded = decode(data)
+    text = decoded.text
+    if "\x00" in text or (text and text.count("\ufffd") > len(text) // 10):
+        raise ConfigError(f"{name}: not text (binary, or in an encoding other than UTF-8/16 or windows-1256)")
+    return text
 
 
 def _stdin_bytes() -> bytes:

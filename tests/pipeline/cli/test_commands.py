@@ -44,6 +44,26 @@ def test_enrich_plain_text_from_stdin(
     assert {"Q7747", "Q649", "Q212"} <= {m["canonical_id"] for m in article["entities"]}
 
 
+@pytest.mark.parametrize("encoding", ["cp1256", "utf-16"])
+def test_enrich_reads_legacy_arabic_and_utf16_text(
+    encoding: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # windows-1256 text became U+FFFD junk with no entities, and exit 0
+    path = tmp_path / "article.txt"
+    path.write_bytes("بوتين يستقبل أردوغان في موسكو\nوبحث الرئيسان الحرب.".encode(encoding))
+    assert main(["enrich", str(path)]) == 0
+    article = json.loads(capsys.readouterr().out)
+    assert article["title"] == "بوتين يستقبل أردوغان في موسكو"
+    assert {"Q7747", "Q649"} <= {m["canonical_id"] for m in article["entities"]}
+
+
+def test_enrich_refuses_bytes_that_are_no_text(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "image.bin"
+    path.write_bytes(bytes(range(256)) * 40)
+    assert main(["enrich", str(path)]) == 1
+    assert "not text" in _one_line_error(capsys)
+
+
 def test_eval_ner_prints_per_type_scores_and_micro_f1_last(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
