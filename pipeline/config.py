@@ -45,7 +45,11 @@ def read_yaml(path: Path) -> Any:
     try:
         return yaml.load(text, Loader=_LOADER)  # a safe loader: plain data, no object tags
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
+        # one line: PyYAML's message spans several ("while parsing … in "<unicode string>", line 1")
+        where = getattr(exc, "problem_mark", None)
+        at = f" at line {where.line + 1}, column {where.column + 1}" if where is not None else ""
+        problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
+        raise ConfigError(f"{path}: invalid YAML{at}: {problem}") from exc
 
 
 def read_text(path: Path) -> str:

@@ -22,8 +22,9 @@ def run_worker(settings: Settings, args: argparse.Namespace) -> int:
     from faust.worker import Worker
 
     bootstrap = resolve_bootstrap(settings)
-    wait_for_broker(bootstrap, timeout_s=settings.broker_wait_s)
+    # configuration first: a broken registry is reported at once, not after the broker wait
     runtime = Runtime.load(settings)
+    wait_for_broker(bootstrap, timeout_s=settings.broker_wait_s)
     app = create_app(settings, runtime, bootstrap)
     settle_heap()  # after the models and caches are loaded: they are the long-lived part
     level = {"warn": "warn", "error": "error", "debug": "debug"}.get(settings.log_level, "info")

@@ -204,3 +204,21 @@ def test_search_options_out_of_range_are_one_line(
 ) -> None:
     assert main(["search", "x", *args]) == 1
     assert _one_line_error(capsys).strip() == message
+
+
+def test_a_worker_reports_a_broken_config_before_waiting_for_the_broker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the only error used to be "Kafka … did not answer", after the whole wait
+    import shutil
+
+    config = tmp_path / "config"
+    shutil.copytree(Path(__file__).resolve().parents[3] / "config", config)
+    (config / "entities" / "broken.yaml").write_text("entities: [oops", encoding="utf-8")
+    monkeypatch.setenv("RASD_CONFIG_DIR", str(config))
+    monkeypatch.setenv("RASD_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("RASD_KAFKA_BOOTSTRAP", "127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("RASD_BROKER_WAIT_S", "1")
+    assert main(["worker"]) == 1
+    error = _one_line_error(capsys)
+    assert "broken.yaml" in error and "Kafka" not in error
