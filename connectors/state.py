@@ -22,13 +22,13 @@ import json
 import logging
 import os
 import re
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
+from pipeline.atomic import write_atomically
 from pipeline.settings import Settings
 
 __all__ = ["STATE_VERSION", "FeedState", "forget_published"]
@@ -142,19 +142,8 @@ class FeedState:
         }
 
     def save(self) -> None:
-        """Write atomically: a temp file in the same directory, fsync, then rename over the old file."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        data = json.dumps(self.to_dict(), ensure_ascii=False, indent=1).encode("utf-8")
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        """Write atomically (`write_atomically`): a crash leaves the old state or the new one."""
+        write_atomically(self.path, json.dumps(self.to_dict(), ensure_ascii=False, indent=1).encode("utf-8"))
 
     @property
     def seen_ids(self) -> list[str]:

@@ -19,8 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +30,7 @@ from kafka.errors import KafkaError
 from pydantic import ValidationError
 
 from pipeline import topics
+from pipeline.atomic import write_atomically
 from pipeline.broker import end_offsets
 from pipeline.errors import BrokerError, ConfigError
 from pipeline.models import Article, DeadLetter
@@ -290,17 +289,7 @@ def _dump(progress: Mapping[int, PartitionProgress]) -> str:
 
 def save_progress(path: Path, progress: Mapping[int, PartitionProgress]) -> None:
     """Write atomically (temp file, fsync, rename): a crash leaves the old position or the new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(_dump(progress))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, _dump(progress).encode("utf-8"))
 
 
 def check_stages(stages: Sequence[str]) -> None:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
+from pipeline.atomic import write_atomically
 from pipeline.errors import ConfigError
 from pipeline.settings import Settings
 
@@ -75,14 +74,7 @@ def broker_file(settings: Settings) -> Path:
 
 def write_broker_file(path: Path, record: dict[str, Any]) -> None:
     """Write `broker.json` atomically: other commands read it while `rasd run` starts."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(record, fh)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, json.dumps(record).encode("utf-8"))
 
 
 def _recorded_bootstrap(path: Path) -> str:
