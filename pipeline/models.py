@@ -7,8 +7,6 @@ Every message on a Kafka topic is one of these models as UTF-8 JSON (never ASCII
 from __future__ import annotations
 
 import hashlib
-import json
-import math
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -396,41 +394,21 @@ class DeadLetter(_Message):
 
     @classmethod
     def from_failure(
-        cls,
-        *,
-        stage: str,
-        exc: BaseException,
-        key: bytes | str | None,
-        payload: Any,
-        max_bytes: int | None = None,
+        cls, *, stage: str, exc: BaseException, key: bytes | str | None, payload: Any
     ) -> DeadLetter:
-        """Build a dead letter from whatever the stage received, its JSON within `max_bytes` if given
-        (a payload that failed for its size would otherwise fail again as a letter, and be lost)."""
+        """Build a dead letter from whatever the stage received (lone surrogates become U+FFFD, so
+        it can be written as UTF-8); `pipeline.records.fit_letter` fits it to a record."""
         if isinstance(payload, bytes | bytearray):
             text = bytes(payload).decode("utf-8", errors="replace")
         elif isinstance(payload, BaseModel):
             text = payload.model_dump_json()
         else:
             text = str(payload)
-        text = _SURROGATE.sub("\ufffd", text)
         key_text = key.decode("utf-8", errors="replace") if isinstance(key, bytes) else key
-        if key_text is not None:
-            key_text = _SURROGATE.sub("\ufffd", key_text)[:1000]
-        letter = cls(
+        return cls(
             stage=stage,
             error=_SURROGATE.sub("\ufffd", str(exc)[:2000]),
             error_type=type(exc).__name__,
-            key=key_text,
-            payload=text,
+            key=None if key_text is None else _SURROGATE.sub("\ufffd", key_text)[:1000],
+            payload=_SURROGATE.sub("\ufffd", text),
         )
-        if max_bytes is None:
-            return letter
-        size = len(letter.to_json())
-        while size > max_bytes and letter.payload:
-            # JSON escapes (a NUL is 6 bytes) make the letter longer than the text: cut in proportion
-            text = letter.payload
-            in_json = len(json.dumps(text, ensure_ascii=False).encode("utf-8"))
-            keep = max(0, len(text) - math.ceil((size - max_bytes) * len(text) / in_json) - 1)
-            letter = letter.model_copy(update={"payload": text[:keep], "payload_truncated": True})
-            size = len(letter.to_json())
-        return letter

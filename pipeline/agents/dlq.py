@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from pipeline.models import DeadLetter
+from pipeline.records import fit_letter
 from pipeline.runtime import Runtime
 
 __all__ = ["dead_letter"]
@@ -22,8 +23,9 @@ async def dead_letter(
     dlq_topic: Any, runtime: Runtime, *, stage: str, exc: BaseException, key: str | None, payload: Any
 ) -> None:
     """Park one failed message with its reason on `articles.dlq`; the stream goes on."""
-    letter = DeadLetter.from_failure(
-        stage=stage, exc=exc, key=key, payload=payload, max_bytes=runtime.settings.max_record_bytes
+    letter = fit_letter(
+        DeadLetter.from_failure(stage=stage, exc=exc, key=key, payload=payload),
+        runtime.settings.max_record_bytes,
     )
     log.warning(
         "dead-lettered stage=%s key=%s error=%s: %s%s",

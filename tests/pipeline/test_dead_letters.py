@@ -8,6 +8,7 @@ import pytest
 
 from pipeline.dead_letters import replay_target
 from pipeline.models import Article, DeadLetter
+from pipeline.records import fit_letter
 
 ARTICLE = Article(id="a" * 32, source="s", title="عنوان", body="نص")
 
@@ -44,9 +45,7 @@ def test_a_letter_is_cut_to_the_record_limit_and_then_never_replayed() -> None:
     big = ARTICLE.model_copy(update={"body": "نص\u0000" * 50_000})  # a NUL is 6 bytes of JSON
     whole = DeadLetter.from_failure(stage="enrich", exc=ValueError("x"), key=big.id, payload=big)
     assert len(whole.to_json()) > 300_000 and replay_target(whole) == ("articles.raw", big)
-    letter = DeadLetter.from_failure(
-        stage="enrich", exc=ValueError("x"), key=big.id, payload=big, max_bytes=65_536
-    )
+    letter = fit_letter(whole, 65_536)
     assert 60_000 < len(letter.to_json()) <= 65_536 and letter.payload_truncated
     assert whole.payload.startswith(letter.payload) and letter.key == big.id
     target, why = replay_target(letter)
