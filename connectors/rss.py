@@ -528,10 +528,10 @@ async def run_forever(
                     "poll round done",
                     extra={"feeds": len(due), "new": report.new, "published": report.published},
                 )
+                by_id = {f.id: f for f in due}  # one lookup per outcome: a round may hold 5,000 feeds
                 for outcome in report.outcomes:  # remembered, in case the state could not be saved
-                    feed = next(f for f in due if f.id == outcome.feed_id)
                     planned[outcome.feed_id] = outcome.next_poll_at or utcnow() + timedelta(
-                        seconds=_interval(feed, settings)
+                        seconds=_interval(by_id[outcome.feed_id], settings)
                     )
                 wait = 1.0
             await _sleep(stop, wait)
