@@ -25,6 +25,7 @@ from typing import Any, Final, Protocol, Self, runtime_checkable
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
+from pipeline.broker import open_client
 from pipeline.errors import PublishError
 from pipeline.models import Article
 from pipeline.records import DEFAULT_MAX_RECORD_BYTES, fit_record
@@ -125,7 +126,8 @@ class KafkaPublisher:
         self.max_record_bytes = max_record_bytes
         self._timeout = delivery_timeout_s
         try:
-            self._producer: Any = KafkaProducer(
+            self._producer: Any = open_client(
+                KafkaProducer,
                 bootstrap_servers=[s.strip() for s in bootstrap.split(",") if s.strip()],
                 client_id=client_id,
                 acks="all",

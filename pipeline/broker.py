@@ -25,6 +25,7 @@ __all__ = [
     "TopicsReport",
     "ensure_topics",
     "free_port",
+    "open_client",
     "provision_topics",
     "stop_process",
     "wait_for_port",
@@ -150,6 +151,28 @@ def _short(exc: BaseException) -> str:
     return text if text.startswith(type(exc).__name__) else f"{type(exc).__name__}: {text}".rstrip(": ")
 
 
+def open_client(cls: type[Any], **config: Any) -> Any:
+    """`cls(**config)` for a kafka-python consumer, producer or admin client, closing the network
+    client it made when the constructor fails: kafka-python starts its I/O thread and socket before
+    it bootstraps and leaves both behind when that times out, once per try with the broker down (a
+    /metrics refresh, each round of a retry loop)."""
+    factory = getattr(cls, "DEFAULT_CONFIG", {}).get("kafka_client")
+    if factory is None:  # not a kafka-python client (a test double): nothing to track
+        return cls(**config)
+    made: list[Any] = []
+
+    def tracked(**kwargs: Any) -> Any:
+        made.append(factory(**kwargs))
+        return made[-1]
+
+    try:
+        return cls(kafka_client=tracked, **config)
+    except BaseException:
+        for client in made:
+            client.close()
+        raise
+
+
 def connect_timeout(client: type, ms: int) -> dict[str, int]:
     """The keyword that bounds a kafka-python client's wait for the broker at start: kafka-python 3
     calls it `bootstrap_timeout_ms`, 2.x `api_version_auto_timeout_ms` (and refuses the other)."""
@@ -167,7 +190,8 @@ def _admin(bootstrap: str, timeout: float) -> Any:
     while True:
         left = deadline - time.monotonic()
         try:
-            return KafkaAdminClient(
+            return open_client(
+                KafkaAdminClient,
                 bootstrap_servers=bootstrap.split(","),
                 client_id="rasd-admin",
                 request_timeout_ms=10_000,
@@ -310,8 +334,11 @@ def unconsumed(bootstrap: str, group: str, topic: str, *, timeout: float = 10.0)
     from kafka.errors import KafkaError
 
     admin = _admin(bootstrap, timeout)
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap.split(","), client_id="rasd-admin", enable_auto_commit=False
+    consumer = open_client(
+        KafkaConsumer,
+        bootstrap_servers=bootstrap.split(","),
+        client_id="rasd-admin",
+        enable_auto_commit=False,
     )
     try:
         parts = consumer.partitions_for_topic(topic) or set()
@@ -343,7 +370,8 @@ def wait_for_broker(bootstrap: str, *, timeout_s: float, first_delay_s: float = 
     attempt = 1
     while True:
         try:
-            admin = KafkaAdminClient(
+            admin = open_client(
+                KafkaAdminClient,
                 bootstrap_servers=[s.strip() for s in bootstrap.split(",") if s.strip()],
                 client_id="rasd-wait",
                 request_timeout_ms=5000,

@@ -31,7 +31,7 @@ from pydantic import ValidationError
 
 from pipeline import topics
 from pipeline.atomic import write_atomically
-from pipeline.broker import end_offsets
+from pipeline.broker import end_offsets, open_client
 from pipeline.errors import BrokerError, ConfigError
 from pipeline.models import Article, DeadLetter
 
@@ -127,7 +127,8 @@ def replay_target(letter: DeadLetter) -> tuple[str, Article] | tuple[None, str]:
 
 def _consumer(bootstrap: str) -> Any:
     try:
-        return KafkaConsumer(
+        return open_client(
+            KafkaConsumer,
             bootstrap_servers=[s.strip() for s in bootstrap.split(",") if s.strip()],
             group_id=None,
             enable_auto_commit=False,

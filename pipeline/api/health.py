@@ -21,12 +21,12 @@ from fastapi.responses import PlainTextResponse
 
 from pipeline.api.models import Health
 from pipeline.api.services import Services, services
-from pipeline.broker import connect_timeout, end_offsets, group_offsets
+from pipeline.broker import connect_timeout, end_offsets, group_offsets, open_client
 from pipeline.metrics import collect, render_prometheus
 from pipeline.settings import Settings
 from pipeline.topics import ARTICLES_DLQ
 
-__all__ = ["BrokerGauges", "open_client", "router"]
+__all__ = ["BrokerGauges", "router"]
 
 log = logging.getLogger("rasd.api")
 
@@ -45,25 +45,6 @@ def _bootstrap(settings: Settings) -> str | None:
     except (OSError, ValueError):
         return None
     return value if isinstance(value, str) and value else None
-
-
-def open_client(cls: type[Any], **config: Any) -> Any:
-    """`cls(**config)` for a kafka-python consumer or admin client, closing the network client it
-    made when the constructor fails: kafka-python starts its I/O thread and socket before it
-    bootstraps and leaves both behind when that times out, once per refresh with the broker down."""
-    made: list[Any] = []
-    factory = cls.DEFAULT_CONFIG["kafka_client"]
-
-    def tracked(**kwargs: Any) -> Any:
-        made.append(factory(**kwargs))
-        return made[-1]
-
-    try:
-        return cls(kafka_client=tracked, **config)
-    except BaseException:
-        for client in made:
-            client.close()
-        raise
 
 
 def _read_gauges(bootstrap: str, group: str, timeout_s: float) -> dict[str, float]:

@@ -82,6 +82,20 @@ def test_a_failed_broker_read_leaves_no_thread_behind() -> None:
     assert _kafka_threads() == before
 
 
+@pytest.mark.parametrize("kind", ["KafkaAdminClient", "KafkaConsumer", "KafkaProducer"])
+def test_every_client_made_through_open_client_leaves_no_thread_behind(kind: str) -> None:
+    # the worker's broker wait, `rasd dlq` and the connector's producer build their clients the same way
+    import kafka
+
+    from pipeline.broker import connect_timeout, open_client
+
+    cls = getattr(kafka, kind)
+    before = _kafka_threads()
+    with pytest.raises(Exception):  # noqa: B017 - whatever kafka-python raises for "no broker"
+        open_client(cls, bootstrap_servers=[f"127.0.0.1:{_closed_port()}"], **connect_timeout(cls, 500))
+    assert _kafka_threads() == before
+
+
 def test_sse_data_keeps_json_line_separators_inside_strings() -> None:
     payload = json.dumps({"watch_name": "إيران\u2028الخليج\u2029\x85"}, ensure_ascii=False)
     data = sse_data(payload)
