@@ -7,8 +7,9 @@ when two workers start together). The switch is persistent in the file, so `conn
 mode the file is in and retries the switch until `timeout_s` runs out.
 
 A file that is not a SQLite database (truncated, overwritten, another program's) fails when it is first
-read, with an error that names no file; `named` turns that into a `ConfigError` naming it, so a command
-or worker says which file to move aside instead of printing a traceback.
+read, with an error that names no file. The stores open theirs inside `named`, which turns that into a
+`ConfigError` naming the file, so a command or worker says which file to move aside instead of printing
+a traceback; the search index maps it to `SearchError` itself, as it does every SQLite error.
 """
 
 from __future__ import annotations
@@ -33,23 +34,20 @@ def connect(
     timeout_s: float = 10.0,
     isolation_level: IsolationLevel = "DEFERRED",
     page_size: int | None = None,
-    what: str = "SQLite file",
 ) -> sqlite3.Connection:
     """A connection to `path` (created with its folder), waiting up to `timeout_s` for other
     processes' locks (sqlite3's `timeout` is the busy timeout), in WAL mode unless it is `:memory:`;
     usable from any thread (each store serialises its own use). `page_size` applies to a file
-    created here only: switching to WAL fixes the size of an empty one. `what` names the file in
-    the error for a damaged one."""
+    created here only: switching to WAL fixes the size of an empty one."""
     name = str(path)
     if name != ":memory:":
         Path(name).parent.mkdir(parents=True, exist_ok=True)
     db = sqlite3.connect(name, timeout=timeout_s, isolation_level=isolation_level, check_same_thread=False)
     try:
-        with named(name, what):
-            if page_size is not None:
-                db.execute(f"PRAGMA page_size = {int(page_size)}")
-            if name != ":memory:":
-                _ensure_wal(db, timeout_s)
+        if page_size is not None:
+            db.execute(f"PRAGMA page_size = {int(page_size)}")
+        if name != ":memory:":
+            _ensure_wal(db, timeout_s)
     except BaseException:
         db.close()
         raise

@@ -44,7 +44,7 @@ class PageCache:
         self._clock = clock
         self._lock = threading.Lock()
         with sqlite_files.named(path, "page cache"):
-            self._db = sqlite_files.connect(path, isolation_level=None, what="page cache")
+            self._db = sqlite_files.connect(path, isolation_level=None)
             self._db.executescript(_SCHEMA)
         self.hits = 0
         self.misses = 0

@@ -59,7 +59,7 @@ class DeliveryLog:
 
     def __init__(self, path: Path | str) -> None:
         with sqlite_files.named(path, "delivery log"):
-            self._db = sqlite_files.connect(path, what="delivery log")
+            self._db = sqlite_files.connect(path)
             self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
 

@@ -48,7 +48,7 @@ class AlertStore:
 
     def __init__(self, path: Path | str) -> None:
         with sqlite_files.named(path, "alert store"):
-            self._db = sqlite_files.connect(path, what="alert store")
+            self._db = sqlite_files.connect(path)
             self._db.executescript(_SCHEMA)
             self._add_claim_columns()
         self._lock = threading.Lock()

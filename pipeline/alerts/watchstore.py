@@ -80,7 +80,7 @@ class WatchStore:
 
     def __init__(self, path: Path | str) -> None:
         with sqlite_files.named(path, "watch store"):
-            self._db = sqlite_files.connect(path, what="watch store")
+            self._db = sqlite_files.connect(path)
             self._db.executescript(_SCHEMA)
             self._add_of_config_column()
         self._lock = threading.Lock()

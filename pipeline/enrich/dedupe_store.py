@@ -258,7 +258,7 @@ class SqliteStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         what = "story index (a cache of recent articles)"
         with sqlite_files.named(self.path, what):
-            self._db = sqlite_files.connect(self.path, isolation_level=None, what=what)
+            self._db = sqlite_files.connect(self.path, isolation_level=None)
             try:
                 self._db.execute("PRAGMA synchronous=NORMAL")
                 self._db.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache

@@ -115,6 +115,15 @@ async def test_index_from_a_newer_build_is_refused(tmp_path: Path, analyzer: Ana
         await SqliteBackend(path, analyzer).setup()
 
 
+async def test_a_damaged_index_file_is_a_search_error(tmp_path: Path, analyzer: Analyzer) -> None:
+    # the backend's contract (the API answers it with 503), not the stores' ConfigError (a 400)
+    path = tmp_path / "index.sqlite3"
+    path.write_bytes(b"this is not a database\n" * 100)
+    with pytest.raises(SearchError, match="not a database") as caught:
+        await SqliteBackend(path, analyzer).setup()
+    assert not isinstance(caught.value, ConfigError)
+
+
 async def test_calls_before_setup_or_after_close_fail_clearly(tmp_path: Path, analyzer: Analyzer) -> None:
     backend = SqliteBackend(tmp_path / "index.sqlite3", analyzer)
     with pytest.raises(SearchError, match="setup"):
