@@ -13,6 +13,7 @@ from pipeline.api import alerts, articles, entities, health, search, watches
 from pipeline.api.access import access_policy, install_access_control
 from pipeline.api.errors import install_error_handlers
 from pipeline.api.health import BrokerGauges
+from pipeline.api.limits import BodyLimit
 from pipeline.api.services import Services
 from pipeline.errors import SearchUnavailable
 from pipeline.settings import Settings
@@ -53,6 +54,7 @@ def create_api(settings: Settings, *, web: bool = True, host: str | None = None)
 
     app = FastAPI(title="Rasd", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     install_error_handlers(app)
+    app.add_middleware(BodyLimit)  # first: inside the access middleware (see `BodyLimit`)
     install_access_control(app, policy)
     for module in (search, articles, entities, alerts, watches, health):
         app.include_router(module.router)

@@ -185,3 +185,26 @@ def test_stream_resumes_after_the_last_event_id(fresh: TestClient) -> None:
     ) as response:
         lines = list(response.iter_lines())
     assert [e["id"] for e in _events(lines)] == ["test-alert-2", "test-alert-3"]
+
+
+def test_an_oversized_json_body_is_refused_while_it_is_read(fresh: TestClient) -> None:
+    """FastAPI reads a JSON body whole before any handler runs: the cap must hold before that."""
+    from collections.abc import Iterator
+
+    from pipeline.api.limits import BODY_LIMIT
+
+    huge = {**HORMUZ, "any_of": {"words": ["كلمة"] * (BODY_LIMIT // 8)}}
+    declared = fresh.post("/watches", json=huge)
+    assert declared.status_code == 413
+    assert declared.json()["error"]["code"] == "too_large"
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it streams
+        yield b'{"id": "x", "name": "'
+        for _ in range(BODY_LIMIT // 4096 + 2):
+            yield b"a" * 4096
+        yield b'"}'
+
+    streamed = fresh.post("/watches", content=chunks(), headers={"content-type": "application/json"})
+    assert streamed.status_code == 413 and streamed.json()["error"]["code"] == "too_large"
+    assert fresh.get("/watches/x").status_code == 404
+    assert fresh.post("/watches", json=HORMUZ).status_code == 201  # a normal body still goes through
