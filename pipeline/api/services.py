@@ -57,7 +57,7 @@ class Services:
             catalogue=catalogue,
             topics={t.id: t for t in topic_defs},
             feed_names={f.id: f.name for f in feeds},
-            backend=open_backend(settings, catalogue.registry.analyzer),
+            backend=open_backend(settings, catalogue.registry.analyzer, writer=False),
             alerts=AlertStore(settings.data_dir / ALERTS_FILE),
             watch_store=WatchStore(settings.data_dir / WATCHES_FILE),
         )

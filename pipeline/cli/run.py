@@ -132,7 +132,7 @@ def _wait_indexed(
     """Poll the search backend until every published id is searchable; returns how many are missing."""
 
     async def loop() -> int:
-        async with connected(settings, analyzer) as backend:
+        async with connected(settings, analyzer, writer=False) as backend:
             deadline = time.monotonic() + deadline_s
             left = list(ids)
             while True:
@@ -275,7 +275,7 @@ def _forever(
 
 def _summary(settings: Settings, analyzer: Analyzer, published: int, missing: int) -> None:
     async def count() -> int:
-        async with connected(settings, analyzer) as backend:
+        async with connected(settings, analyzer, writer=False) as backend:
             return await backend.count()
 
     alerts_db = settings.data_dir / "alerts.sqlite3"

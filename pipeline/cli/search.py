@@ -127,7 +127,7 @@ def run_search(settings: Settings, args: argparse.Namespace) -> int:
         raise InvalidQuery(_describe(exc)) from exc
 
     async def go() -> SearchResult:
-        async with connected(settings, registry.analyzer) as backend:
+        async with connected(settings, registry.analyzer, writer=False) as backend:
             return await backend.search(query)
 
     result = asyncio.run(go())

@@ -272,7 +272,7 @@ def _test(settings: Settings, args: argparse.Namespace) -> int:
         registry = manager.catalogue.registry
 
     async def go() -> BacktestReport:
-        async with connected(settings, registry.analyzer) as backend:
+        async with connected(settings, registry.analyzer, writer=False) as backend:
             return await backtest_backend(
                 cw, backend, registry.analyzer, since=since, until=until, examples=args.examples
             )

@@ -51,8 +51,11 @@ __all__ = [
 ]
 
 
-def open_backend(settings: Settings, analyzer: Analyzer) -> SearchBackend:
+def open_backend(settings: Settings, analyzer: Analyzer, *, writer: bool = True) -> SearchBackend:
     """The search backend the settings name, not yet set up; creates the index directory for SQLite.
+
+    `writer=False` for processes that only read (the API, searches and backtests from the command
+    line): their setup leaves the Elasticsearch template, which records the writers' analyzer, alone.
 
     Raises:
         ConfigError: the backend named is not available in this build.
@@ -73,7 +76,10 @@ def open_backend(settings: Settings, analyzer: Analyzer) -> SearchBackend:
                 f"the Elasticsearch backend needs the 'elasticsearch>=9,<10' package: {exc}"
             ) from exc
         return ElasticsearchBackend.from_settings(
-            settings, analyzer, stopwords=_stopwords(settings.config_dir / "stopwords" / "ar.txt")
+            settings,
+            analyzer,
+            stopwords=_stopwords(settings.config_dir / "stopwords" / "ar.txt"),
+            writer=writer,
         )
     raise ConfigError(
         f"unknown search backend {settings.search_backend!r}; expected 'sqlite' or 'elasticsearch'"
@@ -90,9 +96,11 @@ def _stopwords(path: Path) -> list[str]:
 
 
 @asynccontextmanager
-async def connected(settings: Settings, analyzer: Analyzer) -> AsyncIterator[SearchBackend]:
+async def connected(
+    settings: Settings, analyzer: Analyzer, *, writer: bool = True
+) -> AsyncIterator[SearchBackend]:
     """The configured backend, set up for the block and closed after it (one-shot CLI and test use)."""
-    backend = open_backend(settings, analyzer)
+    backend = open_backend(settings, analyzer, writer=writer)
     await backend.setup()
     try:
         yield backend

@@ -107,6 +107,10 @@ class ElasticsearchBackend:
         bulk: chunk size (documents and bytes), retries and backoff of bulk writes.
         refresh: refresh after each write (`True`, ``"wait_for"``) so it is searchable at once: for
             tests and one-shot CLI use; the indexer leaves it off (near-real-time, ~1 s).
+        writer: whether this process writes articles. Only a writer updates an existing policy and
+            template: the template records the writer's analyzer, and a reader (the API, a search
+            from the command line) started with other configuration during a rolling upgrade would
+            make new indices claim an analysis their documents do not have.
     """
 
     def __init__(
@@ -121,6 +125,7 @@ class ElasticsearchBackend:
         bulk: BulkOptions | None = None,
         refresh: Refresh = False,
         owns_client: bool = True,
+        writer: bool = True,
     ) -> None:
         self._client = client
         self._analyzer = analyzer
@@ -131,13 +136,14 @@ class ElasticsearchBackend:
         self._bulk = bulk or BulkOptions()
         self._refresh: Refresh = refresh
         self._owns_client = owns_client
+        self.writer = writer
 
     def __repr__(self) -> str:
         return f"ElasticsearchBackend(alias={self.names.alias!r})"
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, analyzer: Analyzer, *, stopwords: Collection[str] = ()
+        cls, settings: Settings, analyzer: Analyzer, *, stopwords: Collection[str] = (), writer: bool = True
     ) -> ElasticsearchBackend:
         """The backend the ``RASD_ELASTICSEARCH_*`` settings describe.
 
@@ -158,6 +164,7 @@ class ElasticsearchBackend:
                 chunk_docs=settings.elasticsearch_bulk_max_docs,
                 max_bytes=settings.elasticsearch_bulk_max_bytes,
             ),
+            writer=writer,
         )
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -170,15 +177,17 @@ class ElasticsearchBackend:
         """Create or update the ILM policy and index template, then the first index and watches index.
 
         Idempotent. Template changes reach new backing indices (after the next rollover); existing
-        ones keep their analysis.
+        ones keep their analysis. A reader (``writer=False``) creates what is missing but leaves an
+        existing template and policy as the writers made them.
         """
         names = self.names
         settings = self.settings_body()
         with map_errors("setting up"):
-            await self._client.ilm.put_lifecycle(name=names.policy, policy=ilm_policy(self._ilm))
-            await self._client.indices.put_index_template(
-                **index_template(names, settings, self._analyzer.fingerprint)
-            )
+            if self.writer or not (await self._client.indices.exists_index_template(name=names.template)).body:
+                await self._client.ilm.put_lifecycle(name=names.policy, policy=ilm_policy(self._ilm))
+                await self._client.indices.put_index_template(
+                    **index_template(names, settings, self._analyzer.fingerprint)
+                )
             if not (await self._client.indices.exists_alias(name=names.alias)).body:
                 await self._create(names.first_index, aliases={names.alias: {"is_write_index": True}})
             if not (await self._client.indices.exists(index=names.watches)).body:

@@ -378,6 +378,46 @@ async def test_setup_records_the_analyzer_in_the_template(analyzer: Analyzer) ->
     assert template["template"]["mappings"]["_meta"]["rasd_analysis"] == analyzer.fingerprint
 
 
+async def test_a_reader_leaves_an_existing_template_to_the_writers(analyzer: Analyzer) -> None:
+    # an API pod started with another registry during a rolling upgrade must not make new indices
+    # claim its analyzer while the workers still write with theirs
+    client = FakeClient()
+    client.fake_indices.answers.update(exists_index_template=True, exists_alias=True, exists=True)
+    await backend(client, analyzer, writer=False).setup()
+    assert "put_index_template" not in client.fake_indices.names()
+    assert client.fake_ilm.names() == []
+    # on a fresh cluster a reader still creates what it needs to answer
+    fresh = FakeClient()
+    fresh.fake_indices.answers.update(exists_index_template=False, exists_alias=False, exists=False)
+    await backend(fresh, analyzer, writer=False).setup()
+    assert fresh.fake_indices.names() == [
+        "exists_index_template",
+        "put_index_template",
+        "exists_alias",
+        "create",
+        "exists",
+        "create",
+    ]
+    assert fresh.fake_ilm.names() == ["put_lifecycle"]
+
+
+def test_the_api_opens_the_backend_as_a_reader(tmp_path: Any) -> None:
+    from pipeline.api.services import Services
+
+    settings = Settings(
+        search_backend="elasticsearch", elasticsearch_url="http://127.0.0.1:9", data_dir=tmp_path
+    )
+    services = Services.load(settings)
+    try:
+        assert isinstance(services.backend, ElasticsearchBackend)
+        assert services.backend.writer is False
+        assert isinstance(open_backend(settings, Analyzer()), ElasticsearchBackend)
+        assert open_backend(settings, Analyzer()).writer is True  # type: ignore[attr-defined]
+    finally:
+        services.alerts.close()
+        services.watch_store.close()
+
+
 async def test_count_and_close(analyzer: Analyzer) -> None:
     client = FakeClient(stored={("i", "a"): {}, ("i", "b"): {}})
     es = backend(client, analyzer)
