@@ -31,7 +31,14 @@ UiError = Callable[[Request, int, str], Response]
 
 log = logging.getLogger("rasd.api")
 
-_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 409: "conflict", 413: "too_large", 422: "invalid"}
+_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    422: "invalid",
+}
 
 
 class ApiError(Exception):

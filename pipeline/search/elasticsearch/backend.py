@@ -183,7 +183,10 @@ class ElasticsearchBackend:
         names = self.names
         settings = self.settings_body()
         with map_errors("setting up"):
-            if self.writer or not (await self._client.indices.exists_index_template(name=names.template)).body:
+            if (
+                self.writer
+                or not (await self._client.indices.exists_index_template(name=names.template)).body
+            ):
                 await self._client.ilm.put_lifecycle(name=names.policy, policy=ilm_policy(self._ilm))
                 await self._client.indices.put_index_template(
                     **index_template(names, settings, self._analyzer.fingerprint)
