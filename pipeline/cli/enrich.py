@@ -11,6 +11,7 @@ from pipeline.enrich.enricher import load_enricher
 from pipeline.errors import ConfigError
 from pipeline.ids import article_id
 from pipeline.models import Article
+from pipeline.records import fit_record
 from pipeline.settings import Settings
 
 __all__ = ["add_parser", "read_articles", "run_enrich"]
@@ -57,19 +58,31 @@ def _text(data: bytes, name: str) -> str:
     return text
 
 
-def _stdin_bytes() -> bytes:
-    """Standard input; a closed one (`rasd enrich - <&-`, a service without stdin) is the user's error."""
-    if sys.stdin is None:
-        raise ConfigError("-: standard input is closed; give a file, or pipe the text in")
-    return sys.stdin.buffer.read()
+def _read(name: str, limit: int) -> bytes:
+    """The document's bytes, at most `limit` of them: a larger one is refused before it is all read.
+    A closed standard input (`rasd enrich - <&-`, a service without stdin) is the user's error."""
+    if name == "-":
+        if sys.stdin is None:
+            raise ConfigError("-: standard input is closed; give a file, or pipe the text in")
+        data = sys.stdin.buffer.read(limit + 1)
+    else:
+        try:
+            with Path(name).open("rb") as fh:
+                data = fh.read(limit + 1)
+        except OSError as exc:
+            raise ConfigError(f"{name}: {exc.strerror}") from exc
+    if len(data) > limit:
+        raise ConfigError(
+            f"{name}: larger than {limit:,} bytes, the most the connector fetches (RASD_FETCH_MAX_BODY_BYTES)"
+        )
+    return data
 
 
 def run_enrich(settings: Settings, args: argparse.Namespace) -> int:
-    try:
-        data = _stdin_bytes() if args.file == "-" else Path(args.file).read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"{args.file}: {exc.strerror}") from exc
+    """Enrich each article as the pipeline would: cut to the record size the connector publishes."""
+    data = _read(args.file, settings.fetch_max_body_bytes)
     enricher = load_enricher(settings)
-    enriched = [enricher.enrich(a).model_dump(mode="json") for a in read_articles(data, args.file)]
+    articles = [fit_record(a, settings.max_record_bytes) for a in read_articles(data, args.file)]
+    enriched = [enricher.enrich(a).model_dump(mode="json") for a in articles]
     print(json.dumps(enriched[0] if len(enriched) == 1 else enriched, ensure_ascii=False, indent=2))
     return 0

@@ -222,3 +222,26 @@ def test_a_worker_reports_a_broken_config_before_waiting_for_the_broker(
     assert main(["worker"]) == 1
     error = _one_line_error(capsys)
     assert "broken.yaml" in error and "Kafka" not in error
+
+
+def test_enrich_refuses_a_document_larger_than_the_connector_fetches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("RASD_FETCH_MAX_BODY_BYTES", "4096")
+    big = tmp_path / "big.txt"
+    big.write_text("عنوان\n" + "كلمة " * 2000, encoding="utf-8")
+    assert main(["enrich", str(big)]) == 1
+    assert "larger than 4,096 bytes" in _one_line_error(capsys)
+
+
+def test_enrich_cuts_a_long_text_to_the_record_the_pipeline_would_publish(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("RASD_MAX_RECORD_BYTES", "20000")
+    long = tmp_path / "long.txt"
+    long.write_text("قمة في موسكو\n" + "التقى بوتين الرئيس الصيني في موسكو. " * 2000, encoding="utf-8")
+    assert main(["enrich", str(long)]) == 0
+    article = json.loads(capsys.readouterr().out)
+    assert article["truncated"] is True
+    assert 5000 < len(article["body"]) < 20000
+    assert all(m["end"] <= len(article[m["field"]]) for m in article["entities"])
