@@ -44,12 +44,12 @@ class _Taken:
     """The spans of a field's mentions, asked whether a word overlaps any of them by bisection: a scan
     per word made an article with thousands of mentions quadratic (80 KB of بوتين took 23 s)."""
 
-    def __init__(self, mentions: Sequence[EntityMention]) -> None:
-        ordered = sorted(mentions, key=lambda m: m.start)
-        self.starts = [m.start for m in ordered]
-        self.reach: list[int] = []  # the furthest end among the mentions up to each one
-        for m in ordered:
-            self.reach.append(max(m.end, self.reach[-1] if self.reach else m.end))
+    def __init__(self, spans: Sequence[tuple[int, int]]) -> None:
+        ordered = sorted(spans)
+        self.starts = [start for start, _ in ordered]
+        self.reach: list[int] = []  # the furthest end among the spans up to each one
+        for _, end in ordered:
+            self.reach.append(max(end, self.reach[-1] if self.reach else end))
 
     def overlaps(self, start: int, end: int) -> bool:
         i = bisect_right(self.starts, start)  # mentions before i start at or before `start`
@@ -65,9 +65,13 @@ class _TokenBounds:
         self.starts = [t.start for t in tokens]
         self.ends = [t.end for t in tokens]
 
-    def overlapping(self, start: int, end: int) -> Sequence[Token]:
-        """The tokens with `t.end > start and t.start < end`, in order."""
-        return self.tokens[bisect_right(self.ends, start) : bisect_left(self.starts, end)]
+    def overlapping(self, start: int, end: int) -> tuple[int, int]:
+        """Indices [i, j) of the tokens with `t.end > start and t.start < end`."""
+        return bisect_right(self.ends, start), bisect_left(self.starts, end)
+
+
+# `_span_mention`'s answer for a span that is a registry name here part of another name or another word
+_BLOCKED = "blocked"
 
 
 def _span_mention(
@@ -76,9 +80,11 @@ def _span_mention(
     span: TypedSpan,
     tokens: _TokenBounds,
     registry: EntityRegistry,
-) -> EntityMention | None:
-    """Canonicalise a tagger span: a registry name (any spelling), else a stable id from its name."""
-    inside = tokens.overlapping(span.start, span.end)
+) -> EntityMention | str | None:
+    """Canonicalise a tagger span: a registry name (any spelling), else a stable id from its name;
+    `_BLOCKED` where the contexts say the name is part of another name or another word here."""
+    i, j = tokens.overlapping(span.start, span.end)
+    inside = tokens.tokens[i:j]
     if not inside:
         return None
     stems = tuple(t.stem for t in inside)
@@ -91,6 +97,8 @@ def _span_mention(
     surface = text[start : span.end]
     ent_id = None if misread else registry.lookup(stems, variants=True)
     ent = registry.entities.get(ent_id) if ent_id else None
+    if ent is not None and registry.contexts.blocks(tokens.tokens, i, j, ent.type):
+        return _BLOCKED  # another word, or part of another name, here (القطر الجزائري, أذان المغرب)
     if ent is not None and ent.type == span.type:
         type_, canonical_id, name, confidence = ent.type, ent.id, ent.name_ar, span.confidence
     else:
@@ -147,24 +155,39 @@ def article_mentions(
     `tokenized` passes the fields' tokens when the caller has them already.
     """
     per_field: dict[TextField, list[EntityMention]] = {}
+    blocked: dict[TextField, list[tuple[int, int]]] = {}  # spans of names that are another name here
     tokens: dict[TextField, Sequence[Token]] = {}
     for field, text in fields:
         tokens[field] = tokenized[field] if tokenized else registry.analyzer.tokens(text)
+        blocked[field] = []
         if spans is None:
             per_field[field] = tag_entities(text, field, registry, tokens[field])
-        else:  # the tagger's spans already include the registry's names, with its boundaries
-            bounds = _TokenBounds(tokens[field])
-            candidates = (_span_mention(text, field, sp, bounds, registry) for sp in spans.get(field, ()))
-            per_field[field] = [m for m in candidates if m is not None]
+            continue
+        # the tagger's spans already include the registry's names, with its boundaries
+        bounds = _TokenBounds(tokens[field])
+        per_field[field] = []
+        for sp in spans.get(field, ()):
+            canonical = _span_mention(text, field, sp, bounds, registry)
+            if isinstance(canonical, EntityMention):
+                per_field[field].append(canonical)
+            elif canonical == _BLOCKED:
+                blocked[field].append((sp.start, sp.end))
     partial = _partial_names([m for ms in per_field.values() for m in ms], registry)
     if not partial:
         return [m for field, _ in fields for m in per_field[field]]
+    contexts = registry.contexts
     for field, text in fields:
         found = [_resolve_partial(m, registry, partial) for m in per_field[field]]
-        taken = _Taken(found)  # the words added below are tokens: they never overlap each other
-        for tok in tokens[field]:
+        # the words added below are tokens: they never overlap each other
+        taken = _Taken([(m.start, m.end) for m in found] + blocked[field])
+        field_tokens = tokens[field]
+        for k, tok in enumerate(field_tokens):
             ref = partial.get(_part_key(tok))
-            if ref is None or taken.overlaps(tok.start, tok.end):
+            if (
+                ref is None
+                or taken.overlaps(tok.start, tok.end)
+                or contexts.blocks(field_tokens, k, k + 1, "PER")
+            ):
                 continue
             start = trim_prefix(text, tok)
             found.append(

@@ -43,6 +43,7 @@ _UNSURE = 0.7
 _NAME_EVIDENCE = frozenset({"GN", "FE", "RPER", "RORG", "RLOC", "OT", "LT", "T"})
 # a given name, or a word of a registry person's name (خليفة of خليفة حفتر is no given-name list entry)
 _GIVEN = frozenset({"GN", "RPER"})
+_MAX_QUALIFIERS = 2  # words between a title and the name it introduces (رئيس الجمهورية …)
 _MAX_SENTENCE = 150  # very long "sentences" (lists, tables) are cut so one bad split stays local
 
 
@@ -115,23 +116,42 @@ def _bio_spans(labels: Sequence[str]) -> list[tuple[int, int, EntityType]]:
 
 
 def _merge(
-    crf: list[_TokSpan], gaz: list[_TokSpan], rules: list[_TokSpan], loose: Callable[[int], bool]
+    crf: list[_TokSpan],
+    gaz: list[_TokSpan],
+    rules: list[_TokSpan],
+    loose: Callable[[int], bool],
+    qualifier: Callable[[int, int], bool],
 ) -> list[_TokSpan]:
     """Registry matches beat overlapping CRF spans that are shorter or unsure; rules only fill gaps.
 
     A CRF span of the same type that swallows a registry match plus words outside any registry
     match is also cut back to the match when those words are `loose` (no lexicon evidence of a
-    name: دعم بيونغ يانغ → بيونغ يانغ, كيم سيناقشان → كيم).
+    name: دعم بيونغ يانغ → بيونغ يانغ, كيم سيناقشان → كيم). A CRF span of another type that adds
+    only a title's qualifiers [i, j) before a registry person (`qualifier`) yields to the person:
+    رئيس [الجمهورية الباجي قائد السبسي] is no place.
     """
     chosen = list(crf)
     for g in gaz:
         overlapping = [c for c in chosen if c.i < g.j and g.i < c.j]
-        if all((g.j - g.i) >= (c.j - c.i) or c.confidence < _UNSURE for c in overlapping) or (
-            len(overlapping) == 1
-            and overlapping[0].type == g.type
-            and overlapping[0].i <= g.i
-            and g.j <= overlapping[0].j
-            and all(loose(k) for k in range(overlapping[0].i, overlapping[0].j) if not g.i <= k < g.j)
+        one = overlapping[0] if len(overlapping) == 1 else None
+        if (
+            all((g.j - g.i) >= (c.j - c.i) or c.confidence < _UNSURE for c in overlapping)
+            or (
+                one is not None
+                and one.type == g.type
+                and one.i <= g.i
+                and g.j <= one.j
+                and all(loose(k) for k in range(one.i, one.j) if not g.i <= k < g.j)
+            )
+            or (
+                one is not None
+                and g.type == "PER"
+                and g.j - g.i > 1
+                and one.type != "PER"
+                and one.i < g.i
+                and one.j == g.j
+                and qualifier(one.i, g.i)
+            )
         ):
             chosen = [c for c in chosen if c not in overlapping]
             chosen.append(g)
@@ -193,10 +213,11 @@ class NerTagger:
         for i, j, etype in _bio_spans(labels):
             conf = sum(float(marginals[k, label_index[labels[k]]]) for k in range(i, j)) / (j - i)
             crf.append(_TokSpan(i, j, etype, round(float(conf), 3), "crf"))
+        contexts = self.registry.contexts
         gaz = [
             _TokSpan(i, j, etype, 0.9 if j - i > 1 else 0.8, "gazetteer")
             for i, j, etype in _bio_spans(gaz_tags)
-            if j - i > 1 or self._stands_alone(tokens[i])
+            if (j - i > 1 or self._stands_alone(tokens[i])) and not contexts.blocks(tokens, i, j, etype)
         ]
         rules = [
             _TokSpan(i, j, "PER", 0.6, "rule")
@@ -207,7 +228,16 @@ class NerTagger:
         def loose(k: int) -> bool:
             return gaz_tags[k] != "O" or not (classes(tokens[k]) & _NAME_EVIDENCE)
 
-        merged = _merge(crf, gaz, rules, loose)
+        def qualifier(i: int, j: int) -> bool:
+            """Tokens [i, j) qualify a title just before them (رئيس الجمهورية، وزير الخارجية)."""
+            return (
+                i > 0
+                and j - i <= _MAX_QUALIFIERS
+                and "T" in classes(tokens[i - 1])
+                and all(tokens[k].has_article for k in range(i, j))
+            )
+
+        merged = _merge(crf, gaz, rules, loose, qualifier)
         triples = [(m.i, m.j, m.type) for m in merged]
         for idx, i, j in org_from_trigger(tokens, triples, self.featurizer):
             merged[idx] = _TokSpan(i, j, "ORG", merged[idx].confidence, "rule")

@@ -332,7 +332,18 @@ class Featurizer:
         """The registry's BIO tags over a sentence (all ``O`` when registry features are off)."""
         if not self.use_registry:
             return ["O"] * len(tokens)
-        return gazetteer_tags([t.stem for t in tokens], self.registry, self._starts)
+        tags = gazetteer_tags([t.stem for t in tokens], self.registry, self._starts)
+        contexts = self.registry.contexts
+        if contexts.ambiguous_forms:
+            for i, tag in enumerate(tags):
+                # a form mostly another word (بحماس): the tagger decides from the context alone
+                if (
+                    tag[0] == "B"
+                    and (i + 1 == len(tags) or tags[i + 1][0] != "I")
+                    and contexts.ambiguous(tokens[i])
+                ):
+                    tags[i] = "O"
+        return tags
 
 
 def separated(tokens: Sequence[Token]) -> list[bool]:

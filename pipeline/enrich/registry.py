@@ -14,6 +14,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.config import load_list, read_text
+from pipeline.enrich.contexts import NameContexts, load_contexts, written_form
 from pipeline.enrich.variants import MIN_WORD_VARIANT, skeleton, skeleton_key, word_keys, word_probes
 from pipeline.errors import ConfigError
 from pipeline.models import EntityType
@@ -82,6 +83,9 @@ class EntityRegistry:
     # the `word_keys` of the last words of the names behind each multi-word variant key: a surname
     # must match closely
     variant_tails: dict[tuple[str, ...], frozenset[str]] = field(default_factory=dict)
+    # the same for the first words of person names: a first name that is itself some person's name word
+    # must match exactly (نزار عياد is not نظير عياد)
+    variant_heads: dict[tuple[str, ...], frozenset[str]] = field(default_factory=dict)
     # every word of every person's name: a surname written exactly as one (حسين) is that name, not a
     # misspelling of another (حسون)
     person_words: frozenset[str] = frozenset()
@@ -93,6 +97,8 @@ class EntityRegistry:
     # one-word names also common words or other people's names (مالية "financial" is Malé's ماليه):
     # they stand for the entity only where the tagger also finds that type there
     ambiguous_words: frozenset[str] = frozenset()
+    # written forms and neighbours that keep a match from its entity (`rules/contexts.yaml`)
+    contexts: NameContexts = field(default_factory=NameContexts)
     # stems of one-word place names every Arabic form of which has the article (الرياض، الخليل، الهند):
     # written without it, the word is something else (رياض الأطفال, the given names خليل and هند)
     article_only: frozenset[str] = frozenset()
@@ -140,6 +146,7 @@ class EntityRegistry:
         names. A key two entities share resolves to neither; `variant_clashes` lists it."""
         clash: dict[tuple[str, ...], set[str]] = {}
         tails: dict[tuple[str, ...], set[str]] = {}
+        heads: dict[tuple[str, ...], set[str]] = {}
         for key, ent_id in self.names.items():
             if len(key) > 1:
                 vkey = skeleton_key(key)
@@ -148,6 +155,7 @@ class EntityRegistry:
                 if (owner := self.variants.setdefault(vkey, ent_id)) != ent_id:
                     clash.setdefault(vkey, {owner}).add(ent_id)
                 tails.setdefault(vkey, set()).update(word_keys(key[-1]))
+                heads.setdefault(vkey, set()).update(word_keys(key[0]))
             elif len(key[0]) >= MIN_WORD_VARIANT - 1:
                 for form in word_keys(key[0]):
                     if (owner := self.word_variants.setdefault(form, ent_id)) != ent_id:
@@ -159,6 +167,7 @@ class EntityRegistry:
                 del self.word_variants[vkey[0]]
         self.variant_clashes = {vkey: frozenset(ids) for vkey, ids in clash.items()}
         self.variant_tails = {vkey: frozenset(keys) for vkey, keys in tails.items() if vkey in self.variants}
+        self.variant_heads = {vkey: frozenset(keys) for vkey, keys in heads.items() if vkey in self.variants}
         self.person_words = frozenset(
             word for key, ent_id in self.names.items() if self.entities[ent_id].type == "PER" for word in key
         )
@@ -191,15 +200,24 @@ class EntityRegistry:
         """The entity of a multi-word variant key, when the last word is also close to its name's last
         word (one long vowel apart): محمد دياب is not محمد ديبي, though both skeletons are محمد دب.
         For a person, a last word that is itself a word of some person's name must equal the name's
-        (consonants folded): أحمد حسين is not أحمد حسون. Places and organisations keep their looser
-        match, whose words have several current spellings (الديموقراطية، الديمقراطية)."""
+        (consonants folded): أحمد حسين is not أحمد حسون; so must the first word of a two-word name
+        (نزار عياد is not نظير عياد). Places and organisations keep their looser match, whose words
+        have several current spellings (الديموقراطية، الديمقراطية)."""
         ent_id = self.variants.get(key)
         if ent_id is None:
             return None
         tails = self.variant_tails[key]
         probes = word_probes(stems[-1])
-        if stems[-1] in self.person_words and self.entities[ent_id].type == "PER":
-            return ent_id if probes[0] in tails else None  # probes[0]: the word itself, folded
+        if self.entities[ent_id].type == "PER":
+            # probes[0]: the word itself, folded; a longer name has other words to go by (جون/جان إيف لودريان)
+            if (
+                len(stems) == 2
+                and stems[0] in self.person_words
+                and word_probes(stems[0])[0] not in self.variant_heads[key]
+            ):
+                return None
+            if stems[-1] in self.person_words:
+                return ent_id if probes[0] in tails else None
         return ent_id if not tails.isdisjoint(probes) else None
 
     def written_as_name(self, token: Token) -> bool:
@@ -214,8 +232,13 @@ class EntityRegistry:
 
     def stands_alone(self, token: Token) -> bool:
         """Whether such a word stands for its entity without the tagger's agreement: also not one of
-        the `ambiguous_words`."""
-        return token.stem not in self.ambiguous_words and self.written_as_name(token)
+        the `ambiguous_words`, nor a form the contexts call ambiguous or not a name."""
+        return (
+            token.stem not in self.ambiguous_words
+            and not self.contexts.ambiguous(token)
+            and written_form(token) not in self.contexts.not_names
+            and self.written_as_name(token)
+        )
 
     def resolve(self, name_or_id: str) -> Entity | None:
         """An entity by id or by any known name variant (Arabic or English, any spelling we know)."""
@@ -309,4 +332,5 @@ def load_registry(directory: Path) -> EntityRegistry:
     registry = EntityRegistry.build(entities)
     registry.common_given_names = _read_words(directory / "common_given_names.txt", registry.analyzer)
     registry.ambiguous_words = _read_words(directory / "ambiguous_words.txt", registry.analyzer)
+    registry.contexts = load_contexts(directory / "rules" / "contexts.yaml", registry.analyzer)
     return registry
