@@ -23,7 +23,10 @@ __all__ = ["add_parser", "feed_failures", "file_failures", "run_ingest"]
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("ingest", help="publish new articles to articles.raw (poll once, or replay files)")
+    p = sub.add_parser(
+        "ingest",
+        help="publish new articles to articles.raw, short ones to articles.fulltext (poll once, or replay)",
+    )
     p.add_argument(
         "--from-files",
         nargs="+",

@@ -13,10 +13,12 @@ from urllib.parse import unquote
 from pydantic import ValidationError
 
 from pipeline.enrich.registry import load_registry
+from pipeline.enrich.topics import load_topics
 from pipeline.errors import ConfigError, InvalidQuery
 from pipeline.search import connected
 from pipeline.search.base import HIGHLIGHT_POST, HIGHLIGHT_PRE, SearchQuery, SearchResult
 from pipeline.settings import Settings
+from pipeline.text.normalise import unify_digits
 
 __all__ = ["add_parser", "run_search"]
 
@@ -39,8 +41,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _date(value: str) -> datetime:
+    """An ISO date or date-time, in Western or Eastern Arabic digits (as the API takes it)."""
+    value = unify_digits(value.strip())
     try:
-        moment = datetime.fromisoformat(value.strip())
+        moment = datetime.fromisoformat(value)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"not a date: {value!r} (use YYYY-MM-DD)") from exc
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # an offset given is kept
@@ -107,9 +111,13 @@ def run_search(settings: Settings, args: argparse.Namespace) -> int:
     entity_ids = []
     for name in args.entity:
         ent = registry.resolve(name)
-        if ent is None:
+        if ent is None and not name.startswith("u:"):  # ids of names the registry lacks pass, as in the API
             raise ConfigError(f"--entity: unknown entity {name!r}")
-        entity_ids.append(ent.id)
+        entity_ids.append(ent.id if ent is not None else name)
+    known_topics = {t.id for t in load_topics(settings.topics_file)}
+    unknown = [t for t in args.topic if t not in known_topics]
+    if unknown:
+        raise ConfigError(f"--topic: unknown topic(s) {unknown}; known: {sorted(known_topics)}")
     try:
         query = SearchQuery(
             text=args.text,

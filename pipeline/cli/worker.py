@@ -15,7 +15,7 @@ __all__ = ["add_parser", "run_worker"]
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    sub.add_parser("worker", help="run a Faust worker (enrich, index, alert agents)")
+    sub.add_parser("worker", help="run a Faust worker (full text, enrich, index, alert and surge agents)")
 
 
 def run_worker(settings: Settings, args: argparse.Namespace) -> int:

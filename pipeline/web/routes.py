@@ -209,6 +209,13 @@ def _top_entities(article: Article, limit: int = 6) -> list[tuple[str, str, str]
     return [key for key, _ in counts.most_common(limit)]
 
 
+@router.get("", include_in_schema=False)
+@router.get("/", include_in_schema=False)
+def ui_home() -> RedirectResponse:
+    """`/ui/` is the address the CLI and the deployment notes print: the UI starts at its search page."""
+    return RedirectResponse("/ui/search", status_code=307)
+
+
 @router.get("/search", response_class=HTMLResponse)
 async def search_page(request: Request, svc: Svc) -> HTMLResponse:
     params = _search_params(request)

@@ -82,3 +82,32 @@ def test_reindex_refuses_check_with_enrich(capsys: pytest.CaptureFixture[str]) -
         main(["reindex", "--check", "--enrich"])
     assert exc.value.code == 2
     assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_search_takes_unknown_names_ids_and_checks_topics_as_the_api_does(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    enricher = load_enricher(Settings())
+    fresh = enricher.enrich_many(
+        [
+            Article(
+                id="article-0000",
+                source="test",
+                title="هيل ديكنسون يزور الميناء",
+                body="قال المدير هيل ديكنسون إن الشحنة وصلت.",
+                published="2026-03-02T10:00:00Z",
+            )
+        ]
+    )
+    unknown = [m.canonical_id for m in fresh[0].entities if m.canonical_id.startswith("u:per:")]
+    assert unknown, fresh[0].entities  # a name the registry does not know gets an id of its own
+    _index_with(enricher.analyzer, fresh)
+    capsys.readouterr()
+    assert main(["search", "--entity", unknown[0]]) == 0  # "unknown entity" before
+    assert "هيل ديكنسون" in capsys.readouterr().out
+    assert main(["search", "--entity", "nobody-known"]) == 1
+    assert "unknown entity 'nobody-known'" in capsys.readouterr().err
+    assert main(["search", "الشحنة", "--topic", "nosuch"]) == 1  # was "0 article(s)", exit 3
+    assert "--topic: unknown topic(s) ['nosuch']" in capsys.readouterr().err
+    assert main(["search", "الشحنة", "--since", "٢٠٢٦-٠٣-٠١", "--until", "٢٠٢٦-٠٣-٠٢"]) == 0
+    assert main(["search", "الشحنة", "--since", "٢٠٢٦-٠٣-٠٣"]) == 3

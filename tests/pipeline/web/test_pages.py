@@ -126,6 +126,9 @@ def test_alerts_page_and_live_fragments(ui: TestClient) -> None:
 
 def test_static_files_and_home(ui: TestClient) -> None:
     assert ui.get("/").headers["location"] == "/ui/search"
+    # the address `rasd run`, `rasd api` and the deployment notes print
+    assert ui.get("/ui/").headers["location"] == "/ui/search"
+    assert ui.get("/ui").headers["location"] == "/ui/search"
     css = ui.get("/ui/static/rasd.css")
     assert css.status_code == 200 and "Noto Naskh Arabic" in css.text
     assert ui.get("/ui/static/alerts.js").status_code == 200
