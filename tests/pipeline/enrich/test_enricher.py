@@ -33,6 +33,7 @@ def _article(title: str, body: str = "") -> Article:
         "رسالة من بوطين إلى القمة الأفريقية",
         "الرئيس الروسي (Putin) يلتقي نظيره الصيني",
         "مكالمة هاتفية لبوتين مع أردوغان",
+        "وقع الرئيس الروسي بوتن مرسوما جديدا",  # a spelling an analyst met (was u:per:بوتن)
     ],
 )
 def test_every_spelling_of_putin_resolves_to_one_id(enricher: Enricher, title: str) -> None:
