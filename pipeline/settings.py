@@ -169,6 +169,11 @@ class Settings(BaseSettings):
     api_open: bool = Field(
         default=False, description="serve reads without a key on a non-loopback address (changes stay locked)"
     )
+    api_watch_changes: bool = Field(
+        default=True,
+        description="let the API and web UI change watches; off where the workers keep their own watch "
+        "store on other hosts (Kubernetes: a per-pod data dir), so a change would reach no worker",
+    )
     api_allowed_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="names the API answers to (Host header), e.g. rasd.example.org; empty: any name, "

@@ -82,6 +82,7 @@ class AccessPolicy:
     open_reads: bool
     local: bool
     allowed_hosts: frozenset[str] = frozenset()  # lower case; empty: see `host_allowed`
+    changes: bool = True  # watch changes allowed at all (`RASD_API_WATCH_CHANGES`)
 
     @property
     def trusts_locality(self) -> bool:
@@ -116,6 +117,7 @@ def access_policy(settings: Settings, host: str) -> AccessPolicy:
         open_reads=settings.api_open or (local and key is None),
         local=local,
         allowed_hosts=frozenset(h.strip().lower() for h in settings.api_allowed_hosts if h.strip()),
+        changes=settings.api_watch_changes,
     )
 
 
@@ -127,6 +129,8 @@ def verdict(policy: AccessPolicy, method: str, path: str, presented: str | None)
     if method.upper() in _SAFE_METHODS:
         return 200 if policy.open_reads or valid else 401
     # changes (watches, web forms)
+    if not policy.changes:
+        return 403
     if policy.key is None:
         return 200 if policy.local else 403  # exposed without a key: nobody may change watches
     return 200 if valid else 401
@@ -179,6 +183,15 @@ def refusal(policy: AccessPolicy, method: str, path: str, headers: Mapping[str, 
     status = verdict(policy, method, path, presented_key(headers))
     if status == 401:
         return 401, "unauthorized", "an API key is required (X-API-Key or Authorization: Bearer)"
+    if status == 403 and not policy.changes:
+        return (
+            403,
+            "forbidden",
+            (
+                "watch changes are disabled here (RASD_API_WATCH_CHANGES=false): the workers keep their own "
+                "watch stores, so a change would reach none of them; edit config/watchlists.yaml instead"
+            ),
+        )
     if status == 403:
         return 403, "forbidden", "changes are disabled: the API is open for reading and has no RASD_API_KEY"
     return None

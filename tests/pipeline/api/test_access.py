@@ -78,6 +78,24 @@ def test_open_reads_locked_changes_over_http(exposed: TestClient) -> None:
     assert exposed.delete(f"/watches/{WATCH['id']}", headers=bearer).status_code == 200
 
 
+def test_watch_changes_can_be_switched_off_where_no_worker_would_see_them(corpus: Corpus) -> None:
+    """Kubernetes gives every pod its own data dir: a watch added through the API pod reached no
+    worker, yet the API answered 201. With RASD_API_WATCH_CHANGES=false it says why it cannot."""
+    settings = corpus.settings.model_copy(update={"api_key": SecretStr(KEY), "api_watch_changes": False})
+    key = {"X-API-Key": KEY}
+    with TestClient(create_api(settings, host="0.0.0.0"), follow_redirects=False) as c:
+        assert c.get("/watches", headers=key).status_code == 200  # reads still work
+        refused = c.post("/watches", json=WATCH, headers=key)
+        assert refused.status_code == 403
+        assert "RASD_API_WATCH_CHANGES" in refused.json()["error"]["message"]
+        assert c.delete("/watches/iran", headers=key).status_code == 403
+        assert c.get(f"/watches/{WATCH['id']}", headers=key).status_code == 404
+        c.post("/ui/login", data={"key": KEY, "next": "/ui/watches"})
+        page = c.get("/ui/watches")
+        assert page.status_code == 200 and 'method="post"' not in page.text.lower()  # no forms shown
+    assert access_policy(Settings(api_watch_changes=False), "127.0.0.1").changes is False
+
+
 def test_web_login_sets_the_cookie_that_unlocks_forms(corpus: Corpus) -> None:
     settings = corpus.settings.model_copy(update={"api_key": SecretStr(KEY)})
     with TestClient(create_api(settings, host="0.0.0.0"), follow_redirects=False) as c:
