@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import json
 import re
+import sys
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -23,6 +24,7 @@ from pipeline.alerts.backtest import BacktestReport, backtest_backend
 from pipeline.alerts.manage import WatchManager, summarize, validate_watch
 from pipeline.cli.common import fail
 from pipeline.config import read_yaml
+from pipeline.enrich.registry import EntityRegistry
 from pipeline.errors import ConfigError
 from pipeline.models import Watch, parse_duration
 from pipeline.search import connected
@@ -170,9 +172,29 @@ def _add(settings: Settings, args: argparse.Namespace) -> int:
         raise ConfigError("give the watch: --file watch.yaml, or an id with --entity/--topic/--word …")
     with _manager(settings) as manager:
         verb = manager.add(watch, replace=args.replace)
+        for hint in _name_hints(watch, manager.catalogue.registry):
+            print(hint, file=sys.stderr)
     state = " (paused)" if watch.paused else ""
     print(f"{verb} watch {watch.id}{state}; running workers pick it up at their next batch")
     return 0
+
+
+def _name_hints(watch: Watch, registry: EntityRegistry) -> list[str]:
+    """A word that names a registry entity matches only as written (with its clitics); an analyst who
+    means the actor wants the entity, which every spelling and mention resolves to."""
+    hints = []
+    for word in dict.fromkeys([*watch.words, *watch.any_of.words, *watch.all_of.words]):
+        ent = registry.resolve(word)
+        if ent is not None and ent.id not in {
+            *watch.entities,
+            *watch.any_of.entities,
+            *watch.all_of.entities,
+        }:
+            hints.append(
+                f"note: {word!r} names {ent.name_ar} ({ent.id}); as a word it matches only that spelling, "
+                f"--entity {ent.id} also catches the others and every mention the tagger resolves to it"
+            )
+    return hints
 
 
 def _pause(settings: Settings, args: argparse.Namespace) -> int:

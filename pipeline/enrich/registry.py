@@ -114,6 +114,7 @@ class EntityRegistry:
     _lengths_memo: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = field(
         default_factory=dict, repr=False
     )
+    _keys_by_entity: dict[str, list[tuple[str, ...]]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(cls, entities: Iterable[Entity]) -> EntityRegistry:
@@ -125,6 +126,7 @@ class EntityRegistry:
             by_id[ent.id] = ent
         analyzer = Analyzer(_protected_words(by_id.values()))
         reg = cls(entities=by_id, analyzer=analyzer)
+        analyzer.name_forms = reg.name_forms  # a search for one spelling finds the others
         for ent in by_id.values():
             for name in dict.fromkeys(form for listed in ent.names() for form in _written_forms(listed)):
                 key = tuple(analyzer.terms(name))
@@ -238,6 +240,26 @@ class EntityRegistry:
             and not self.contexts.ambiguous(token)
             and written_form(token) not in self.contexts.not_names
             and self.written_as_name(token)
+        )
+
+    def name_forms(self, stems: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
+        """The other listed names (as stems) of the registry entity that `stems` names, for a search
+        that should find every spelling: بوتين → بوطين، بوتن، Putin …; none for a word that is
+        ambiguous or a common given name alone, or that names no entity."""
+        if not stems or (
+            len(stems) == 1 and (stems[0] in self.ambiguous_words or stems[0] in self.common_given_names)
+        ):
+            return ()
+        ent_id = self.lookup(stems, variants=True)
+        if ent_id is None:
+            return ()
+        if not self._keys_by_entity:
+            for key, owner in self.names.items():
+                self._keys_by_entity.setdefault(owner, []).append(key)
+        return tuple(
+            key
+            for key in self._keys_by_entity.get(ent_id, ())
+            if key != stems and not (len(key) == 1 and key[0] in self.ambiguous_words)
         )
 
     def resolve(self, name_or_id: str) -> Entity | None:

@@ -7,7 +7,10 @@ Syntax (nothing else has a meaning; every other character is literal text):
 - ``-word`` and ``-"a phrase"`` exclude articles that contain them
 - ``OR`` (upper case, between two positive items) makes alternatives: ``روسيا OR موسكو``
 
-Words become analyzer stems (`pipeline.text.Analyzer`), so ``وبوتين`` in a query is ``بوتين``. A word
+Words become analyzer stems (`pipeline.text.Analyzer`), so ``وبوتين`` in a query is ``بوتين``. An
+item that names a registry entity also matches its other listed names, as alternatives (``بوتين`` finds
+``بوطين``, ``بوتن`` and ``Putin``; ``-بوتين`` excludes them all), when the analyzer knows them
+(`Analyzer.name_forms`, set by the registry); they do not count against `MAX_QUERY_TERMS`. A word
 that the analyzer splits into several tokens (``e-mail``, ``a*b``, ``NEAR(x``) is searched as a phrase
 of those tokens. Engine syntax (FTS5 operators, column filters, ``*``, ``^``, parentheses) never
 reaches a backend: backends compile only the stems held here.
@@ -15,15 +18,18 @@ reaches a backend: backends compile only the stems held here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 from pipeline.errors import InvalidQuery
 from pipeline.text.tokenize import preposition_forms
 
-__all__ = ["MAX_QUERY_TERMS", "ParsedQuery", "Phrase", "TermAnalyzer", "parse_user_query"]
+__all__ = ["MAX_NAME_FORMS", "MAX_QUERY_TERMS", "ParsedQuery", "Phrase", "TermAnalyzer", "parse_user_query"]
 
 MAX_QUERY_TERMS = 32
+MAX_NAME_FORMS = 12  # other spellings one query item expands to
+MAX_NAME_FORM_TERMS = 96  # stems all expansions of a query add
 _OR = "OR"
 _QUOTE = '"'
 
@@ -122,6 +128,9 @@ def parse_user_query(text: str, analyzer: TermAnalyzer, *, max_terms: int = MAX_
     if not text.strip():
         return ParsedQuery()
     items = _scan(text)
+    name_forms = getattr(analyzer, "name_forms", None)
+    if name_forms is not None:
+        items = _join_names(items, analyzer, name_forms)
     # (phrase, negated) in order; OR markers kept as None until grouping
     sequence: list[tuple[Phrase, bool] | None] = []
     for item in items:
@@ -160,10 +169,66 @@ def parse_user_query(text: str, analyzer: TermAnalyzer, *, max_terms: int = MAX_
         if excluded:
             raise InvalidQuery("the query only excludes words (-word); add at least one word to search for")
         raise InvalidQuery("the query has no searchable words (only punctuation or operators)")
+    if name_forms is not None:
+        budget = [MAX_NAME_FORM_TERMS]
+        groups = [[*g, *(alt for p in g for alt in _other_names(p, name_forms, budget))] for g in groups]
+        excluded = [*excluded, *(alt for p in excluded for alt in _other_names(p, name_forms, budget))]
     return ParsedQuery(
         groups=tuple(_dedupe(tuple(g)) for g in groups),
         excluded=_dedupe(tuple(excluded)),
     )
+
+
+_MAX_NAME_WORDS = 6
+
+
+def _join_names(
+    items: list[_Item],
+    analyzer: TermAnalyzer,
+    name_forms: Callable[[tuple[str, ...]], tuple[tuple[str, ...], ...]],
+) -> list[_Item]:
+    """Bare words in a row that together name a registry entity with other spellings become one
+    phrase (كيم جونغ أون → "كيم جونغ أون", which then also finds كيم جونج اون and Kim Jong Un): the
+    longest such run wins; words that name nothing stay separate words."""
+    out: list[_Item] = []
+    i = 0
+    while i < len(items):
+        joined = None
+        for n in range(min(_MAX_NAME_WORDS, len(items) - i), 1, -1):
+            run = items[i : i + n]
+            if any(it.quoted or it.negated or it.text == _OR for it in run):
+                continue
+            stems = tuple(s for it in run for s in analyzer.terms(it.text) if s)
+            if len(stems) == n and name_forms(stems):
+                joined = _Item(" ".join(it.text for it in run), quoted=True, negated=False)
+                i += n
+                break
+        if joined is None:
+            joined = items[i]
+            i += 1
+        out.append(joined)
+    return out
+
+
+def _contains(outer: tuple[str, ...], inner: tuple[str, ...]) -> bool:
+    """Whether `inner` occurs in `outer` as adjacent stems (every article matching `outer` matches it)."""
+    n = len(inner)
+    return any(outer[i : i + n] == inner for i in range(len(outer) - n + 1))
+
+
+def _other_names(
+    phrase: Phrase, name_forms: Callable[[tuple[str, ...]], tuple[tuple[str, ...], ...]], budget: list[int]
+) -> list[Phrase]:
+    """The other spellings of the entity `phrase` names, shortest first, without those that contain a
+    shorter one (فلاديمير بوتن adds nothing to بوتن), within the query's remaining `budget` of stems."""
+    kept: list[tuple[str, ...]] = []
+    for form in sorted(name_forms(phrase.terms), key=len):
+        if len(kept) == MAX_NAME_FORMS or len(form) > budget[0]:
+            break
+        if not any(_contains(form, k) for k in (phrase.terms, *kept)):
+            kept.append(form)
+            budget[0] -= len(form)
+    return [Phrase(form, phrase.text) for form in kept]
 
 
 def _dedupe(phrases: tuple[Phrase, ...]) -> tuple[Phrase, ...]:

@@ -12,7 +12,7 @@ import functools
 import hashlib
 import itertools
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import NamedTuple
 
 from pipeline.text.normalise import normalise, normalise_with_offsets
@@ -221,6 +221,9 @@ class Analyzer:
         self.kept = frozenset(normalise(k) for k in kept)  # never cut, but pulling no clitics off
         self._cache: dict[str, tuple[str, str, str]] = {}
         self._pieces: dict[str, str] = {}  # whitespace-free piece -> its stems, space-joined
+        # set by the entity registry whose names this analyzer protects: the other listed names of a
+        # name, which a search expands to (query time only; the terms and `fingerprint` ignore it)
+        self.name_forms: Callable[[tuple[str, ...]], tuple[tuple[str, ...], ...]] | None = None
 
     @functools.cached_property
     def fingerprint(self) -> str:

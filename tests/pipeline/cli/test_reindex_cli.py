@@ -111,3 +111,30 @@ def test_search_takes_unknown_names_ids_and_checks_topics_as_the_api_does(
     assert "--topic: unknown topic(s) ['nosuch']" in capsys.readouterr().err
     assert main(["search", "الشحنة", "--since", "٢٠٢٦-٠٣-٠١", "--until", "٢٠٢٦-٠٣-٠٢"]) == 0
     assert main(["search", "الشحنة", "--since", "٢٠٢٦-٠٣-٠٣"]) == 3
+
+
+def test_a_search_for_a_name_finds_every_spelling_the_registry_lists(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """An analyst's first query is a name typed as words: بوتين must find بوطين, بوتن and Putin,
+    and كيم جونغ أون typed bare must find كيم جونج اون and Kim Jong Un."""
+    enricher = load_enricher(Settings())
+    titles = {
+        "article-0001": "هدد الرئيس الروسي بوطين بالرد",
+        "article-0002": "قال Putin إن المحادثات مستمرة",
+        "article-0003": "وقع الرئيس الروسي بوتن مرسوما",
+        "article-0004": "بوت المحادثة يجيب عن الأسئلة",
+        "article-0005": "وصل كيم جونج اون إلى موسكو",
+        "article-0006": "Kim Jong Un arrives in Moscow",
+    }
+    fresh = enricher.enrich_many(
+        [Article(id=k, source="test", title=t, body="وصل الوفد اليوم") for k, t in titles.items()]
+    )
+    _index_with(enricher.analyzer, fresh)
+    capsys.readouterr()
+    assert main(["search", "بوتين", "--json"]) == 0
+    found = {hit["article"]["id"] for hit in json.loads(capsys.readouterr().out)["hits"]}
+    assert found == {"article-0001", "article-0002", "article-0003"}
+    assert main(["search", "كيم جونغ أون", "--json"]) == 0  # bare words, not a quoted phrase
+    found = {hit["article"]["id"] for hit in json.loads(capsys.readouterr().out)["hits"]}
+    assert found == {"article-0005", "article-0006"}

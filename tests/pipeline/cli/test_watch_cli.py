@@ -113,6 +113,17 @@ def test_add_list_pause_resume_rm(data_dir: Path, capsys: pytest.CaptureFixture[
     assert stored(data_dir)["truce"] is None
 
 
+def test_a_word_that_names_an_actor_gets_a_hint_towards_the_entity(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, "add", "putin-word", "--word", "بوتين", "--word", "وقف إطلاق النار")
+    assert code == 0 and "added watch putin-word" in out
+    assert "'بوتين' names فلاديمير بوتين (Q7747)" in err and "--entity Q7747" in err
+    assert "وقف إطلاق النار" not in err  # no entity: no hint
+    code, _, err = run(capsys, "add", "putin-both", "--word", "بوتين", "--entity", "Q7747")
+    assert code == 0 and err == ""  # the entity is watched already
+
+
 def test_add_from_a_file_and_replace(
     data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

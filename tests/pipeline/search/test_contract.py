@@ -110,6 +110,32 @@ async def test_every_written_form_of_a_name_finds_the_article(indexed: SearchBac
     assert result.total == 1
 
 
+@pytest.mark.parametrize("name", [p.values[0] for p in BACKENDS])
+async def test_a_name_finds_its_other_spellings(name: str, tmp_path: Path) -> None:
+    """What the registry tells the analyzer (`name_forms`): a search for بوتين finds بوطين and Putin,
+    and excluding it excludes them; the bot (بوت) stays out, and the spelling written is marked."""
+    spellings = {("بوتين",): (("بوطين",), ("putin",)), ("بوطين",): (("بوتين",), ("putin",))}
+    analyzer = Analyzer(["بوتين"])
+    analyzer.name_forms = lambda stems: spellings.get(stems, ())
+    backend = _make_backend(name, tmp_path, analyzer)
+    await backend.setup()
+    try:
+        docs = {
+            "article-tah": "هدد الرئيس الروسي بوطين بالرد على العقوبات",
+            "article-latin": "قال Putin إن المحادثات مستمرة",
+            "article-arabic": "بوتين يزور بكين الأسبوع المقبل",
+            "article-bot": "بوت المحادثة يجيب عن أسئلة الطلاب في بكين",
+        }
+        await backend.index_many([Article(id=k, source="t", title=v, body="") for k, v in docs.items()])
+        assert set(ids(await search(backend, "بوتين"))) == {"article-tah", "article-latin", "article-arabic"}
+        assert set(ids(await search(backend, "بوطين"))) == {"article-tah", "article-latin", "article-arabic"}
+        assert ids(await search(backend, "بكين -بوتين")) == ["article-bot"]
+        (hit,) = [h for h in (await search(backend, "بوتين")).hits if h.article.id == "article-tah"]
+        assert "<mark>بوطين</mark>" in hit.highlights["title"][0]
+    finally:
+        await _dispose(backend)
+
+
 async def test_a_word_only_in_another_article_does_not_return_it(
     indexed: SearchBackend, corpus: list[Article]
 ) -> None:
