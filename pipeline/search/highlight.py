@@ -8,14 +8,23 @@ from __future__ import annotations
 
 import html
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Protocol
 
+from pipeline.models import Article
 from pipeline.search.base import HIGHLIGHT_POST, HIGHLIGHT_PRE
 from pipeline.search.query import ParsedQuery
 from pipeline.text import Token
 
-__all__ = ["FRAGMENT_CHARS", "MAX_FRAGMENTS", "TokenAnalyzer", "highlight", "highlight_fields", "match_spans"]
+__all__ = [
+    "FRAGMENT_CHARS",
+    "MAX_FRAGMENTS",
+    "TokenAnalyzer",
+    "entity_marks",
+    "highlight",
+    "highlight_fields",
+    "match_spans",
+]
 
 FRAGMENT_CHARS = 160
 MAX_FRAGMENTS = 3
@@ -121,6 +130,28 @@ def _inside_cluster(text: str, i: int) -> bool:
     return False
 
 
+def _union(spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted spans with overlapping ones merged (a word match inside an entity mention is one mark)."""
+    out: list[tuple[int, int]] = []
+    for s, e in sorted(spans):
+        if out and s < out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], e))
+        else:
+            out.append((s, e))
+    return out
+
+
+def entity_marks(article: Article, entity_ids: Collection[str]) -> dict[str, list[tuple[int, int]]]:
+    """Per field, the spans of the article's mentions of the entities a search filters on: an entity
+    search shows where بوطين or Putin is written, though no query word matched it."""
+    marks: dict[str, list[tuple[int, int]]] = {}
+    if entity_ids:
+        for m in article.entities:
+            if m.canonical_id in entity_ids:
+                marks.setdefault(m.field, []).append((m.start, m.end))
+    return marks
+
+
 def highlight(
     text: str,
     tokens: Sequence[Token],
@@ -129,9 +160,11 @@ def highlight(
     whole: bool = False,
     size: int = FRAGMENT_CHARS,
     max_fragments: int = MAX_FRAGMENTS,
+    marks: Sequence[tuple[int, int]] = (),
 ) -> list[str]:
-    """Fragments of `text` around matches (the whole text when `whole`), or [] when nothing matches."""
-    spans = match_spans(tokens, query)
+    """Fragments of `text` around matches and `marks` (the whole text when `whole`), or [] when
+    nothing matches."""
+    spans = _union([*match_spans(tokens, query), *((s, e) for s, e in marks if 0 <= s < e <= len(text))])
     if not spans:
         return []
     if whole:
@@ -150,15 +183,19 @@ def highlight_fields(
     analyzer: TokenAnalyzer,
     fields: Sequence[tuple[str, str, bool]],
     query: ParsedQuery,
+    marks: Mapping[str, Sequence[tuple[int, int]]] | None = None,
 ) -> dict[str, list[str]]:
-    """Highlights per field name for (name, text, whole) triples; fields without a match are left out."""
-    if not query.groups:
+    """Highlights per field name for (name, text, whole) triples, with extra `marks` per field name;
+    fields without a match are left out."""
+    if not query.groups and not marks:
         return {}
     out: dict[str, list[str]] = {}
     for name, text, whole in fields:
         if not text:
             continue
-        fragments = highlight(text, analyzer.tokens(text), query, whole=whole)
+        fragments = highlight(
+            text, analyzer.tokens(text), query, whole=whole, marks=(marks or {}).get(name, ())
+        )
         if fragments:
             out[name] = fragments
     return out

@@ -47,7 +47,7 @@ from pipeline.search.base import (
     SearchResult,
     joined_body_terms,
 )
-from pipeline.search.highlight import highlight_fields
+from pipeline.search.highlight import entity_marks, highlight_fields
 from pipeline.search.query import ParsedQuery, parse_user_query
 from pipeline.search.sqlite_sql import (
     MAX_FILTER_VALUES,
@@ -779,9 +779,9 @@ class SqliteBackend:
         parsed = parse_user_query(query.text, self._analyzer)
         page = await asyncio.to_thread(self._locked, "searching", lambda: self._search(query, parsed))
         # highlighting is pure CPU on the original text: outside the connection lock
-        return await asyncio.to_thread(self._result, page, parsed)
+        return await asyncio.to_thread(self._result, page, parsed, frozenset(query.entities))
 
-    def _result(self, page: _Page, parsed: ParsedQuery) -> SearchResult:
+    def _result(self, page: _Page, parsed: ParsedQuery, entity_ids: frozenset[str]) -> SearchResult:
         hits = []
         for score, data in page.hits:
             article = self._load(data)
@@ -792,7 +792,11 @@ class SqliteBackend:
             )
             hits.append(
                 SearchHit(
-                    article=article, score=score, highlights=highlight_fields(self._analyzer, fields, parsed)
+                    article=article,
+                    score=score,
+                    highlights=highlight_fields(
+                        self._analyzer, fields, parsed, entity_marks(article, entity_ids)
+                    ),
                 )
             )
         return SearchResult(

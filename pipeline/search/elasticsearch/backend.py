@@ -46,7 +46,7 @@ from pipeline.search.elasticsearch.queries import (
     scan_body,
     search_body,
 )
-from pipeline.search.highlight import highlight_fields
+from pipeline.search.highlight import entity_marks, highlight_fields
 from pipeline.search.query import ParsedQuery, parse_user_query
 from pipeline.text import Analyzer
 
@@ -343,7 +343,11 @@ class ElasticsearchBackend:
             score = float(hit.get("_score") or 0.0) if parsed.groups else 0.0
             hits.append(
                 SearchHit(
-                    article=article, score=score, highlights=highlight_fields(self._analyzer, fields, parsed)
+                    article=article,
+                    score=score,
+                    highlights=highlight_fields(
+                        self._analyzer, fields, parsed, entity_marks(article, query.entities)
+                    ),
                 )
             )
         total = int(body["hits"]["total"]["value"])

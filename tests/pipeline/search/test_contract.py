@@ -301,6 +301,16 @@ async def test_entity_filter(indexed: SearchBackend, corpus: list[Article]) -> N
     assert either == lebanon | {SEED_ID}
 
 
+async def test_an_entity_search_marks_where_the_entity_is_written(indexed: SearchBackend) -> None:
+    """No query word, yet the analyst must see the mention: the filtered entity's spans are marked."""
+    (hit,) = (await search(indexed, entities=[KIM])).hits
+    assert "<mark>كيم جونغ أون</mark>" in hit.highlights["summary"][0]
+    assert "title" not in hit.highlights  # the title mentions Putin, not Kim
+    (both,) = (await search(indexed, "كيم", entities=[KIM])).hits
+    assert "<mark>كيم</mark>" in both.highlights["title"][0]  # the word, in the title
+    assert "<mark>كيم جونغ أون</mark>" in both.highlights["summary"][0]  # word inside mention: one mark
+
+
 async def test_entity_filter_and_text_are_anded(indexed: SearchBackend, corpus: list[Article]) -> None:
     with_iran = ids(await search(indexed, "ترمب", entities=[IRAN]))
     assert set(with_iran) == {by_title(corpus, "النفط").id, by_title(corpus, "إيران تؤكد").id}
