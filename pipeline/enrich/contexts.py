@@ -9,6 +9,7 @@ them and answers, for a match over tokens [i, j) of a sentence, whether it may b
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,24 +41,35 @@ class NameContexts:
     # whole normalised words, clitics included, that stand for their entity only where the tagger
     # agrees (بحماس is mostly "with enthusiasm"; حماس، وحماس، لحماس stay Hamas)
     ambiguous_forms: frozenset[str] = frozenset()
-    # type -> stems of words right after which a name of that type is part of another name
+    # type or entity id -> stems of words right after which a name of that type (or of that entity)
+    # is part of another name
     after: Mapping[str, frozenset[str]] = field(default_factory=dict)
-    # type -> stems of words right before which a name of that type is part of another name
+    # type or entity id -> stems of words right before which such a name is part of another name
     before: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    def entity_ids(self) -> set[str]:
+        """The entity ids the rules name (the registry checks that it knows them)."""
+        return {key for rules in (self.after, self.before) for key in rules if key not in _TYPES}
 
     def ambiguous(self, token: Token) -> bool:
         """Whether this written word needs the tagger's agreement to stand for a one-word name."""
         return token.norm in self.ambiguous_forms
 
-    def blocks(self, tokens: Sequence[Token], i: int, j: int, etype: str) -> bool:
-        """Whether a registry match of type `etype` over tokens [i, j) is another word or name here."""
+    def blocks(self, tokens: Sequence[Token], i: int, j: int, etype: str, ent_id: str | None = None) -> bool:
+        """Whether a registry match of type `etype` (of entity `ent_id`, when known) over tokens [i, j)
+        is another word or name here."""
         if j - i == 1 and written_form(tokens[i]) in self.not_names:
             return True
-        after = self.after.get(etype)
-        if after and i > 0 and tokens[i].start - tokens[i - 1].end <= 1 and _known(tokens[i - 1], after):
+        keys = (etype,) if ent_id is None else (etype, ent_id)
+        if (
+            i > 0
+            and tokens[i].start - tokens[i - 1].end <= 1
+            and any((after := self.after.get(k)) and _known(tokens[i - 1], after) for k in keys)
+        ):
             return True
-        before = self.before.get(etype)
-        return bool(before and j < len(tokens) and _known(tokens[j], before))
+        return j < len(tokens) and any(
+            (before := self.before.get(k)) and _known(tokens[j], before) for k in keys
+        )
 
 
 _CLITICS = "وفبلك"
@@ -80,14 +92,19 @@ def _words(path: Path, data: Any, key: str) -> list[str]:
     return [w.strip() for w in data]
 
 
+_ENTITY_ID = re.compile(r"^(Q[1-9][0-9]*|rasd:[a-z0-9-]+)$")
+
+
 def _by_type(path: Path, data: Any, key: str, analyzer: Analyzer) -> dict[str, frozenset[str]]:
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: {key}: expected a mapping of PER/ORG/LOC to word lists")
+        raise ConfigError(f"{path}: {key}: expected a mapping of PER/ORG/LOC or entity ids to word lists")
     out: dict[str, frozenset[str]] = {}
-    for etype, words in data.items():
-        if etype not in _TYPES:
-            raise ConfigError(f"{path}: {key}: unknown entity type {etype!r} (expected PER, ORG or LOC)")
-        out[etype] = frozenset(s for w in _words(path, words, f"{key}.{etype}") for s in analyzer.terms(w))
+    for name, words in data.items():
+        if name not in _TYPES and not (isinstance(name, str) and _ENTITY_ID.match(name)):
+            raise ConfigError(
+                f"{path}: {key}: {name!r} is neither an entity type (PER, ORG, LOC) nor an entity id"
+            )
+        out[name] = frozenset(s for w in _words(path, words, f"{key}.{name}") for s in analyzer.terms(w))
     return out
 
 

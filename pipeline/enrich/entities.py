@@ -97,7 +97,7 @@ def _span_mention(
     surface = text[start : span.end]
     ent_id = None if misread else registry.lookup(stems, variants=True)
     ent = registry.entities.get(ent_id) if ent_id else None
-    if ent is not None and registry.contexts.blocks(tokens.tokens, i, j, ent.type):
+    if ent is not None and registry.contexts.blocks(tokens.tokens, i, j, ent.type, ent.id):
         return _BLOCKED  # another word, or part of another name, here (القطر الجزائري, أذان المغرب)
     if ent is not None and ent.type == span.type:
         type_, canonical_id, name, confidence = ent.type, ent.id, ent.name_ar, span.confidence

@@ -56,7 +56,7 @@ def tag_entities(
             continue
         n, ent_id = match
         ent = registry.entities[ent_id]
-        if registry.contexts.blocks(tokens, i, i + n, ent.type):
+        if registry.contexts.blocks(tokens, i, i + n, ent.type, ent.id):
             i += n  # another word or name here (حي الرياض, مجلس الأمن القومي)
             continue
         start = trim_prefix(text, tokens[i])

@@ -217,7 +217,10 @@ class NerTagger:
         gaz = [
             _TokSpan(i, j, etype, 0.9 if j - i > 1 else 0.8, "gazetteer")
             for i, j, etype in _bio_spans(gaz_tags)
-            if (j - i > 1 or self._stands_alone(tokens[i])) and not contexts.blocks(tokens, i, j, etype)
+            if (j - i > 1 or self._stands_alone(tokens[i]))
+            and not contexts.blocks(
+                tokens, i, j, etype, self.registry.names.get(tuple(t.stem for t in tokens[i:j]))
+            )
         ]
         rules = [
             _TokSpan(i, j, "PER", 0.6, "rule")

@@ -354,5 +354,9 @@ def load_registry(directory: Path) -> EntityRegistry:
     registry = EntityRegistry.build(entities)
     registry.common_given_names = _read_words(directory / "common_given_names.txt", registry.analyzer)
     registry.ambiguous_words = _read_words(directory / "ambiguous_words.txt", registry.analyzer)
-    registry.contexts = load_contexts(directory / "rules" / "contexts.yaml", registry.analyzer)
+    contexts_file = directory / "rules" / "contexts.yaml"
+    registry.contexts = load_contexts(contexts_file, registry.analyzer)
+    unknown = sorted(registry.contexts.entity_ids() - set(registry.entities))
+    if unknown:
+        raise ConfigError(f"{contexts_file}: rules for entities the registry does not define: {unknown}")
     return registry

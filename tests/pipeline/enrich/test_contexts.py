@@ -72,7 +72,7 @@ def test_a_missing_file_means_no_contexts(tmp_path: Path) -> None:
     ("text", "message"),
     [
         ("not_name: [القطر]\n", "unknown: ['not_name']"),
-        ("after: {CITY: [حي]}\n", "unknown entity type 'CITY'"),
+        ("after: {CITY: [حي]}\n", "'CITY' is neither an entity type (PER, ORG, LOC) nor an entity id"),
         ("after: [حي]\n", "expected a mapping of PER/ORG/LOC"),
         ("not_names: [القطر الجزائري]\n", "is not one word"),
         ("before: {ORG: [1]}\n", "expected a list of words"),
@@ -81,6 +81,26 @@ def test_a_missing_file_means_no_contexts(tmp_path: Path) -> None:
 def test_a_bad_contexts_file_names_the_problem(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(message)):
         _contexts(tmp_path, text)
+
+
+def test_a_rule_for_one_entity_holds_for_its_names_only(tmp_path: Path) -> None:
+    contexts = _contexts(tmp_path, "before: {Q37470: [الروسي]}\n")
+    tokens = Analyzer().tokens("مجلس الأمن الروسي والاتحاد الروسي")
+    assert contexts.blocks(tokens, 0, 2, "ORG", "Q37470")
+    assert not contexts.blocks(tokens, 0, 2, "ORG", "Q1")  # another entity written before الروسي
+    assert not contexts.blocks(tokens, 0, 2, "ORG")  # a span whose entity is not known
+
+
+def test_rules_for_entities_the_registry_lacks_are_refused(tmp_path: Path) -> None:
+    import shutil
+
+    from pipeline.enrich.registry import load_registry
+
+    entities = tmp_path / "entities"
+    shutil.copytree(REPO / "config" / "entities", entities)
+    (entities / "rules" / "contexts.yaml").write_text("before: {Q99999999: [الروسي]}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="does not define: \\['Q99999999'\\]"):
+        load_registry(entities)
 
 
 # -- the shipped contexts, through the whole enrichment ---------------------------------------------
@@ -94,6 +114,7 @@ def test_a_bad_contexts_file_names_the_problem(tmp_path: Path, text: str, messag
         ("قامت الشرطة بحي الرياض في سوسة بإيقاف شخص.", "وصل الوزير إلى الرياض مساء أمس.", "Q3692"),
         ("رفع المؤذن أذان المغرب في المسجد الكبير.", "وصل الوزير إلى المغرب في زيارة رسمية.", "Q1028"),
         ("تمت الموافقة على إحداث مجلس الأمن القومي.", "عقد مجلس الأمن جلسة طارئة أمس.", "Q37470"),
+        ("قال أمين مجلس الأمن الروسي سيرجي شويجو إن", "قال مجلس الأمن الدولي في بيان إن", "Q37470"),
         ("استقبل الجمهور الفريق بحماس كبير.", "قالت حماس في بيان إنها ترفض المقترح.", "Q38799"),
         ("اقترحت الحكومة زيادة في معلوم الجولان على السيارات.", "قصفت المدفعية مواقع في الجولان.", None),
         ("تأهل الفريق إلى الدور النهائي لكأس تونس.", "وصل الوفد إلى تونس صباح اليوم.", "Q948"),
