@@ -174,6 +174,11 @@ class Settings(BaseSettings):
         description="let the API and web UI change watches; off where the workers keep their own watch "
         "store on other hosts (Kubernetes: a per-pod data dir), so a change would reach no worker",
     )
+    api_alerts_from_topic: bool = Field(
+        default=False,
+        description="the API reads the alerts topic into its own alert log (needs RASD_KAFKA_BOOTSTRAP): "
+        "for an API whose workers keep their alert logs on other hosts (Kubernetes)",
+    )
     api_allowed_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="names the API answers to (Host header), e.g. rasd.example.org; empty: any name, "

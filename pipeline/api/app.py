@@ -9,13 +9,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
+from pipeline.alerts.mirror import AlertMirror
 from pipeline.api import alerts, articles, entities, health, search, watches
 from pipeline.api.access import access_policy, install_access_control
 from pipeline.api.errors import install_error_handlers
 from pipeline.api.health import BrokerGauges
 from pipeline.api.limits import BodyLimit
 from pipeline.api.services import Services
-from pipeline.errors import SearchUnavailable
+from pipeline.errors import ConfigError, SearchUnavailable
 from pipeline.settings import Settings
 
 __all__ = ["create_api"]
@@ -34,9 +35,13 @@ def create_api(settings: Settings, *, web: bool = True, host: str | None = None)
     stores are loaded when it starts (lifespan).
 
     Raises:
-        ConfigError: `host` is not loopback and no API key is configured (see `pipeline.api.access`).
+        ConfigError: `host` is not loopback and no API key is configured (see `pipeline.api.access`),
+            or the alerts topic is to be read with no broker named.
     """
     policy = access_policy(settings, host or settings.api_host)
+
+    if settings.api_alerts_from_topic and not settings.kafka_bootstrap:
+        raise ConfigError("RASD_API_ALERTS_FROM_TOPIC=true needs RASD_KAFKA_BOOTSTRAP: the topic to read")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -47,9 +52,15 @@ def create_api(settings: Settings, *, web: bool = True, host: str | None = None)
             log.warning("search backend unavailable at start-up, will retry on use: %s", exc)
         app.state.services = svc
         app.state.broker_gauges = BrokerGauges(settings)
+        mirror = None
+        if settings.api_alerts_from_topic and settings.kafka_bootstrap:
+            mirror = AlertMirror(settings.kafka_bootstrap, svc.alerts)
+            mirror.start()
         try:
             yield
         finally:
+            if mirror is not None:
+                mirror.stop()
             await svc.close()
 
     app = FastAPI(title="Rasd", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
