@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pipeline.enrich.registry import EntityRegistry
 from pipeline.errors import ConfigError
 from pipeline.models import Alert, Article, Condition, Evidence, TextField, Watch
-from pipeline.text.tokenize import Analyzer, Token, preposition_forms
+from pipeline.text.tokenize import Analyzer, Token, inner_forms, preposition_forms
 
 __all__ = [
     "ArticleTerms",
@@ -169,8 +169,18 @@ def _phrase_spans(terms: ArticleTerms, stems: tuple[str, ...]) -> Iterator[_Span
             continue
         tokens, positions = terms.field(field)
         starts = sorted(i for f in firsts for i in positions.get(f, ()))
+        # the second word behind ل too, after the first word as listed (وقف لإطلاق النار): `Phrase.forms`
+        seconds = inner_forms(stems[1]) if n > 1 else ()
         for i in starts:
-            if i + n <= len(tokens) and all(tokens[i + k].stem == stems[k] for k in range(1, n)):
+            if (
+                i + n <= len(tokens)
+                and (
+                    n == 1
+                    or tokens[i + 1].stem == stems[1]
+                    or (tokens[i].stem == stems[0] and tokens[i + 1].stem in seconds)
+                )
+                and all(tokens[i + k].stem == stems[k] for k in range(2, n))
+            ):
                 yield field, tokens[i].start, tokens[i + n - 1].end
 
 

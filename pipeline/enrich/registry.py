@@ -6,6 +6,7 @@ applies to registry names and to article text.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,8 @@ from pipeline.text.normalise import normalise
 from pipeline.text.tokenize import Analyzer, Token
 
 __all__ = ["Entity", "EntityRegistry", "load_registry"]
+
+log = logging.getLogger(__name__)
 
 
 class Entity(BaseModel):
@@ -357,6 +360,6 @@ def load_registry(directory: Path) -> EntityRegistry:
     contexts_file = directory / "rules" / "contexts.yaml"
     registry.contexts = load_contexts(contexts_file, registry.analyzer)
     unknown = sorted(registry.contexts.entity_ids() - set(registry.entities))
-    if unknown:
-        raise ConfigError(f"{contexts_file}: rules for entities the registry does not define: {unknown}")
+    if unknown:  # a trimmed registry is fine; a typo in an id is worth a line in the log
+        log.warning("%s: rules for entities the registry does not define, unused: %s", contexts_file, unknown)
     return registry

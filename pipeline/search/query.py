@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from pipeline.errors import InvalidQuery
-from pipeline.text.tokenize import preposition_forms
+from pipeline.text.tokenize import inner_forms, preposition_forms
 
 __all__ = ["MAX_NAME_FORMS", "MAX_QUERY_TERMS", "ParsedQuery", "Phrase", "TermAnalyzer", "parse_user_query"]
 
@@ -53,10 +53,13 @@ class Phrase:
         return len(self.terms) > 1
 
     def forms(self) -> tuple[Phrase, ...]:
-        """What backends and highlighting match: the item, and its first word behind a preposition the
-        analyzer leaves on ordinary words (a search for وقف إطلاق النار finds لوقف إطلاق النار)."""
-        return tuple(
-            Phrase((first, *self.terms[1:]), self.text) for first in preposition_forms(self.terms[0])
+        """What backends and highlighting match: the item, its first word behind a preposition the
+        analyzer leaves on ordinary words, and a phrase's second word behind ل (a search for وقف إطلاق
+        النار finds لوقف إطلاق النار and وقف لإطلاق النار)."""
+        inner = inner_forms(self.terms[1])[1:] if len(self.terms) > 1 else ()
+        return (
+            *(Phrase((first, *self.terms[1:]), self.text) for first in preposition_forms(self.terms[0])),
+            *(Phrase((self.terms[0], second, *self.terms[2:]), self.text) for second in inner),
         )
 
 

@@ -98,6 +98,14 @@ def preposition_forms(stem: str) -> tuple[str, ...]:
     return (stem, *(p + stem for p in _PREPOSITIONS))
 
 
+def inner_forms(stem: str) -> tuple[str, ...]:
+    """The stems a phrase's second word also has: behind ل, which the analyzer leaves on ordinary
+    words (وقف لإطلاق النار is وقف إطلاق النار); itself first, only for Arabic words of 3+ letters."""
+    if len(stem) < 3 or not "\u0621" <= stem[0] <= "\u064a":
+        return (stem,)
+    return (stem, "ل" + stem)
+
+
 def strip_prefix(norm: str, protected: Collection[str] = (), kept: Collection[str] = ()) -> str:
     """Remove attached prefix clitics from a normalised word, never cutting a protected or kept word.
 

@@ -121,6 +121,8 @@ def _fires(watch: Watch, article: Article | None = None) -> bool:
         ("صيد في البحر", "حر", False),  # two letters: بحر "sea" is no ب + حر
         ("مقال عن الكتب", "تب", False),
         ("قال الوزير إن الإطلاق لوقف النار", "وقف إطلاق النار", False),  # the words out of order
+        ("رفض الطرفان أي وقف لإطلاق النار دون شروط", "وقف إطلاق النار", True),  # ل on the second word
+        ("رفض الطرفان أي وقف لإطلاق سراح الأسرى", "وقف إطلاق النار", False),  # the third word still counts
     ],
 )
 def test_a_phrase_s_first_word_matches_behind_a_preposition(body: str, word: str, fires: bool) -> None:

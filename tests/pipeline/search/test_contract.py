@@ -136,6 +136,28 @@ async def test_a_name_finds_its_other_spellings(name: str, tmp_path: Path) -> No
         await _dispose(backend)
 
 
+@pytest.mark.parametrize("name", [p.values[0] for p in BACKENDS])
+async def test_a_phrase_s_second_word_is_found_behind_lam(
+    name: str, tmp_path: Path, analyzer: Analyzer
+) -> None:
+    """وقف لإطلاق النار is how many reports write a ceasefire: the phrase search finds it, and marks it."""
+    backend = _make_backend(name, tmp_path, analyzer)
+    await backend.setup()
+    try:
+        docs = {
+            "article-plain": "اتفاق على وقف إطلاق النار في غزة",
+            "article-lam": "رفض الطرفان أي وقف لإطلاق النار دون شروط",
+            "article-other": "طالبت الأسر بوقف لإطلاق سراح الأسرى",
+        }
+        await backend.index_many([Article(id=k, source="t", title=v, body="") for k, v in docs.items()])
+        result = await search(backend, '"وقف إطلاق النار"')
+        assert set(ids(result)) == {"article-plain", "article-lam"}
+        (hit,) = [h for h in result.hits if h.article.id == "article-lam"]
+        assert "<mark>وقف لإطلاق النار</mark>" in hit.highlights["title"][0]
+    finally:
+        await _dispose(backend)
+
+
 async def test_a_word_only_in_another_article_does_not_return_it(
     indexed: SearchBackend, corpus: list[Article]
 ) -> None:

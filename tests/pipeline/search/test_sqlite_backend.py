@@ -197,11 +197,20 @@ async def test_a_batch_of_updates_and_new_articles(
 
 
 def _forms(stems: str) -> str:
-    """A quoted item OR its first word behind each preposition the analyzer leaves on (`Phrase.forms`)."""
+    """A quoted item OR its first word behind each preposition the analyzer leaves on OR a phrase's
+    second word behind ل (`Phrase.forms`)."""
     first, *rest = stems.split()
-    arabic = len(first) >= 3 and "\u0621" <= first[0] <= "\u064a"
-    firsts = [first, *(p + first for p in ("ب", "ل", "ك", "ف", "فب", "فل", "فك"))] if arabic else [first]
-    return " OR ".join('"' + " ".join((f, *rest)) + '"' for f in firsts)
+
+    def arabic(word: str) -> bool:
+        return len(word) >= 3 and "\u0621" <= word[0] <= "\u064a"
+
+    firsts = (
+        [first, *(p + first for p in ("ب", "ل", "ك", "ف", "فب", "فل", "فك"))] if arabic(first) else [first]
+    )
+    texts = [" ".join((f, *rest)) for f in firsts]
+    if rest and arabic(rest[0]):
+        texts.append(" ".join((first, "ل" + rest[0], *rest[1:])))
+    return " OR ".join(f'"{t}"' for t in texts)
 
 
 @pytest.mark.parametrize(
@@ -210,7 +219,10 @@ def _forms(stems: str) -> str:
         ("وبوتين", f"({_forms('بوتين')})"),
         ("روسيا OR موسكو كيم", f"({_forms('روسيا')} OR {_forms('موسكو')}) AND ({_forms('كيم')})"),
         ('"كيم جونغ أون" -روسيا', f"(({_forms('كيم جونغ اون')})) NOT ({_forms('روسيا')})"),
-        ('NEAR(بوتين title:كيم) -"a b" -c', '(("near بوتين") AND ("title كيم")) NOT ("a b" OR "c")'),
+        (
+            'NEAR(بوتين title:كيم) -"a b" -c',
+            f'(({_forms("near بوتين")}) AND ({_forms("title كيم")})) NOT ("a b" OR "c")',
+        ),
     ],
 )
 def test_compile_match_uses_only_quoted_stems(analyzer: Analyzer, text: str, expected: str) -> None:

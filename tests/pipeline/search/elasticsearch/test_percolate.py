@@ -124,11 +124,14 @@ def test_query_body_of_a_watch(registry: EntityRegistry) -> None:
             if len(first) >= 3
             else [first]
         )
+        texts = [" ".join((form, *rest)) for form in forms]
+        if rest and len(rest[0]) >= 3:  # a second word also behind ل (وقف لإطلاق النار)
+            texts.append(" ".join((first, "ل" + rest[0], *rest[1:])))
         return {
             "bool": {
                 "should": [
-                    {"match_phrase": {field: " ".join((form, *rest))}}
-                    for form in forms
+                    {"match_phrase": {field: text}}
+                    for text in texts
                     for field in ("terms_title", "terms_body")
                 ],
                 "minimum_should_match": 1,

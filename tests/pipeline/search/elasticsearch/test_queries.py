@@ -33,11 +33,20 @@ def either(text: str, boost: bool = True) -> list[dict[str, Any]]:
 
 
 def forms(text: str) -> list[str]:
-    """The item and its first word behind each preposition the analyzer leaves on (`Phrase.forms`)."""
+    """The item, its first word behind each preposition the analyzer leaves on, and a phrase's second
+    word behind ل (`Phrase.forms`)."""
     first, *rest = text.split()
-    arabic = len(first) >= 3 and "\u0621" <= first[0] <= "\u064a"
-    firsts = [first, *(p + first for p in ("ب", "ل", "ك", "ف", "فب", "فل", "فك"))] if arabic else [first]
-    return [" ".join((f, *rest)) for f in firsts]
+
+    def arabic(word: str) -> bool:
+        return len(word) >= 3 and "\u0621" <= word[0] <= "\u064a"
+
+    firsts = (
+        [first, *(p + first for p in ("ب", "ل", "ك", "ف", "فب", "فل", "فك"))] if arabic(first) else [first]
+    )
+    if not rest:
+        return firsts
+    inner = [" ".join((first, "ل" + rest[0], *rest[1:]))] if arabic(rest[0]) else []
+    return [" ".join((f, *rest)) for f in firsts] + inner
 
 
 def group(*alternatives: str) -> dict[str, Any]:
