@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.config import load_list, unique_ids
 from pipeline.models import TopicScore
-from pipeline.text.tokenize import Analyzer
+from pipeline.text.tokenize import Analyzer, inner_forms, preposition_forms
 
 __all__ = ["TopicDef", "TopicLexicon", "load_topics"]
 
@@ -47,7 +47,11 @@ class TopicLexicon:
 
     @classmethod
     def build(cls, topics: Sequence[TopicDef], analyzer: Analyzer) -> TopicLexicon:
-        """Analyse every term once with the shared analyzer."""
+        """Analyse every term once with the shared analyzer. A term of several words also matches with
+        its first word behind a preposition the analyzer leaves on ordinary words, and its second word
+        behind ل (لوقف إطلاق النار, وقف لإطلاق النار), as search and watches match phrases; a term
+        listed in such a form keeps its own weight. One word behind a preposition is listed where it
+        matters (بتهمة): لحربها in «أسلحة لحربها» would make every arms story a conflict."""
         best: dict[tuple[str, ...], dict[str, float]] = {}
         for topic in topics:
             for term, weight in topic.terms.items():
@@ -55,7 +59,18 @@ class TopicLexicon:
                 if key:  # X and الX analyse alike: count the term once, at its highest weight
                     per_topic = best.setdefault(key, {})
                     per_topic[topic.id] = max(per_topic.get(topic.id, 0.0), float(weight))
-        table = {key: sorted(per_topic.items()) for key, per_topic in best.items()}
+        derived: dict[tuple[str, ...], dict[str, float]] = {}
+        for key, per_topic in best.items():
+            if len(key) == 1:
+                continue
+            forms = [(f, *key[1:]) for f in preposition_forms(key[0])[1:]]
+            forms += [(key[0], f, *key[2:]) for f in inner_forms(key[1])[1:]]
+            for form in forms:
+                if form not in best:
+                    into = derived.setdefault(form, {})
+                    for topic_id, weight in per_topic.items():
+                        into[topic_id] = max(into.get(topic_id, 0.0), weight)
+        table = {key: sorted(per_topic.items()) for key, per_topic in {**derived, **best}.items()}
         lengths: dict[str, set[int]] = {}
         for key in table:
             lengths.setdefault(key[0], set()).add(len(key))

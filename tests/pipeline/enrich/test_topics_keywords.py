@@ -36,6 +36,26 @@ def test_topics_are_ranked_by_evidence() -> None:
     assert [t.id for t in LEXICON.classify([], body)] == ["sport", "space"]
 
 
+def test_a_phrase_term_matches_behind_the_prepositions_search_and_watches_allow() -> None:
+    lexicon = TopicLexicon.build(
+        [
+            TopicDef(
+                id="conflict",
+                label_ar="نزاع",
+                label_en="Conflict",
+                terms={"وقف إطلاق النار": 3, "حرب": 1.5, "بوقف إطلاق النار": 0.5},
+            )
+        ],
+        ANALYZER,
+    )
+    for text in ("دعا المجلس لوقف إطلاق النار", "رفض الطرفان أي وقف لإطلاق النار"):
+        assert lexicon.raw_scores(ANALYZER.terms(text)) == {"conflict": 3.0}, text
+    # a single word is not derived: «أسلحة لحربها» is no war story (list such forms where they matter)
+    assert lexicon.raw_scores(ANALYZER.terms("أسلحة لحرب")) == {}
+    # a form listed on its own keeps its own weight
+    assert lexicon.raw_scores(ANALYZER.terms("طالب المجلس بوقف إطلاق النار")) == {"conflict": 0.5}
+
+
 def test_keywords_skip_stopwords_and_prefer_title() -> None:
     stop = frozenset(ANALYZER.terms("في من على قال"))
     kws = extract_keywords(
