@@ -118,6 +118,7 @@ class EntityRegistry:
         default_factory=dict, repr=False
     )
     _keys_by_entity: dict[str, list[tuple[str, ...]]] = field(default_factory=dict, repr=False)
+    _in_longer_names: dict[str, set[str]] = field(default_factory=dict, repr=False)  # word -> owners
 
     @classmethod
     def build(cls, entities: Iterable[Entity]) -> EntityRegistry:
@@ -248,7 +249,12 @@ class EntityRegistry:
     def name_forms(self, stems: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
         """The other listed names (as stems) of the registry entity that `stems` names, for a search
         that should find every spelling: بوتين → بوطين، بوتن، Putin …; none for a word that is
-        ambiguous or a common given name alone, or that names no entity."""
+        ambiguous or a common given name alone, or that names no entity.
+
+        A search matches words, not the registry's longest match, so one-word names that would match
+        something else are left out: ambiguous words, Latin words shorter than five letters (un, us,
+        is, who, xi, time: the index folds case) and words inside another entity's longer name
+        (أمريكا in أمريكا اللاتينية, america in Latin America)."""
         if not stems or (
             len(stems) == 1 and (stems[0] in self.ambiguous_words or stems[0] in self.common_given_names)
         ):
@@ -262,8 +268,19 @@ class EntityRegistry:
         return tuple(
             key
             for key in self._keys_by_entity.get(ent_id, ())
-            if key != stems and not (len(key) == 1 and key[0] in self.ambiguous_words)
+            if key != stems and (len(key) > 1 or self._searchable_alone(key[0], ent_id))
         )
+
+    def _searchable_alone(self, word: str, ent_id: str) -> bool:
+        """Whether one word, as a search term, stands for this entity only (see `name_forms`)."""
+        if word in self.ambiguous_words or (word.isascii() and len(word) < 5):
+            return False
+        if not self._in_longer_names:
+            for key, owner in self.names.items():
+                if len(key) > 1:
+                    for w in key:
+                        self._in_longer_names.setdefault(w, set()).add(owner)
+        return self._in_longer_names.get(word, set()) <= {ent_id}
 
     def resolve(self, name_or_id: str) -> Entity | None:
         """An entity by id or by any known name variant (Arabic or English, any spelling we know)."""

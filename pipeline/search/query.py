@@ -10,7 +10,8 @@ Syntax (nothing else has a meaning; every other character is literal text):
 Words become analyzer stems (`pipeline.text.Analyzer`), so ``وبوتين`` in a query is ``بوتين``. An
 item that names a registry entity also matches its other listed names, as alternatives (``بوتين`` finds
 ``بوطين``, ``بوتن`` and ``Putin``; ``-بوتين`` excludes them all), when the analyzer knows them
-(`Analyzer.name_forms`, set by the registry); they do not count against `MAX_QUERY_TERMS`. A word
+(`Analyzer.name_forms`, set by the registry); they do not count against `MAX_QUERY_TERMS`. A phrase
+the user quoted is searched as written. A word
 that the analyzer splits into several tokens (``e-mail``, ``a*b``, ``NEAR(x``) is searched as a phrase
 of those tokens. Engine syntax (FTS5 operators, column filters, ``*``, ``^``, parentheses) never
 reaches a backend: backends compile only the stems held here.
@@ -92,6 +93,7 @@ class _Item:
     text: str
     quoted: bool
     negated: bool
+    named: bool = False  # bare words joined because together they name a registry entity
 
 
 def _scan(text: str) -> list[_Item]:
@@ -134,6 +136,7 @@ def parse_user_query(text: str, analyzer: TermAnalyzer, *, max_terms: int = MAX_
     name_forms = getattr(analyzer, "name_forms", None)
     if name_forms is not None:
         items = _join_names(items, analyzer, name_forms)
+    expandable: set[int] = set()  # ids of the phrases that also match the entity's other names
     # (phrase, negated) in order; OR markers kept as None until grouping
     sequence: list[tuple[Phrase, bool] | None] = []
     for item in items:
@@ -142,7 +145,10 @@ def parse_user_query(text: str, analyzer: TermAnalyzer, *, max_terms: int = MAX_
             continue
         stems = tuple(s for s in analyzer.terms(item.text) if s)
         if stems:
-            sequence.append((Phrase(stems, item.text), item.negated))
+            phrase = Phrase(stems, item.text)
+            if item.named or not item.quoted:  # a phrase the user quoted is searched as written
+                expandable.add(id(phrase))
+            sequence.append((phrase, item.negated))
 
     groups: list[list[Phrase]] = []
     excluded: list[Phrase] = []
@@ -174,8 +180,14 @@ def parse_user_query(text: str, analyzer: TermAnalyzer, *, max_terms: int = MAX_
         raise InvalidQuery("the query has no searchable words (only punctuation or operators)")
     if name_forms is not None:
         budget = [MAX_NAME_FORM_TERMS]
-        groups = [[*g, *(alt for p in g for alt in _other_names(p, name_forms, budget))] for g in groups]
-        excluded = [*excluded, *(alt for p in excluded for alt in _other_names(p, name_forms, budget))]
+        groups = [
+            [*g, *(alt for p in g if id(p) in expandable for alt in _other_names(p, name_forms, budget))]
+            for g in groups
+        ]
+        excluded = [
+            *excluded,
+            *(alt for p in excluded if id(p) in expandable for alt in _other_names(p, name_forms, budget)),
+        ]
     return ParsedQuery(
         groups=tuple(_dedupe(tuple(g)) for g in groups),
         excluded=_dedupe(tuple(excluded)),
@@ -203,7 +215,7 @@ def _join_names(
                 continue
             stems = tuple(s for it in run for s in analyzer.terms(it.text) if s)
             if len(stems) == n and name_forms(stems):
-                joined = _Item(" ".join(it.text for it in run), quoted=True, negated=False)
+                joined = _Item(" ".join(it.text for it in run), quoted=True, negated=False, named=True)
                 i += n
                 break
         if joined is None:

@@ -146,3 +146,40 @@ def test_a_fragment_cut_without_a_space_keeps_characters_whole(analyzer: Analyze
         assert before.startswith("🇸") and after.endswith("🇦")  # no flag split in two (🇦🇸 is another)
     if run.startswith("بَ"):
         assert before.startswith("ب") and after.endswith("َ")
+
+
+# -- a name's other spellings, from the shipped registry -------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def registry_analyzer() -> Analyzer:
+    from pathlib import Path
+
+    from pipeline.enrich.registry import load_registry
+
+    return load_registry(Path(__file__).resolve().parents[3] / "config" / "entities").analyzer
+
+
+@pytest.mark.parametrize(
+    ("text", "groups", "excluded"),
+    [
+        ("بوتين", [["بوتين", "بوطين", "بوتن", "putin"]], []),
+        ("غزة -بوتين", [["غزه", "gaza strip"]], ["بوتين", "بوطين", "بوتن", "putin"]),
+        # bare words that name an entity together are searched as that name, in every spelling
+        ("كيم جونغ أون", [["كيم جونغ اون", "kim jong un", "كيم جونج اون", "كيم يونغ اون"]], []),
+        # a phrase the user quoted is searched as written
+        ('"كيم جونغ أون"', [["كيم جونغ اون"]], []),
+        ('"فلاديمير بوتين"', [["فلاديمير بوتين"]], []),
+        # short Latin names (un, us, is, who) and words inside other entities' names (america in
+        # Latin America, أمريكا in أمريكا اللاتينية) would match other things: left out
+        ("الأمم المتحدة", [["امم متحده", "united nations", "u n"]], []),
+        ("الولايات المتحدة", [["ولايات متحده", "united states"]], []),
+        # words that name nothing, or are ambiguous, are not expanded
+        ("السلام الأمل", [["سلام"], ["امل"]], []),
+        ("كوبا", [["كوبا"]], []),
+    ],
+)
+def test_a_name_is_also_searched_in_its_other_spellings(
+    registry_analyzer: Analyzer, text: str, groups: list[list[str]], excluded: list[str]
+) -> None:
+    assert shape(parse_user_query(text, registry_analyzer)) == (groups, excluded)
