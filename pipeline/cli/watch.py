@@ -293,17 +293,24 @@ def _test(settings: Settings, args: argparse.Namespace) -> int:
         cw = manager.compile(watch)
         registry = manager.catalogue.registry
 
-    async def go() -> BacktestReport:
+    async def go() -> tuple[BacktestReport, int]:
         async with connected(settings, registry.analyzer, writer=False) as backend:
-            return await backtest_backend(
+            report = await backtest_backend(
                 cw, backend, registry.analyzer, since=since, until=until, examples=args.examples
             )
+            return report, (await backend.count() if report.supported and not report.scanned else 0)
 
-    report = asyncio.run(go())
+    report, indexed = asyncio.run(go())
     if args.json:
         print(json.dumps(report.model_dump(mode="json"), ensure_ascii=False, indent=2))
     else:
         print("\n".join(format_report(report)))
+        if indexed:  # nothing in the window, though the index holds articles: say how to reach them
+            print(
+                f"the index holds {indexed} article(s) outside this window; widen it with --since "
+                "(e.g. --since 2000-01-01)",
+                file=sys.stderr,
+            )
     return 0 if report.supported else USAGE_ERROR
 
 

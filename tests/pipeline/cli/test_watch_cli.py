@@ -257,6 +257,17 @@ def test_backtest_flags_as_text_with_a_day_table(indexed: Path, capsys: pytest.C
     assert any(line.strip().startswith("word: أبوظبي  «أبوظبي»") for line in lines)
 
 
+def test_a_backtest_window_with_nothing_in_it_says_how_to_reach_the_index(
+    indexed: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The default window is the last 30 days: an analyst's older corpus gave "0 article(s) scanned"."""
+    code, out, err = run(capsys, "test", "putin", "--since", "2030-01-01")
+    assert code == 0 and "0 article(s) scanned" in out
+    assert "the index holds 8 article(s) outside this window" in err and "--since" in err
+    code, _, err = run(capsys, "test", "putin", "--since", "2020-01-01")
+    assert code == 0 and err == ""  # articles scanned: no hint
+
+
 def test_backtest_of_a_surge_watch_is_refused_clearly(
     indexed: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
