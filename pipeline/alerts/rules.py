@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pipeline.enrich.registry import EntityRegistry
 from pipeline.errors import ConfigError
 from pipeline.models import Alert, Article, Condition, Evidence, TextField, Watch
+from pipeline.text.spellings import other_spellings
 from pipeline.text.tokenize import Analyzer, Token, inner_forms, preposition_forms
 
 __all__ = [
@@ -39,9 +40,17 @@ class CompiledCondition:
     entity_ids: tuple[str, ...] = ()
     topics: tuple[str, ...] = ()
     phrases: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (phrase as written, stems)
+    # per phrase, the other spellings of the registry name it is (بوتين: بوطين، بوتن، putin), as search
+    # expands a name; empty for a phrase that names no entity
+    spellings: tuple[tuple[tuple[str, ...], ...], ...] = ()
 
     def __len__(self) -> int:
         return len(self.entity_ids) + len(self.topics) + len(self.phrases)
+
+    def phrase_forms(self) -> list[tuple[str, tuple[tuple[str, ...], ...]]]:
+        """(phrase as written, its stems then its other spellings) for every phrase."""
+        others = self.spellings or ((),) * len(self.phrases)
+        return [(phrase, (stems, *alts)) for (phrase, stems), alts in zip(self.phrases, others, strict=True)]
 
 
 @dataclass(frozen=True)
@@ -77,12 +86,14 @@ def _compile_condition(
     if unknown:
         raise ConfigError(f"watch {watch_id!r}: {part}.topics: unknown topic(s) {unknown}")
     phrases = []
+    spellings = []
     for phrase in cond.words:
         stems = tuple(registry.analyzer.terms(phrase))
         if not stems:
             raise ConfigError(f"watch {watch_id!r}: {part}.words: {phrase!r} has no words")
         phrases.append((phrase, stems))
-    return CompiledCondition(tuple(ids), tuple(cond.topics), tuple(phrases))
+        spellings.append(tuple(other_spellings(stems, registry.name_forms)))
+    return CompiledCondition(tuple(ids), tuple(cond.topics), tuple(phrases), tuple(spellings))
 
 
 def compile_watch(watch: Watch, registry: EntityRegistry, known_topics: Iterable[str]) -> CompiledWatch:
@@ -184,9 +195,19 @@ def _phrase_spans(terms: ArticleTerms, stems: tuple[str, ...]) -> Iterator[_Span
                 yield field, tokens[i].start, tokens[i + n - 1].end
 
 
-def _phrase_evidence(terms: ArticleTerms, phrase: str, stems: tuple[str, ...]) -> Evidence | None:
-    """The first occurrence of the phrase (as written, with a snippet) and how often it occurs."""
-    spans = list(_phrase_spans(terms, stems))
+def _forms_spans(terms: ArticleTerms, forms: tuple[tuple[str, ...], ...]) -> list[_Span]:
+    """Where any form of a phrase occurs, in text order."""
+    return sorted({span for stems in forms for span in _phrase_spans(terms, stems)}, key=_text_order)
+
+
+def _text_order(span: _Span) -> tuple[int, int, int]:
+    return _FIELDS.index(span[0]), span[1], span[2]
+
+
+def _phrase_evidence(terms: ArticleTerms, phrase: str, forms: tuple[tuple[str, ...], ...]) -> Evidence | None:
+    """The first occurrence of the phrase or another spelling of the name it is (as written, with a
+    snippet) and how often they occur."""
+    spans = _forms_spans(terms, forms)
     if not spans:
         return None
     field, start, end = spans[0]
@@ -204,13 +225,13 @@ def _phrase_evidence(terms: ArticleTerms, phrase: str, stems: tuple[str, ...]) -
 def _mentions(found: Iterable[Evidence], cw: CompiledWatch, terms: ArticleTerms) -> int:
     """Mentions behind the evidence, each place in the text counted once: two watched words of one
     stem (هدنة, الهدنة), or an entity and a word naming it, found at the same place are one mention."""
-    stems_of = dict(cw.any_of.phrases + cw.all_of.phrases)
+    forms_of = dict(cw.any_of.phrase_forms() + cw.all_of.phrase_forms())
     spans: list[_Span] = []
     for ev in found:
         if ev.kind == "entity":
             spans += [(m.field, m.start, m.end) for m in terms.article.entities if m.canonical_id == ev.value]
         elif ev.kind == "word":
-            spans += _phrase_spans(terms, stems_of[ev.value])
+            spans += _forms_spans(terms, forms_of[ev.value])
     count, reach = 0, None
     for field, start, end in sorted(spans):
         if reach is None or field != reach[0] or start >= reach[1]:
@@ -245,7 +266,7 @@ def _evidence(cond: CompiledCondition, terms: ArticleTerms) -> list[Evidence | N
         Evidence(kind="topic", value=t, surface=f"{scores[t]:.2f}") if t in scores else None
         for t in cond.topics
     )
-    out.extend(_phrase_evidence(terms, phrase, stems) for phrase, stems in cond.phrases)
+    out.extend(_phrase_evidence(terms, phrase, forms) for phrase, forms in cond.phrase_forms())
     return out
 
 

@@ -180,8 +180,8 @@ def _add(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _name_hints(watch: Watch, registry: EntityRegistry) -> list[str]:
-    """A word that names a registry entity matches only as written (with its clitics); an analyst who
-    means the actor wants the entity, which every spelling and mention resolves to."""
+    """A word that names a registry entity matches its listed spellings; an analyst who means the actor
+    wants the entity, which every mention the tagger resolves goes to (unlisted spellings, partial names)."""
     hints = []
     for word in dict.fromkeys([*watch.words, *watch.any_of.words, *watch.all_of.words]):
         ent = registry.resolve(word)
@@ -191,8 +191,8 @@ def _name_hints(watch: Watch, registry: EntityRegistry) -> list[str]:
             *watch.all_of.entities,
         }:
             hints.append(
-                f"note: {word!r} names {ent.name_ar} ({ent.id}); as a word it matches only that spelling, "
-                f"--entity {ent.id} also catches the others and every mention the tagger resolves to it"
+                f"note: {word!r} names {ent.name_ar} ({ent.id}); as a word it matches the spellings the "
+                f"registry lists, --entity {ent.id} also every mention the tagger resolves to it"
             )
     return hints
 

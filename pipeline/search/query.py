@@ -19,17 +19,16 @@ reaches a backend: backends compile only the stems held here.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 from pipeline.errors import InvalidQuery
+from pipeline.text.spellings import NameForms, other_spellings
 from pipeline.text.tokenize import inner_forms, preposition_forms
 
-__all__ = ["MAX_NAME_FORMS", "MAX_QUERY_TERMS", "ParsedQuery", "Phrase", "TermAnalyzer", "parse_user_query"]
+__all__ = ["MAX_QUERY_TERMS", "ParsedQuery", "Phrase", "TermAnalyzer", "parse_user_query"]
 
 MAX_QUERY_TERMS = 32
-MAX_NAME_FORMS = 12  # other spellings one query item expands to
 MAX_NAME_FORM_TERMS = 96  # stems all expansions of a query add
 _OR = "OR"
 _QUOTE = '"'
@@ -200,7 +199,7 @@ _MAX_NAME_WORDS = 6
 def _join_names(
     items: list[_Item],
     analyzer: TermAnalyzer,
-    name_forms: Callable[[tuple[str, ...]], tuple[tuple[str, ...], ...]],
+    name_forms: NameForms,
 ) -> list[_Item]:
     """Bare words in a row that together name a registry entity with other spellings become one
     phrase (كيم جونغ أون → "كيم جونغ أون", which then also finds كيم جونج اون and Kim Jong Un): the
@@ -225,25 +224,9 @@ def _join_names(
     return out
 
 
-def _contains(outer: tuple[str, ...], inner: tuple[str, ...]) -> bool:
-    """Whether `inner` occurs in `outer` as adjacent stems (every article matching `outer` matches it)."""
-    n = len(inner)
-    return any(outer[i : i + n] == inner for i in range(len(outer) - n + 1))
-
-
-def _other_names(
-    phrase: Phrase, name_forms: Callable[[tuple[str, ...]], tuple[tuple[str, ...], ...]], budget: list[int]
-) -> list[Phrase]:
-    """The other spellings of the entity `phrase` names, shortest first, without those that contain a
-    shorter one (فلاديمير بوتن adds nothing to بوتن), within the query's remaining `budget` of stems."""
-    kept: list[tuple[str, ...]] = []
-    for form in sorted(name_forms(phrase.terms), key=len):
-        if len(kept) == MAX_NAME_FORMS or len(form) > budget[0]:
-            break
-        if not any(_contains(form, k) for k in (phrase.terms, *kept)):
-            kept.append(form)
-            budget[0] -= len(form)
-    return [Phrase(form, phrase.text) for form in kept]
+def _other_names(phrase: Phrase, name_forms: NameForms, budget: list[int]) -> list[Phrase]:
+    """The other spellings of the entity `phrase` names, within the query's remaining `budget` of stems."""
+    return [Phrase(form, phrase.text) for form in other_spellings(phrase.terms, name_forms, budget)]
 
 
 def _dedupe(phrases: tuple[Phrase, ...]) -> tuple[Phrase, ...]:

@@ -231,7 +231,7 @@ class Analyzer:
         self._pieces: dict[str, str] = {}  # whitespace-free piece -> its stems, space-joined
         # set by the entity registry whose names this analyzer protects: the other listed names of a
         # name, which a search expands to (query time only; the terms and `fingerprint` ignore it)
-        self.name_forms: Callable[[tuple[str, ...]], tuple[tuple[str, ...], ...]] | None = None
+        self.name_forms: Callable[[tuple[str, ...]], tuple[tuple[str, ...], ...]] | None = None  # NameForms
 
     @functools.cached_property
     def fingerprint(self) -> str:

@@ -58,12 +58,19 @@ def _phrase(stems: tuple[str, ...]) -> Query:
     )
 
 
+def _any_form(forms: tuple[tuple[str, ...], ...]) -> Query:
+    """A watched phrase, or another spelling of the registry name it is (as `rules` matches them)."""
+    if len(forms) == 1:
+        return _phrase(forms[0])
+    return Q("bool", should=[_phrase(f) for f in forms], minimum_should_match=1)
+
+
 def _items(cond: CompiledCondition) -> list[Query]:
     """One query per item of a condition: entity ids, topic ids, then phrases (as `_evidence` lists them)."""
     return [
         *(Q("term", entity_ids=e) for e in cond.entity_ids),
         *(Q("term", **{"topics.id": t}) for t in cond.topics),
-        *(_phrase(stems) for _, stems in cond.phrases),
+        *(_any_form(forms) for _, forms in cond.phrase_forms()),
     ]
 
 

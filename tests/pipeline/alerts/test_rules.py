@@ -129,6 +129,38 @@ def test_a_phrase_s_first_word_matches_behind_a_preposition(body: str, word: str
     assert _fires(Watch(id="w", words=[word]), _article(body=body, entities=[])) is fires
 
 
+def test_a_watched_name_fires_for_its_other_spellings_and_shows_the_one_written() -> None:
+    """As a search does: the word بوتين also matches بوطين and Putin (the registry's listed spellings)."""
+    registry = EntityRegistry.build(
+        [
+            Entity(
+                id="Q7747",
+                type="PER",
+                name_ar="فلاديمير بوتين",
+                name_en="Vladimir Putin",
+                aliases_ar=("بوتين", "بوطين"),
+                aliases_en=("Putin",),
+            ),
+            Entity(id="Q30", type="LOC", name_ar="الولايات المتحدة", name_en="USA", aliases_ar=("أمريكا",)),
+            Entity(id="Q12585", type="LOC", name_ar="أمريكا اللاتينية", name_en="Latin America"),
+        ]
+    )
+    cw = compile_watch(Watch(id="w", words=["بوتين"]), registry, TOPICS)
+    for body, written in (
+        ("هدد الرئيس الروسي بوطين بالرد", "بوطين"),
+        ("قال Putin إن المحادثات مستمرة", "Putin"),
+    ):
+        alert = match_watch(cw, _article(title="-", body=body, entities=[]), registry.analyzer)
+        assert alert is not None, body
+        assert [(e.value, e.surface) for e in alert.evidence] == [("بوتين", written)]
+    # a word inside another entity's name is no spelling of this one: أمريكا in أمريكا اللاتينية
+    usa = compile_watch(Watch(id="w", words=["الولايات المتحدة"]), registry, TOPICS)
+    latin = _article(title="-", body="جولة في أمريكا اللاتينية", entities=[])
+    assert match_watch(usa, latin, registry.analyzer) is None
+    home = _article(title="-", body="وصل الوفد إلى الولايات المتحدة", entities=[])
+    assert match_watch(usa, home, registry.analyzer) is not None
+
+
 def test_all_of_needs_every_item_and_reports_each() -> None:
     both = Watch(id="w", all_of={"entities": ["بوتين"], "words": ["هدنة"]})
     cw = compile_watch(both, REGISTRY, TOPICS)
