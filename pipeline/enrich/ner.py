@@ -43,6 +43,7 @@ _UNSURE = 0.7
 _NAME_EVIDENCE = frozenset({"GN", "FE", "RPER", "RORG", "RLOC", "OT", "LT", "T"})
 # a given name, or a word of a registry person's name (خليفة of خليفة حفتر is no given-name list entry)
 _GIVEN = frozenset({"GN", "RPER"})
+_CLITIC_LETTERS = "وفبلك"  # one the analyzer leaves on a title word (لرئيس، برئيس)
 _MAX_QUALIFIERS = 2  # words between a title and the name it introduces (رئيس الجمهورية …)
 _MAX_SENTENCE = 150  # very long "sentences" (lists, tables) are cut so one bad split stays local
 
@@ -231,12 +232,18 @@ class NerTagger:
         def loose(k: int) -> bool:
             return gaz_tags[k] != "O" or not (classes(tokens[k]) & _NAME_EVIDENCE)
 
+        titles = self.resources.titles
+
         def qualifier(i: int, j: int) -> bool:
-            """Tokens [i, j) qualify a title just before them (رئيس الجمهورية، وزير الخارجية)."""
+            """Tokens [i, j) qualify a title just before them (رئيس الجمهورية، لرئيس الجمهورية)."""
+            before = tokens[i - 1] if i > 0 else None
             return (
-                i > 0
+                before is not None
                 and j - i <= _MAX_QUALIFIERS
-                and "T" in classes(tokens[i - 1])
+                and (
+                    "T" in classes(before)
+                    or (before.norm[:1] in _CLITIC_LETTERS and before.norm[1:] in titles)
+                )
                 and all(tokens[k].has_article for k in range(i, j))
             )
 
