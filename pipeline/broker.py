@@ -26,6 +26,7 @@ __all__ = [
     "ensure_topics",
     "free_port",
     "open_client",
+    "open_reader",
     "provision_topics",
     "stop_process",
     "wait_for_port",
@@ -171,6 +172,21 @@ def open_client(cls: type[Any], **config: Any) -> Any:
         for client in made:
             client.close()
         raise
+
+
+def open_reader(bootstrap: str, **config: Any) -> Any:
+    """A kafka-python consumer outside any group, from the earliest offset, committing nothing: for the
+    tools that read a whole topic themselves (`rasd dlq`, the API's copy of the alerts topic)."""
+    from kafka import KafkaConsumer
+
+    return open_client(
+        KafkaConsumer,
+        bootstrap_servers=[s.strip() for s in bootstrap.split(",") if s.strip()],
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        **config,
+    )
 
 
 def connect_timeout(client: type, ms: int) -> dict[str, int]:

@@ -25,13 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 from kafka.errors import KafkaError
 from pydantic import ValidationError
 
 from pipeline import topics
 from pipeline.atomic import write_atomically
-from pipeline.broker import end_offsets, open_client
+from pipeline.broker import end_offsets, open_reader
 from pipeline.errors import BrokerError, ConfigError
 from pipeline.models import Article, DeadLetter
 
@@ -127,14 +127,7 @@ def replay_target(letter: DeadLetter) -> tuple[str, Article] | tuple[None, str]:
 
 def _consumer(bootstrap: str) -> Any:
     try:
-        return open_client(
-            KafkaConsumer,
-            bootstrap_servers=[s.strip() for s in bootstrap.split(",") if s.strip()],
-            group_id=None,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            consumer_timeout_ms=2000,
-        )
+        return open_reader(bootstrap, consumer_timeout_ms=2000)
     except KafkaError as exc:
         raise BrokerError(f"cannot read {topics.ARTICLES_DLQ} from {bootstrap}: {exc}") from exc
 

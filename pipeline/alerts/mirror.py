@@ -16,13 +16,13 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 from kafka.errors import KafkaError
 from pydantic import ValidationError
 
 from pipeline import topics
 from pipeline.alerts.store import AlertStore
-from pipeline.broker import open_client
+from pipeline.broker import open_reader
 from pipeline.models import Alert
 
 __all__ = ["AlertMirror"]
@@ -31,16 +31,6 @@ log = logging.getLogger("rasd.alerts.mirror")
 
 _POLL_MS = 1000
 _RETRY_S = (1.0, 2.0, 5.0, 10.0, 30.0)  # waits between attempts while the broker is away
-
-
-def _consumer(bootstrap: str) -> Any:
-    return open_client(
-        KafkaConsumer,
-        bootstrap_servers=[s.strip() for s in bootstrap.split(",") if s.strip()],
-        group_id=None,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-    )
 
 
 class AlertMirror:
@@ -52,7 +42,7 @@ class AlertMirror:
         store: AlertStore,
         *,
         topic: str = topics.ALERTS,
-        consumer: Callable[[str], Any] = _consumer,
+        consumer: Callable[[str], Any] = open_reader,
     ) -> None:
         self.bootstrap = bootstrap
         self.store = store
