@@ -180,7 +180,7 @@ def _phrase_spans(terms: ArticleTerms, stems: tuple[str, ...]) -> Iterator[_Span
             continue
         tokens, positions = terms.field(field)
         starts = sorted(i for f in firsts for i in positions.get(f, ()))
-        # the second word behind ل too, after the first word as listed (وقف لإطلاق النار): `Phrase.forms`
+        # the second word behind ل too, after the first word as listed (وقف لإطلاق النار): `phrase_forms`
         seconds = inner_forms(stems[1]) if n > 1 else ()
         for i in starts:
             if (

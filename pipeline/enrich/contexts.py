@@ -21,7 +21,7 @@ from pipeline.models import EntityType
 from pipeline.text.normalise import normalise
 from pipeline.text.tokenize import Analyzer, Token
 
-__all__ = ["NameContexts", "load_contexts", "written_form"]
+__all__ = ["CLITIC_LETTERS", "NameContexts", "load_contexts", "written_form"]
 
 _TYPES: frozenset[str] = frozenset(get_args(EntityType))
 _KEYS = frozenset({"not_names", "ambiguous_forms", "after", "before"})
@@ -72,7 +72,7 @@ class NameContexts:
         )
 
 
-_CLITICS = "وفبلك"
+CLITIC_LETTERS = "وفبلك"  # the clitics the analyzer leaves on short words (بحي، لكأس، لرئيس)
 
 
 def _known(token: Token, words: frozenset[str]) -> bool:
@@ -81,8 +81,8 @@ def _known(token: Token, words: frozenset[str]) -> bool:
     norm = token.norm
     return (
         token.stem in words
-        or (norm[:1] in _CLITICS and norm[1:] in words)
-        or (norm[:1] in _CLITICS and norm[1:2] in _CLITICS and norm[2:] in words)
+        or (norm[:1] in CLITIC_LETTERS and norm[1:] in words)
+        or (norm[:1] in CLITIC_LETTERS and norm[1:2] in CLITIC_LETTERS and norm[2:] in words)
     )
 
 

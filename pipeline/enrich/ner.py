@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 import pycrfsuite  # type: ignore[import-untyped]
 
+from pipeline.enrich.contexts import CLITIC_LETTERS
 from pipeline.enrich.crf_decode import CrfDecoder
 from pipeline.enrich.gazetteer import trim_prefix
 from pipeline.enrich.ner_features import Featurizer, NerResources, load_resources
@@ -43,7 +44,6 @@ _UNSURE = 0.7
 _NAME_EVIDENCE = frozenset({"GN", "FE", "RPER", "RORG", "RLOC", "OT", "LT", "T"})
 # a given name, or a word of a registry person's name (خليفة of خليفة حفتر is no given-name list entry)
 _GIVEN = frozenset({"GN", "RPER"})
-_CLITIC_LETTERS = "وفبلك"  # one the analyzer leaves on a title word (لرئيس، برئيس)
 _MAX_QUALIFIERS = 2  # words between a title and the name it introduces (رئيس الجمهورية …)
 _MAX_SENTENCE = 150  # very long "sentences" (lists, tables) are cut so one bad split stays local
 
@@ -242,7 +242,7 @@ class NerTagger:
                 and j - i <= _MAX_QUALIFIERS
                 and (
                     "T" in classes(before)
-                    or (before.norm[:1] in _CLITIC_LETTERS and before.norm[1:] in titles)
+                    or (before.norm[:1] in CLITIC_LETTERS and before.norm[1:] in titles)
                 )
                 and all(tokens[k].has_article for k in range(i, j))
             )

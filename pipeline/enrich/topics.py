@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.config import load_list, unique_ids
 from pipeline.models import TopicScore
-from pipeline.text.tokenize import Analyzer, inner_forms, preposition_forms
+from pipeline.text.tokenize import Analyzer, phrase_forms
 
 __all__ = ["TopicDef", "TopicLexicon", "load_topics"]
 
@@ -63,9 +63,7 @@ class TopicLexicon:
         for key, per_topic in best.items():
             if len(key) == 1:
                 continue
-            forms = [(f, *key[1:]) for f in preposition_forms(key[0])[1:]]
-            forms += [(key[0], f, *key[2:]) for f in inner_forms(key[1])[1:]]
-            for form in forms:
+            for form in phrase_forms(key)[1:]:
                 if form not in best:
                     into = derived.setdefault(form, {})
                     for topic_id, weight in per_topic.items():

@@ -24,7 +24,7 @@ from typing import Protocol
 
 from pipeline.errors import InvalidQuery
 from pipeline.text.spellings import NameForms, other_spellings
-from pipeline.text.tokenize import inner_forms, preposition_forms
+from pipeline.text.tokenize import phrase_forms
 
 __all__ = ["MAX_QUERY_TERMS", "ParsedQuery", "Phrase", "TermAnalyzer", "parse_user_query"]
 
@@ -56,11 +56,7 @@ class Phrase:
         """What backends and highlighting match: the item, its first word behind a preposition the
         analyzer leaves on ordinary words, and a phrase's second word behind ل (a search for وقف إطلاق
         النار finds لوقف إطلاق النار and وقف لإطلاق النار)."""
-        inner = inner_forms(self.terms[1])[1:] if len(self.terms) > 1 else ()
-        return (
-            *(Phrase((first, *self.terms[1:]), self.text) for first in preposition_forms(self.terms[0])),
-            *(Phrase((self.terms[0], second, *self.terms[2:]), self.text) for second in inner),
-        )
+        return tuple(Phrase(form, self.text) for form in phrase_forms(self.terms))
 
 
 @dataclass(frozen=True, slots=True)

@@ -106,6 +106,16 @@ def inner_forms(stem: str) -> tuple[str, ...]:
     return (stem, "ل" + stem)
 
 
+def phrase_forms(terms: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """The stem sequences a phrase also matches as: itself, its first word behind a preposition the
+    analyzer leaves on ordinary words, and its second word behind ل (لوقف إطلاق النار, وقف لإطلاق
+    النار). Search, highlighting and topic terms match these; `rules` checks the same positions."""
+    out = [(first, *terms[1:]) for first in preposition_forms(terms[0])]
+    if len(terms) > 1:
+        out += [(terms[0], second, *terms[2:]) for second in inner_forms(terms[1])[1:]]
+    return out
+
+
 def strip_prefix(norm: str, protected: Collection[str] = (), kept: Collection[str] = ()) -> str:
     """Remove attached prefix clitics from a normalised word, never cutting a protected or kept word.
 
