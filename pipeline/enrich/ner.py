@@ -75,7 +75,7 @@ def ner_analyzer(registry: EntityRegistry, resources: NerResources) -> Analyzer:
     too. Given names are kept, not protected: a protected name pulls clitics off other words, and a
     short one would make a name of a common word (بيان → ب + يان, بدأنا → ب + دانا)."""
     extra = {w for w in resources.given_names if len(w) >= 3 and not w.startswith("ال")}
-    return Analyzer(registry.analyzer.protected, kept=extra)
+    return Analyzer(registry.analyzer.protected, kept=registry.analyzer.kept | extra)
 
 
 def _article_stems(registry: EntityRegistry) -> frozenset[str]:

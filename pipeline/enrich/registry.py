@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -121,14 +121,16 @@ class EntityRegistry:
     _in_longer_names: dict[str, set[str]] = field(default_factory=dict, repr=False)  # word -> owners
 
     @classmethod
-    def build(cls, entities: Iterable[Entity]) -> EntityRegistry:
-        """Index every name of every entity; a name claimed by two entities resolves to neither."""
+    def build(cls, entities: Iterable[Entity], kept: Collection[str] = ()) -> EntityRegistry:
+        """Index every name of every entity; a name claimed by two entities resolves to neither.
+
+        `kept`: words the analyzer leaves whole (`waw_words.txt`)."""
         by_id: dict[str, Entity] = {}
         for ent in entities:
             if ent.id in by_id:
                 raise ConfigError(f"entity id {ent.id!r} is defined twice")
             by_id[ent.id] = ent
-        analyzer = Analyzer(_protected_words(by_id.values()))
+        analyzer = Analyzer(_protected_words(by_id.values()), kept)
         reg = cls(entities=by_id, analyzer=analyzer)
         analyzer.name_forms = reg.name_forms  # a search for one spelling finds the others
         for ent in by_id.values():
@@ -347,6 +349,15 @@ def _read_words(path: Path, analyzer: Analyzer) -> frozenset[str]:
     return frozenset(w for line in lines for w in analyzer.terms(line.split("#", 1)[0]))
 
 
+def _read_forms(path: Path) -> frozenset[str]:
+    """Normalised words of a word list, not stemmed (one or more a line, `#` comments); empty if the
+    file is missing."""
+    if not path.is_file():
+        return frozenset()
+    lines = read_text(path).splitlines()
+    return frozenset(normalise(w) for line in lines for w in line.split("#", 1)[0].split())
+
+
 def _lengths_by_first(keys: Iterable[tuple[str, ...]]) -> dict[str, tuple[int, ...]]:
     lengths: dict[str, set[int]] = {}
     for key in keys:
@@ -371,7 +382,7 @@ def load_registry(directory: Path) -> EntityRegistry:
                 )
             defined[ent.id] = path
             entities.append(ent)
-    registry = EntityRegistry.build(entities)
+    registry = EntityRegistry.build(entities, _read_forms(directory / "waw_words.txt"))
     registry.common_given_names = _read_words(directory / "common_given_names.txt", registry.analyzer)
     registry.ambiguous_words = _read_words(directory / "ambiguous_words.txt", registry.analyzer)
     contexts_file = directory / "rules" / "contexts.yaml"

@@ -3,7 +3,8 @@
 Prefix clitics (و ف ب ل ك and the article ال) are split off for matching, so وبوتين and لبوتين
 match بوتين; so are attached pronouns (زيارته → زياره, رئيسها → رييس) where enough of the word
 remains. A lexicon of protected words (names from the entity registry) decides ambiguous cases:
-لبنان is a name, not ل + بنان, and أستانا keeps its نا.
+لبنان is a name, not ل + بنان, and أستانا keeps its نا. Kept words are left whole, and a word whose
+first و is a root letter (وزير, وثيقة: `config/entities/waw_words.txt`) keeps it with its endings.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from pipeline.text.normalise import normalise, normalise_with_offsets
 
 __all__ = [
     "ANALYSIS_VERSION",
+    "ARTICLE_PREFIXES",
+    "LETTER_PREFIXES",
     "Analyzer",
     "Token",
     "preposition_forms",
@@ -47,11 +50,12 @@ def _word_pattern(text: str) -> re.Pattern[str]:
 
 
 # the article and its combinations: stripped when at least two letters remain
-_ARTICLE_PREFIXES = ("وبال", "وكال", "وال", "فال", "بال", "كال", "ولل", "فلل", "لل", "ال")
+ARTICLE_PREFIXES = ("وبال", "وكال", "وال", "فال", "بال", "كال", "ولل", "فلل", "لل", "ال")
 # single conjunctions/prepositions, possibly stacked: stripped only when what remains is protected
-# (single letters first: وبيونغ is و + بيونغ, not وب + يونغ)
-_LETTER_PREFIXES = ("و", "ف", "ب", "ل", "ك", "س", "وب", "ول", "وك", "فب", "فل", "فك")
-_LETTER_PREFIX_SET = frozenset(_LETTER_PREFIXES)
+# (single letters first: وبيونغ is و + بيونغ, not وب + يونغ). Not the future particle س, which only
+# takes a verb: سبيل is no س + بيل
+LETTER_PREFIXES = ("و", "ف", "ب", "ل", "ك", "وب", "ول", "وك", "فب", "فل", "فك")
+_LETTER_PREFIX_SET = frozenset(LETTER_PREFIXES)
 # pronoun suffixes after a (normalised) ta marbuta: زيارته → زياره
 _TA_SUFFIXES = ("تهما", "تكما", "تهم", "تهن", "تها", "تنا", "تكم", "ته", "تك")
 # other attached pronouns, stripped only when at least four letters remain (تفاهم stays whole)
@@ -61,7 +65,9 @@ _ALL_SUFFIXES = _TA_SUFFIXES + _PRONOUN_SUFFIXES
 
 # Bump when a change to the normaliser or the clitic rules changes the terms of some text: a search
 # index records the `Analyzer.fingerprint` it was built with and reports its articles as stale.
-ANALYSIS_VERSION = 2  # 2: isolated harakat and non-Arabic case folds (normalise), the summary/body gap
+# 2: isolated harakat and non-Arabic case folds (normalise), the summary/body gap; 3: no س before a
+# name, root و kept (وزير was زير, while الوزير was وزير)
+ANALYSIS_VERSION = 3
 _CACHE_LIMIT = 300_000  # distinct word forms remembered per analyzer (news vocabulary is Zipfian)
 
 
@@ -136,14 +142,26 @@ def strip_prefix(norm: str, protected: Collection[str] = (), kept: Collection[st
                     return rest
                 if rest.startswith("ال") and rest[2:] in protected:
                     return rest[2:]
-    if norm.startswith(_ARTICLE_PREFIXES):
-        for prefix in _ARTICLE_PREFIXES:
+    if norm.startswith(ARTICLE_PREFIXES):
+        for prefix in ARTICLE_PREFIXES:
             if norm.startswith(prefix) and len(norm) - len(prefix) >= 2:
                 return norm[len(prefix) :]
     # a lone conjunction و (the most frequent clitic) when a real word remains
-    if norm.startswith("و") and len(norm) >= 4:
+    if norm.startswith("و") and len(norm) >= 4 and not (kept and _root_waw(norm, protected, kept)):
         return norm[1:]
     return norm
+
+
+# endings after which a kept word is still that word: وطنيا, وزيران, وطنيه (ة), وثائقي
+_KEPT_ENDINGS = ("ان", "ين", "ون", "ات", "ا", "ه", "ي")
+
+
+def _root_waw(norm: str, protected: Collection[str], kept: Collection[str]) -> bool:
+    """Whether a word's first و is a root letter: a kept word (وزير) with a pronoun (وزيرها) or an
+    ending (وزيرا, وزيران) after it. Without this, وزير was زير while الوزير was وزير."""
+    if strip_suffix(norm, protected, kept) in kept:
+        return True
+    return any(norm.endswith(e) and norm[: -len(e)] in kept for e in _KEPT_ENDINGS)
 
 
 def strip_suffix(word: str, protected: Collection[str] = (), kept: Collection[str] = ()) -> str:

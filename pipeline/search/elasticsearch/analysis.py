@@ -16,7 +16,7 @@ Three analyzers:
 
 Where ``rasd_arabic`` differs from the Python analyzer (documented, and why search does not use it):
 arabic_stem is a different light stemmer (it strips ات/ون/ين… and only the prefixes ال, وال, بال,
-كال, فال, لل, و; the Python analyzer strips ب ل ك ف س too and only pronoun suffixes); the standard
+كال, فال, لل, و; the Python analyzer strips ب ل ك ف too and only pronoun suffixes); the standard
 tokenizer keeps ``a.b``, ``1,000`` and ``a_b`` whole where Python splits them; lowercase is not a
 full Unicode casefold (ß); decimal_digit also folds non-Arabic digit scripts.
 """
@@ -29,6 +29,7 @@ from collections.abc import Collection, Iterable, Iterator
 from typing import Any
 
 from pipeline.text.normalise import normalise
+from pipeline.text.tokenize import ARTICLE_PREFIXES, LETTER_PREFIXES
 
 __all__ = [
     "ARABIC_ANALYZER",
@@ -62,11 +63,9 @@ _RANGES = (
 )
 # The prefixes `strip_prefix` removes from a protected name, in the order it tries them: each
 # letter prefix alone, then with the article after it, then the article combinations.
-_LETTER_PREFIXES = ("و", "ف", "ب", "ل", "ك", "س", "وب", "ول", "وك", "فب", "فل", "فك")
-_ARTICLE_PREFIXES = ("وبال", "وكال", "وال", "فال", "بال", "كال", "ولل", "فلل", "لل", "ال")
 NAME_PREFIXES: tuple[str, ...] = (
-    *(form for p in _LETTER_PREFIXES for form in (p, p + "ال")),
-    *_ARTICLE_PREFIXES,
+    *(form for p in LETTER_PREFIXES for form in (p, p + "ال")),
+    *ARTICLE_PREFIXES,
 )
 _ARABIC_WORD = re.compile(r"[\u0621-\u064a\u066e-\u06d3\u06d5\u06fa-\u06ff]+")
 

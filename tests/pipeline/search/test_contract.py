@@ -158,6 +158,31 @@ async def test_a_phrase_s_second_word_is_found_behind_lam(
         await _dispose(backend)
 
 
+@pytest.mark.parametrize("name", [p.values[0] for p in BACKENDS])
+async def test_a_word_with_a_root_waw_is_found_in_every_written_form(name: str, tmp_path: Path) -> None:
+    """With the shipped list of root-و words, وزير, الوزير, ووزير and وزيرها are one term: before it a
+    search for وزير (indexed as زير) missed الوزير and ووزير. The conjunction still comes off وقال."""
+    from pipeline.enrich.registry import load_registry
+
+    analyzer = load_registry(Settings().config_dir / "entities").analyzer
+    backend = _make_backend(name, tmp_path, analyzer)
+    await backend.setup()
+    try:
+        docs = {
+            "article-bare": "وزير الخارجية يصل إلى بغداد",
+            "article-article": "الوزير يلتقي نظيره في عمان",
+            "article-conjunction": "رئيس الحكومة ووزير الدفاع في زيارة",
+            "article-pronoun": "أعلنت الحكومة أن وزيرها سيسافر غدا",
+            "article-said": "وقال المتحدث إن الاجتماع انتهى",
+        }
+        await backend.index_many([Article(id=k, source="t", title=v, body="") for k, v in docs.items()])
+        for text in ("وزير", "الوزير", "ووزير"):
+            assert set(ids(await search(backend, text))) == set(docs) - {"article-said"}, text
+        assert ids(await search(backend, "قال")) == ["article-said"]
+    finally:
+        await _dispose(backend)
+
+
 async def test_a_word_only_in_another_article_does_not_return_it(
     indexed: SearchBackend, corpus: list[Article]
 ) -> None:

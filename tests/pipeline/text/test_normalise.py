@@ -101,6 +101,32 @@ def test_kept_words_stay_whole_but_pull_no_clitics_off_other_words() -> None:
     assert Analyzer(["يان"]).terms("بيان") == ["يان"]  # a protected name pulls ب off: why names are kept
 
 
+def test_a_kept_word_keeps_its_root_waw_with_a_pronoun_or_an_ending_after_it() -> None:
+    analyzer = Analyzer(kept=["وزير", "وثيقه"])
+    forms = ["وزير", "الوزير", "ووزير", "للوزير", "وزيرها", "وزيرا", "وزيران"]
+    assert [analyzer.terms(w) for w in forms] == [["وزير"]] * 4 + [["وزير"], ["وزيرا"], ["وزيران"]]
+    assert analyzer.terms("وثيقة الوثيقة ووثيقتها") == ["وثيقه", "وثيقه", "وثيقه"]
+    # only a leading و that is the conjunction goes: وقال, وزيد (no listed word)
+    assert analyzer.terms("وقال وزيد") == ["قال", "زيد"]
+    assert Analyzer().terms("وزير الوزير") == ["زير", "وزير"]  # the mismatch the list removes
+
+
+def test_the_future_particle_is_never_cut_off_a_name() -> None:
+    """س only takes a verb: سبيل is not س + بيل, though بيل (Bill) is a listed name."""
+    analyzer = Analyzer(["بيل"])
+    assert analyzer.terms("سبيل وبيل لبيل") == ["سبيل", "بيل", "بيل"]
+
+
+def test_the_shipped_waw_list_makes_a_bare_word_and_its_article_form_one_term() -> None:
+    from pipeline.enrich.registry import load_registry
+    from pipeline.settings import Settings
+
+    analyzer = load_registry(Settings().config_dir / "entities").analyzer
+    for word in ["وزير", "وزارة", "وطني", "وطنية", "وثيقة", "واحد", "وسائل", "وكيل", "ولاية"]:
+        assert analyzer.terms(word) == analyzer.terms("ال" + word), word
+    assert analyzer.terms("وقال وأكد وبوتين") == ["قال", "اكد", "بوتين"]
+
+
 def test_token_prefix_is_what_was_stripped_in_front() -> None:
     [tok] = Analyzer(["بوتين"]).tokens("وبوتين")
     assert (tok.prefix, tok.stem) == ("و", "بوتين")
