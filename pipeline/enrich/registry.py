@@ -124,7 +124,7 @@ class EntityRegistry:
     def build(cls, entities: Iterable[Entity], kept: Collection[str] = ()) -> EntityRegistry:
         """Index every name of every entity; a name claimed by two entities resolves to neither.
 
-        `kept`: words the analyzer leaves whole (`waw_words.txt`)."""
+        `kept`: words the analyzer leaves whole (`root_words.txt`)."""
         by_id: dict[str, Entity] = {}
         for ent in entities:
             if ent.id in by_id:
@@ -382,7 +382,7 @@ def load_registry(directory: Path) -> EntityRegistry:
                 )
             defined[ent.id] = path
             entities.append(ent)
-    registry = EntityRegistry.build(entities, _read_forms(directory / "waw_words.txt"))
+    registry = EntityRegistry.build(entities, _read_forms(directory / "root_words.txt"))
     registry.common_given_names = _read_words(directory / "common_given_names.txt", registry.analyzer)
     registry.ambiguous_words = _read_words(directory / "ambiguous_words.txt", registry.analyzer)
     contexts_file = directory / "rules" / "contexts.yaml"

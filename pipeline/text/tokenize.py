@@ -3,8 +3,10 @@
 Prefix clitics (و ف ب ل ك and the article ال) are split off for matching, so وبوتين and لبوتين
 match بوتين; so are attached pronouns (زيارته → زياره, رئيسها → رييس) where enough of the word
 remains. A lexicon of protected words (names from the entity registry) decides ambiguous cases:
-لبنان is a name, not ل + بنان, and أستانا keeps its نا. Kept words are left whole, and a word whose
-first و is a root letter (وزير, وثيقة: `config/entities/waw_words.txt`) keeps it with its endings.
+لبنان is a name, not ل + بنان, and أستانا keeps its نا. Kept words are left whole: words whose first
+letters are their own, not clitics (وزير, لاعب, التزام: `config/entities/root_words.txt`), keep them
+with a pronoun or an ending after them, and lose only the clitics in front (بالتزام → التزام,
+للاعب → لاعب).
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ _ALL_SUFFIXES = _TA_SUFFIXES + _PRONOUN_SUFFIXES
 # Bump when a change to the normaliser or the clitic rules changes the terms of some text: a search
 # index records the `Analyzer.fingerprint` it was built with and reports its articles as stale.
 # 2: isolated harakat and non-Arabic case folds (normalise), the summary/body gap; 3: no س before a
-# name, root و kept (وزير was زير, while الوزير was وزير)
+# name, a word's own first و, ل or ال kept (وزير was زير, while الوزير was وزير)
 ANALYSIS_VERSION = 3
 _CACHE_LIMIT = 300_000  # distinct word forms remembered per analyzer (news vocabulary is Zipfian)
 
@@ -143,11 +145,23 @@ def strip_prefix(norm: str, protected: Collection[str] = (), kept: Collection[st
                 if rest.startswith("ال") and rest[2:] in protected:
                     return rest[2:]
     if norm.startswith(ARTICLE_PREFIXES):
+        if kept and norm.startswith("ال") and _kept_word(norm, protected, kept):
+            return norm  # its own ال: التزام, الكترونيه (إلكترونية once normalised)
         for prefix in ARTICLE_PREFIXES:
             if norm.startswith(prefix) and len(norm) - len(prefix) >= 2:
-                return norm[len(prefix) :]
+                rest = norm[len(prefix) :]
+                if kept and prefix.endswith("لل") and _kept_word("ل" + rest, protected, kept):
+                    return "ل" + rest  # للاعب is ل + اللاعب: the article's ل fell before the word's
+                if (
+                    kept
+                    and prefix.endswith("ال")
+                    and prefix != "ال"
+                    and _kept_word("ال" + rest, protected, kept)
+                ):
+                    return "ال" + rest  # بالتزام is ب + التزام
+                return rest
     # a lone conjunction و (the most frequent clitic) when a real word remains
-    if norm.startswith("و") and len(norm) >= 4 and not (kept and _root_waw(norm, protected, kept)):
+    if norm.startswith("و") and len(norm) >= 4 and not (kept and _kept_word(norm, protected, kept)):
         return norm[1:]
     return norm
 
@@ -156,9 +170,10 @@ def strip_prefix(norm: str, protected: Collection[str] = (), kept: Collection[st
 _KEPT_ENDINGS = ("ان", "ين", "ون", "ات", "ا", "ه", "ي")
 
 
-def _root_waw(norm: str, protected: Collection[str], kept: Collection[str]) -> bool:
-    """Whether a word's first و is a root letter: a kept word (وزير) with a pronoun (وزيرها) or an
-    ending (وزيرا, وزيران) after it. Without this, وزير was زير while الوزير was وزير."""
+def _kept_word(norm: str, protected: Collection[str], kept: Collection[str]) -> bool:
+    """Whether a word is a kept word (وزير, التزام) with a pronoun (وزيرها) or an ending (وزيرا,
+    وزيران) after it: its first letters are its own, not clitics. Without this, وزير was زير while
+    الوزير was وزير, and التزام was تزام while الالتزام was التزام."""
     if strip_suffix(norm, protected, kept) in kept:
         return True
     return any(norm.endswith(e) and norm[: -len(e)] in kept for e in _KEPT_ENDINGS)

@@ -117,14 +117,27 @@ def test_the_future_particle_is_never_cut_off_a_name() -> None:
     assert analyzer.terms("سبيل وبيل لبيل") == ["سبيل", "بيل", "بيل"]
 
 
-def test_the_shipped_waw_list_makes_a_bare_word_and_its_article_form_one_term() -> None:
+def test_a_kept_word_s_own_lam_or_alif_lam_stays_and_only_the_clitics_in_front_go() -> None:
+    analyzer = Analyzer(kept=["لاعب", "التزام", "الكتروني"])
+    assert analyzer.terms("لاعب اللاعب للاعب وللاعب") == ["لاعب"] * 4  # للاعب is ل + اللاعب
+    forms = "التزام الالتزام بالتزام والتزام للالتزام التزامها التزامات"
+    assert analyzer.terms(forms) == ["التزام"] * 6 + ["التزامات"]
+    assert analyzer.terms("إلكترونية الإلكترونية والإلكترونية") == ["الكترونيه"] * 3
+    assert analyzer.terms("الحكومة للحكومة بالحكومة") == ["حكومه"] * 3  # the article still comes off
+    assert Analyzer().terms("التزام الالتزام للاعب اللاعب") == ["تزام", "التزام", "اعب", "لاعب"]
+
+
+def test_the_shipped_root_words_make_a_bare_word_and_its_article_form_one_term() -> None:
     from pipeline.enrich.registry import load_registry
     from pipeline.settings import Settings
 
     analyzer = load_registry(Settings().config_dir / "entities").analyzer
-    for word in ["وزير", "وزارة", "وطني", "وطنية", "وثيقة", "واحد", "وسائل", "وكيل", "ولاية"]:
+    words = ["وزير", "وزارة", "وطني", "وطنية", "وثيقة", "واحد", "وسائل", "وكيل", "ولاية", "لاعب", "لقاء"]
+    for word in [*words, "التزام", "إلغاء", "إلكترونية", "ألعاب"]:
         assert analyzer.terms(word) == analyzer.terms("ال" + word), word
-    assert analyzer.terms("وقال وأكد وبوتين") == ["قال", "اكد", "بوتين"]
+    for word in words:
+        assert analyzer.terms(word) == analyzer.terms("بال" + word) == analyzer.terms("لل" + word), word
+    assert analyzer.terms("وقال وأكد وبوتين الفرنسية") == ["قال", "اكد", "بوتين", "فرنسيه"]
 
 
 def test_token_prefix_is_what_was_stripped_in_front() -> None:
