@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pipeline.enrich.registry import EntityRegistry
 from pipeline.errors import ConfigError
 from pipeline.models import Alert, Article, Condition, Evidence, TextField, Watch
-from pipeline.text.spellings import other_spellings
+from pipeline.text.spellings import other_spellings, word_forms
 from pipeline.text.tokenize import Analyzer, Token, inner_forms, preposition_forms
 
 __all__ = [
@@ -40,8 +40,8 @@ class CompiledCondition:
     entity_ids: tuple[str, ...] = ()
     topics: tuple[str, ...] = ()
     phrases: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (phrase as written, stems)
-    # per phrase, the other spellings of the registry name it is (بوتين: بوطين، بوتن، putin), as search
-    # expands a name; empty for a phrase that names no entity
+    # per phrase, the other spellings of the registry name it is (بوتين: بوطين، بوتن، putin) and a
+    # word's sound plural and dual (مظاهرة: مظاهرات), as search expands a bare word
     spellings: tuple[tuple[tuple[str, ...], ...], ...] = ()
 
     def __len__(self) -> int:
@@ -92,7 +92,9 @@ def _compile_condition(
         if not stems:
             raise ConfigError(f"watch {watch_id!r}: {part}.words: {phrase!r} has no words")
         phrases.append((phrase, stems))
-        spellings.append(tuple(other_spellings(stems, registry.name_forms)))
+        spellings.append(
+            (*other_spellings(stems, registry.name_forms), *word_forms(stems, registry.name_forms))
+        )
     return CompiledCondition(tuple(ids), tuple(cond.topics), tuple(phrases), tuple(spellings))
 
 

@@ -10,7 +10,8 @@ Syntax (nothing else has a meaning; every other character is literal text):
 Words become analyzer stems (`pipeline.text.Analyzer`), so ``وبوتين`` in a query is ``بوتين``. An
 item that names a registry entity also matches its other listed names, as alternatives (``بوتين`` finds
 ``بوطين``, ``بوتن`` and ``Putin``; ``-بوتين`` excludes them all), when the analyzer knows them
-(`Analyzer.name_forms`, set by the registry); they do not count against `MAX_QUERY_TERMS`. A phrase
+(`Analyzer.name_forms`, set by the registry); they do not count against `MAX_QUERY_TERMS`. A bare
+Arabic word also matches its sound plural and dual (``مظاهرة`` finds ``مظاهرات``: `word_forms`). A phrase
 the user quoted is searched as written. A word
 that the analyzer splits into several tokens (``e-mail``, ``a*b``, ``NEAR(x``) is searched as a phrase
 of those tokens. Engine syntax (FTS5 operators, column filters, ``*``, ``^``, parentheses) never
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from pipeline.errors import InvalidQuery
-from pipeline.text.spellings import NameForms, other_spellings
+from pipeline.text.spellings import NameForms, other_spellings, word_forms
 from pipeline.text.tokenize import phrase_forms
 
 __all__ = ["MAX_QUERY_TERMS", "ParsedQuery", "Phrase", "TermAnalyzer", "parse_user_query"]
@@ -183,6 +184,11 @@ def parse_user_query(text: str, analyzer: TermAnalyzer, *, max_terms: int = MAX_
             *excluded,
             *(alt for p in excluded if id(p) in expandable for alt in _other_names(p, name_forms, budget)),
         ]
+    # a bare word also finds its sound plural and dual (مظاهرة: مظاهرات); a quoted one only itself
+    groups = [
+        [*g, *(alt for p in g if id(p) in expandable for alt in _plurals(p, name_forms))] for g in groups
+    ]
+    excluded = [*excluded, *(alt for p in excluded if id(p) in expandable for alt in _plurals(p, name_forms))]
     return ParsedQuery(
         groups=tuple(_dedupe(tuple(g)) for g in groups),
         excluded=_dedupe(tuple(excluded)),
@@ -223,6 +229,10 @@ def _join_names(
 def _other_names(phrase: Phrase, name_forms: NameForms, budget: list[int]) -> list[Phrase]:
     """The other spellings of the entity `phrase` names, within the query's remaining `budget` of stems."""
     return [Phrase(form, phrase.text) for form in other_spellings(phrase.terms, name_forms, budget)]
+
+
+def _plurals(phrase: Phrase, name_forms: NameForms | None) -> list[Phrase]:
+    return [Phrase(form, phrase.text) for form in word_forms(phrase.terms, name_forms)]
 
 
 def _dedupe(phrases: tuple[Phrase, ...]) -> tuple[Phrase, ...]:

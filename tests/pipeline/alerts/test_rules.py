@@ -161,6 +161,22 @@ def test_a_watched_name_fires_for_its_other_spellings_and_shows_the_one_written(
     assert match_watch(usa, home, registry.analyzer) is not None
 
 
+def test_a_watched_word_fires_for_its_sound_plural_and_shows_the_form_written() -> None:
+    """As a search for a bare word does: مظاهرة also matches مظاهرات and مظاهرتين, لاجئ اللاجئين."""
+    cw = compile_watch(Watch(id="w", words=["مظاهرة", "لاجئ"]), REGISTRY, TOPICS)
+    for body, value, written in (
+        ("خرجت مظاهرات في العاصمة", "مظاهرة", "مظاهرات"),
+        ("نظمت النقابات مظاهرتين", "مظاهرة", "مظاهرتين"),
+        ("عاد آلاف اللاجئين إلى قراهم", "لاجئ", "اللاجئين"),
+    ):
+        alert = match_watch(cw, _article(title="-", body=body, entities=[]), REGISTRY.analyzer)
+        assert alert is not None, body
+        assert [(e.value, e.surface) for e in alert.evidence] == [(value, written)]
+    # a plural that is another word is not made from a short one: سليم finds no سليمان
+    salim = compile_watch(Watch(id="w", words=["سليم"]), REGISTRY, TOPICS)
+    assert match_watch(salim, _article(title="-", body="قال سليمان", entities=[]), REGISTRY.analyzer) is None
+
+
 def test_all_of_needs_every_item_and_reports_each() -> None:
     both = Watch(id="w", all_of={"entities": ["بوتين"], "words": ["هدنة"]})
     cw = compile_watch(both, REGISTRY, TOPICS)

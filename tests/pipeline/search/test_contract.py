@@ -189,6 +189,30 @@ async def test_a_word_s_own_first_letters_are_found_in_every_written_form(name: 
         await _dispose(backend)
 
 
+@pytest.mark.parametrize("name", [p.values[0] for p in BACKENDS])
+async def test_a_bare_word_finds_its_sound_plural_and_a_quoted_one_only_itself(
+    name: str, tmp_path: Path, analyzer: Analyzer
+) -> None:
+    backend = _make_backend(name, tmp_path, analyzer)
+    await backend.setup()
+    try:
+        docs = {
+            "article-one": "خرجت مظاهرة في العاصمة",
+            "article-many": "اتسعت المظاهرات في المدن",
+            "article-two": "نظمت النقابات مظاهرتين",
+            "article-refugees": "عاد آلاف اللاجئين إلى قراهم",
+        }
+        await backend.index_many([Article(id=k, source="t", title=v, body="") for k, v in docs.items()])
+        assert set(ids(await search(backend, "مظاهرة"))) == {"article-one", "article-many", "article-two"}
+        assert ids(await search(backend, '"مظاهرة"')) == ["article-one"]
+        assert ids(await search(backend, "لاجئ")) == ["article-refugees"]
+        assert ids(await search(backend, "العاصمة -مظاهرة")) == []
+        (hit,) = [h for h in (await search(backend, "مظاهرة")).hits if h.article.id == "article-many"]
+        assert "<mark>المظاهرات</mark>" in hit.highlights["title"][0]
+    finally:
+        await _dispose(backend)
+
+
 async def test_a_word_only_in_another_article_does_not_return_it(
     indexed: SearchBackend, corpus: list[Article]
 ) -> None:

@@ -80,6 +80,7 @@ def _watches(registry: EntityRegistry, corpus: list[Article]) -> list[CompiledWa
         {"id": "lebanon-conflict", "all_of": {"entities": ["لبنان"], "topics": ["conflict"]}},
         {"id": "space-or-oil", "any_of": {"topics": ["space"], "words": ["النفط"]}},
         {"id": "boundary", "words": [boundary]},
+        {"id": "plural", "words": ["غارة"]},  # fires on غارات: a watched word's sound plural
         {"id": "iran-thrice", "entities": ["إيران"], "min_mentions": 3},
     ]
     return [compile_watch(Watch.model_validate(s), registry, TOPICS) for s in specs]

@@ -76,7 +76,7 @@ def test_empty_query_matches_all_newest_first(analyzer: Analyzer) -> None:
         ("وبوتين", [group("بوتين")], []),
         ("بوتين كيم", [group("بوتين"), group("كيم")], []),
         ('"كيم جونغ أون"', [group("كيم جونغ اون")], []),
-        ("قزوين OR أبوظبي", [group("قزوين", "ابوظبي")], []),
+        ("قزوين OR أبوظبي", [group("قزوين", "ابوظبي", "ابوظبيين", "ابوظبيون")], []),  # no registry here
         ("روسيا -أوكرانيا", [group("روسيا")], excluded("اوكرانيا")),
         ('روسيا -"بحر قزوين"', [group("روسيا")], excluded("بحر قزوين")),
         ("e-mail", [group("e mail")], []),  # split by the analyzer: a phrase of its parts
@@ -155,7 +155,7 @@ def test_filters(analyzer: Analyzer) -> None:
 
 def test_text_and_filters_are_anded(analyzer: Analyzer) -> None:
     b = body(analyzer, "ترمب", entities=["Q794"])
-    assert b["query"]["bool"]["must"] == [group("ترمب")]
+    assert b["query"]["bool"]["must"] == [group("ترمب", "ترمبات", "ترمبين", "ترمبون")]  # no registry here
     assert b["query"]["bool"]["filter"] == [{"terms": {"entity_ids": ["Q794"]}}]
 
 
