@@ -2,8 +2,8 @@
 also matches.
 
 The entity registry tells its analyzer the listed names of each entity (`Analyzer.name_forms`); a
-search for بوتين and a watch on the word bare بوتين then also match بوطين, بوتن and Putin. Shortest
-first, without a spelling that contains a shorter one already kept (فلاديمير بوتن adds nothing to بوتن).
+search for بوتين and a watch on the word بوتين then also match بوطين, بوتن and Putin. Shortest first,
+without a spelling that contains a shorter one already kept (فلاديمير بوتن adds nothing to بوتن).
 
 A single Arabic word also matches its sound plural and dual (`word_forms`): مظاهرة finds مظاهرات,
 لاجئ لاجئين, عسكري عسكريين. The analyzer is a light stemmer and keeps these endings, which an analyst
