@@ -24,7 +24,7 @@ from pipeline.text.tokenize import Analyzer, Token
 __all__ = ["CLITIC_LETTERS", "NameContexts", "load_contexts", "written_form"]
 
 _TYPES: frozenset[str] = frozenset(get_args(EntityType))
-_KEYS = frozenset({"not_names", "ambiguous_forms", "after", "before"})
+_KEYS = frozenset({"not_names", "ambiguous_forms", "after", "before", "place_heads"})
 
 
 def written_form(token: Token) -> str:
@@ -46,6 +46,8 @@ class NameContexts:
     after: Mapping[str, frozenset[str]] = field(default_factory=dict)
     # type or entity id -> stems of words right before which such a name is part of another name
     before: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    # stems of words that name a listed place together with it (مدينة القيروان is Kairouan)
+    place_heads: frozenset[str] = frozenset()
 
     def entity_ids(self) -> set[str]:
         """The entity ids the rules name (the registry checks that it knows them)."""
@@ -54,6 +56,10 @@ class NameContexts:
     def ambiguous(self, token: Token) -> bool:
         """Whether this written word needs the tagger's agreement to stand for a one-word name."""
         return token.norm in self.ambiguous_forms
+
+    def heads_place(self, token: Token) -> bool:
+        """Whether the word, in front of a listed place, names that place with it (مدينة, ولاية)."""
+        return _known(token, self.place_heads)
 
     def blocks(self, tokens: Sequence[Token], i: int, j: int, etype: str, ent_id: str | None = None) -> bool:
         """Whether a registry match of type `etype` (of entity `ent_id`, when known) over tokens [i, j)
@@ -130,4 +136,7 @@ def load_contexts(path: Path, analyzer: Analyzer) -> NameContexts:
         ),
         after=_by_type(path, data.get("after", {}), "after", analyzer),
         before=_by_type(path, data.get("before", {}), "before", analyzer),
+        place_heads=frozenset(
+            s for w in _words(path, data.get("place_heads", []), "place_heads") for s in analyzer.terms(w)
+        ),
     )

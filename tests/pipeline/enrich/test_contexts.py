@@ -16,7 +16,7 @@ from pipeline.enrich.contexts import NameContexts, load_contexts, written_form
 from pipeline.enrich.enricher import Enricher, load_enricher
 from pipeline.errors import ConfigError
 from pipeline.ids import article_id
-from pipeline.models import Article
+from pipeline.models import Article, EntityType
 from pipeline.settings import Settings
 from pipeline.text.tokenize import Analyzer
 
@@ -62,6 +62,45 @@ def test_forms_and_neighbours_are_matched_as_the_text_writes_them(tmp_path: Path
     assert not contexts.blocks(tokens, council, council + 1, "ORG")  # الأمن is not before القومي
     assert contexts.ambiguous(analyzer.tokens("بحماس")[0])
     assert not contexts.ambiguous(analyzer.tokens("وحماس")[0])
+
+
+@dataclasses.dataclass(frozen=True)
+class _Span:
+    start: int
+    end: int
+    type: EntityType
+    confidence: float = 0.9
+
+
+@pytest.mark.parametrize(
+    ("text", "place", "expected"),
+    [
+        ("أقدمت امرأة من مدينة القيروان على الانتحار", "مدينة القيروان", "rasd:kairouan"),
+        ("نقل المصابون إلى مستشفى بمدينة سوسة", "بمدينة سوسة", "rasd:sousse"),  # a clitic on the head
+        ("عبرت السفينة بحر الصين أمس", "بحر الصين", "u:loc:بحر_صين"),  # a sea is not its country
+        ("جاء من مدينة الرياض في سوسة", "مدينة الرياض", "Q3692"),
+        ("انعقد المؤتمر في مدينة تونس أمس", "مدينة تونس", "Q3572"),  # the capital, listed, not the country
+    ],
+)
+def test_a_place_head_in_a_tagger_span_names_the_listed_place(text: str, place: str, expected: str) -> None:
+    from pipeline.enrich.entities import article_mentions
+    from pipeline.enrich.registry import load_registry
+
+    registry = load_registry(REPO / "config" / "entities")
+    start = text.index(place)
+    if place.startswith("ب"):
+        start += 1  # the tagger trims the clitic
+    (mention,) = article_mentions(
+        [("body", text)], registry, {"body": [_Span(start, text.index(place) + len(place), "LOC")]}
+    )
+    assert mention.canonical_id == expected
+    assert (mention.start, mention.end) == (start, text.index(place) + len(place))  # the span stays
+
+
+def test_place_heads_are_read_as_stems(tmp_path: Path) -> None:
+    contexts = _contexts(tmp_path, "place_heads: [مدينة, ولاية]\n")
+    tokens = Analyzer().tokens("بمدينة والمدينة ولاية مدين")
+    assert [contexts.heads_place(t) for t in tokens] == [True, True, True, False]
 
 
 def test_a_missing_file_means_no_contexts(tmp_path: Path) -> None:
