@@ -6,6 +6,7 @@ Add a backend by adding a `pytest.param` to `BACKENDS` and a branch in `_make_ba
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import uuid
@@ -69,6 +70,20 @@ async def backend(
         await _dispose(instance)
 
 
+@contextlib.asynccontextmanager
+async def _headlines(
+    name: str, tmp_path: Path, analyzer: Analyzer, docs: dict[str, str]
+) -> AsyncIterator[SearchBackend]:
+    """A backend of `name` holding one article per `docs` entry (id -> title, no body); disposed after."""
+    backend = _make_backend(name, tmp_path, analyzer)
+    await backend.setup()
+    try:
+        await backend.index_many([Article(id=k, source="t", title=v, body="") for k, v in docs.items()])
+        yield backend
+    finally:
+        await _dispose(backend)
+
+
 async def _dispose(instance: SearchBackend) -> None:
     drop = getattr(instance, "drop", None)  # Elasticsearch: delete this test's indices
     if drop is not None:
@@ -117,23 +132,18 @@ async def test_a_name_finds_its_other_spellings(name: str, tmp_path: Path) -> No
     spellings = {("بوتين",): (("بوطين",), ("putin",)), ("بوطين",): (("بوتين",), ("putin",))}
     analyzer = Analyzer(["بوتين"])
     analyzer.name_forms = lambda stems: spellings.get(stems, ())
-    backend = _make_backend(name, tmp_path, analyzer)
-    await backend.setup()
-    try:
-        docs = {
-            "article-tah": "هدد الرئيس الروسي بوطين بالرد على العقوبات",
-            "article-latin": "قال Putin إن المحادثات مستمرة",
-            "article-arabic": "بوتين يزور بكين الأسبوع المقبل",
-            "article-bot": "بوت المحادثة يجيب عن أسئلة الطلاب في بكين",
-        }
-        await backend.index_many([Article(id=k, source="t", title=v, body="") for k, v in docs.items()])
+    docs = {
+        "article-tah": "هدد الرئيس الروسي بوطين بالرد على العقوبات",
+        "article-latin": "قال Putin إن المحادثات مستمرة",
+        "article-arabic": "بوتين يزور بكين الأسبوع المقبل",
+        "article-bot": "بوت المحادثة يجيب عن أسئلة الطلاب في بكين",
+    }
+    async with _headlines(name, tmp_path, analyzer, docs) as backend:
         assert set(ids(await search(backend, "بوتين"))) == {"article-tah", "article-latin", "article-arabic"}
         assert set(ids(await search(backend, "بوطين"))) == {"article-tah", "article-latin", "article-arabic"}
         assert ids(await search(backend, "بكين -بوتين")) == ["article-bot"]
         (hit,) = [h for h in (await search(backend, "بوتين")).hits if h.article.id == "article-tah"]
         assert "<mark>بوطين</mark>" in hit.highlights["title"][0]
-    finally:
-        await _dispose(backend)
 
 
 @pytest.mark.parametrize("name", [p.values[0] for p in BACKENDS])
@@ -141,21 +151,16 @@ async def test_a_phrase_s_second_word_is_found_behind_lam(
     name: str, tmp_path: Path, analyzer: Analyzer
 ) -> None:
     """وقف لإطلاق النار is how many reports write a ceasefire: the phrase search finds it, and marks it."""
-    backend = _make_backend(name, tmp_path, analyzer)
-    await backend.setup()
-    try:
-        docs = {
-            "article-plain": "اتفاق على وقف إطلاق النار في غزة",
-            "article-lam": "رفض الطرفان أي وقف لإطلاق النار دون شروط",
-            "article-other": "طالبت الأسر بوقف لإطلاق سراح الأسرى",
-        }
-        await backend.index_many([Article(id=k, source="t", title=v, body="") for k, v in docs.items()])
+    docs = {
+        "article-plain": "اتفاق على وقف إطلاق النار في غزة",
+        "article-lam": "رفض الطرفان أي وقف لإطلاق النار دون شروط",
+        "article-other": "طالبت الأسر بوقف لإطلاق سراح الأسرى",
+    }
+    async with _headlines(name, tmp_path, analyzer, docs) as backend:
         result = await search(backend, '"وقف إطلاق النار"')
         assert set(ids(result)) == {"article-plain", "article-lam"}
         (hit,) = [h for h in result.hits if h.article.id == "article-lam"]
         assert "<mark>وقف لإطلاق النار</mark>" in hit.highlights["title"][0]
-    finally:
-        await _dispose(backend)
 
 
 @pytest.mark.parametrize("name", [p.values[0] for p in BACKENDS])
@@ -166,51 +171,41 @@ async def test_a_word_s_own_first_letters_are_found_in_every_written_form(name: 
     from pipeline.enrich.registry import load_registry
 
     analyzer = load_registry(Settings().config_dir / "entities").analyzer
-    backend = _make_backend(name, tmp_path, analyzer)
-    await backend.setup()
-    try:
-        docs = {
-            "article-bare": "وزير الخارجية يصل إلى بغداد",
-            "article-article": "الوزير يلتقي نظيره في عمان",
-            "article-conjunction": "رئيس الحكومة ووزير الدفاع في زيارة",
-            "article-pronoun": "أعلنت الحكومة أن وزيرها سيسافر غدا",
-            "article-said": "وقال المتحدث إن الاجتماع انتهى",
-            "article-commitment": "أكد الطرفان التزامهما بالهدنة",
-            "article-by-commitment": "تعهد بالتزام الهدنة",
-        }
-        await backend.index_many([Article(id=k, source="t", title=v, body="") for k, v in docs.items()])
+    docs = {
+        "article-bare": "وزير الخارجية يصل إلى بغداد",
+        "article-article": "الوزير يلتقي نظيره في عمان",
+        "article-conjunction": "رئيس الحكومة ووزير الدفاع في زيارة",
+        "article-pronoun": "أعلنت الحكومة أن وزيرها سيسافر غدا",
+        "article-said": "وقال المتحدث إن الاجتماع انتهى",
+        "article-commitment": "أكد الطرفان التزامهما بالهدنة",
+        "article-by-commitment": "تعهد بالتزام الهدنة",
+    }
+    async with _headlines(name, tmp_path, analyzer, docs) as backend:
         minister = {"article-bare", "article-article", "article-conjunction", "article-pronoun"}
         for text in ("وزير", "الوزير", "ووزير"):
             assert set(ids(await search(backend, text))) == minister, text
         assert ids(await search(backend, "قال")) == ["article-said"]
         for text in ("التزام", "الالتزام"):
             assert set(ids(await search(backend, text))) == {"article-commitment", "article-by-commitment"}
-    finally:
-        await _dispose(backend)
 
 
 @pytest.mark.parametrize("name", [p.values[0] for p in BACKENDS])
 async def test_a_bare_word_finds_its_sound_plural_and_a_quoted_one_only_itself(
     name: str, tmp_path: Path, analyzer: Analyzer
 ) -> None:
-    backend = _make_backend(name, tmp_path, analyzer)
-    await backend.setup()
-    try:
-        docs = {
-            "article-one": "خرجت مظاهرة في العاصمة",
-            "article-many": "اتسعت المظاهرات في المدن",
-            "article-two": "نظمت النقابات مظاهرتين",
-            "article-refugees": "عاد آلاف اللاجئين إلى قراهم",
-        }
-        await backend.index_many([Article(id=k, source="t", title=v, body="") for k, v in docs.items()])
+    docs = {
+        "article-one": "خرجت مظاهرة في العاصمة",
+        "article-many": "اتسعت المظاهرات في المدن",
+        "article-two": "نظمت النقابات مظاهرتين",
+        "article-refugees": "عاد آلاف اللاجئين إلى قراهم",
+    }
+    async with _headlines(name, tmp_path, analyzer, docs) as backend:
         assert set(ids(await search(backend, "مظاهرة"))) == {"article-one", "article-many", "article-two"}
         assert ids(await search(backend, '"مظاهرة"')) == ["article-one"]
         assert ids(await search(backend, "لاجئ")) == ["article-refugees"]
         assert ids(await search(backend, "العاصمة -مظاهرة")) == []
         (hit,) = [h for h in (await search(backend, "مظاهرة")).hits if h.article.id == "article-many"]
         assert "<mark>المظاهرات</mark>" in hit.highlights["title"][0]
-    finally:
-        await _dispose(backend)
 
 
 async def test_a_word_only_in_another_article_does_not_return_it(
