@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pipeline.enrich.registry import EntityRegistry
 from pipeline.errors import ConfigError
 from pipeline.models import Alert, Article, Condition, Evidence, TextField, Watch
-from pipeline.text.spellings import other_spellings, word_forms
+from pipeline.text.spellings import other_forms
 from pipeline.text.tokenize import Analyzer, Token, inner_forms, preposition_forms
 
 __all__ = [
@@ -92,9 +92,7 @@ def _compile_condition(
         if not stems:
             raise ConfigError(f"watch {watch_id!r}: {part}.words: {phrase!r} has no words")
         phrases.append((phrase, stems))
-        spellings.append(
-            (*other_spellings(stems, registry.name_forms), *word_forms(stems, registry.name_forms))
-        )
+        spellings.append(tuple(other_forms(stems, registry.name_forms)))
     return CompiledCondition(tuple(ids), tuple(cond.topics), tuple(phrases), tuple(spellings))
 
 

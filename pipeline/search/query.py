@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from pipeline.errors import InvalidQuery
-from pipeline.text.spellings import NameForms, other_spellings, word_forms
+from pipeline.text.spellings import NameForms, other_forms
 from pipeline.text.tokenize import phrase_forms
 
 __all__ = ["MAX_QUERY_TERMS", "ParsedQuery", "Phrase", "TermAnalyzer", "parse_user_query"]
@@ -174,21 +174,20 @@ def parse_user_query(text: str, analyzer: TermAnalyzer, *, max_terms: int = MAX_
         if excluded:
             raise InvalidQuery("the query only excludes words (-word); add at least one word to search for")
         raise InvalidQuery("the query has no searchable words (only punctuation or operators)")
-    if name_forms is not None:
-        budget = [MAX_NAME_FORM_TERMS]
-        groups = [
-            [*g, *(alt for p in g if id(p) in expandable for alt in _other_names(p, name_forms, budget))]
-            for g in groups
+    # other spellings of a name (within the budget) and a word's sound plural and dual (مظاهرة:
+    # مظاهرات), for bare items; a quoted one is searched only as written
+    budget = [MAX_NAME_FORM_TERMS]
+
+    def more(phrases: list[Phrase]) -> list[Phrase]:
+        return [
+            Phrase(form, p.text)
+            for p in phrases
+            if id(p) in expandable
+            for form in other_forms(p.terms, name_forms, budget)
         ]
-        excluded = [
-            *excluded,
-            *(alt for p in excluded if id(p) in expandable for alt in _other_names(p, name_forms, budget)),
-        ]
-    # a bare word also finds its sound plural and dual (مظاهرة: مظاهرات); a quoted one only itself
-    groups = [
-        [*g, *(alt for p in g if id(p) in expandable for alt in _plurals(p, name_forms))] for g in groups
-    ]
-    excluded = [*excluded, *(alt for p in excluded if id(p) in expandable for alt in _plurals(p, name_forms))]
+
+    groups = [[*g, *more(g)] for g in groups]
+    excluded = [*excluded, *more(excluded)]
     return ParsedQuery(
         groups=tuple(_dedupe(tuple(g)) for g in groups),
         excluded=_dedupe(tuple(excluded)),
@@ -224,15 +223,6 @@ def _join_names(
             i += 1
         out.append(joined)
     return out
-
-
-def _other_names(phrase: Phrase, name_forms: NameForms, budget: list[int]) -> list[Phrase]:
-    """The other spellings of the entity `phrase` names, within the query's remaining `budget` of stems."""
-    return [Phrase(form, phrase.text) for form in other_spellings(phrase.terms, name_forms, budget)]
-
-
-def _plurals(phrase: Phrase, name_forms: NameForms | None) -> list[Phrase]:
-    return [Phrase(form, phrase.text) for form in word_forms(phrase.terms, name_forms)]
 
 
 def _dedupe(phrases: tuple[Phrase, ...]) -> tuple[Phrase, ...]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-__all__ = ["MAX_SPELLINGS", "NameForms", "contains", "other_spellings", "word_forms"]
+__all__ = ["MAX_SPELLINGS", "NameForms", "contains", "other_forms", "other_spellings", "word_forms"]
 
 MAX_SPELLINGS = 12  # other spellings one name expands to
 
@@ -66,3 +66,12 @@ def word_forms(terms: tuple[str, ...], name_forms: NameForms | None = None) -> l
         return []
     endings = ("ين", "ون") if word.endswith("ي") else ("ات", "ين", "ون")
     return [(word + ending,) for ending in endings]
+
+
+def other_forms(
+    terms: tuple[str, ...], name_forms: NameForms | None, budget: list[int] | None = None
+) -> list[tuple[str, ...]]:
+    """Everything a search item or a watched word also matches: the other spellings of the name it is
+    (within `budget`, as `other_spellings`), then its sound plural and dual as a word."""
+    spellings = other_spellings(terms, name_forms, budget) if name_forms is not None else []
+    return [*spellings, *word_forms(terms, name_forms)]
