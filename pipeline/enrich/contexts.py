@@ -101,6 +101,10 @@ def _words(path: Path, data: Any, key: str) -> list[str]:
 _ENTITY_ID = re.compile(r"^(Q[1-9][0-9]*|rasd:[a-z0-9-]+)$")
 
 
+def _stems(path: Path, data: Any, key: str, analyzer: Analyzer) -> frozenset[str]:
+    return frozenset(s for w in _words(path, data, key) for s in analyzer.terms(w))
+
+
 def _by_type(path: Path, data: Any, key: str, analyzer: Analyzer) -> dict[str, frozenset[str]]:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: {key}: expected a mapping of PER/ORG/LOC or entity ids to word lists")
@@ -110,7 +114,7 @@ def _by_type(path: Path, data: Any, key: str, analyzer: Analyzer) -> dict[str, f
             raise ConfigError(
                 f"{path}: {key}: {name!r} is neither an entity type (PER, ORG, LOC) nor an entity id"
             )
-        out[name] = frozenset(s for w in _words(path, words, f"{key}.{name}") for s in analyzer.terms(w))
+        out[name] = _stems(path, words, f"{key}.{name}", analyzer)
     return out
 
 
@@ -136,7 +140,5 @@ def load_contexts(path: Path, analyzer: Analyzer) -> NameContexts:
         ),
         after=_by_type(path, data.get("after", {}), "after", analyzer),
         before=_by_type(path, data.get("before", {}), "before", analyzer),
-        place_heads=frozenset(
-            s for w in _words(path, data.get("place_heads", []), "place_heads") for s in analyzer.terms(w)
-        ),
+        place_heads=_stems(path, data.get("place_heads", []), "place_heads", analyzer),
     )
